@@ -1,0 +1,66 @@
+/** The three kinds of stream event. Every stream ends with exactly one `done` or `error`. */
+export const StreamEventType = {
+  Token: 'token',
+  Done: 'done',
+  Error: 'error',
+} as const;
+export type StreamEventType = (typeof StreamEventType)[keyof typeof StreamEventType];
+
+/** Why a stream ended. Producers set `stop`, `length` or `stop-sequence` on their `done` event. */
+export const FinishReason = {
+  /** The producer finished on its own (end of generation). */
+  Stop: 'stop',
+  /** A length limit (e.g. `maxTokens`) was reached. */
+  Length: 'length',
+  /** A stop sequence was produced. */
+  StopSequence: 'stop-sequence',
+  /** The consumer cancelled or aborted the stream. */
+  Cancelled: 'cancelled',
+  /** The stream's timeout elapsed. */
+  Timeout: 'timeout',
+  /** The producer or a consumer failed. */
+  Error: 'error',
+} as const;
+export type FinishReason = (typeof FinishReason)[keyof typeof FinishReason];
+
+/** Token accounting a producer may attach to its `done` event. */
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+/**
+ * One chunk of a stream, as consumers receive it. The kernel gives no meaning to `content` beyond
+ * "text"; the model layer fills the optional metadata (`tokenId`, `logprob`, ...).
+ */
+export interface TokenStreamEvent {
+  type: StreamEventType;
+  /** The text of a `token` event. */
+  content?: string;
+  /** The message of an `error` event. */
+  error?: string;
+  /** The stable code of an `error` event (see `ErrorCode`). */
+  code?: string;
+  /** Milliseconds since the epoch, from the router's clock when the producer did not set it. */
+  timestamp: number;
+  /** Vocabulary id of the token. */
+  tokenId?: number;
+  /** Natural-log probability of the token. */
+  logprob?: number;
+  /** Decode rate measured by the producer. */
+  tokensPerSecond?: number;
+  /** On `done`: why generation stopped. */
+  finishReason?: FinishReason;
+  /** On `done`: token accounting. */
+  usage?: TokenUsage;
+}
+
+/** What a producer hands to `onChunk`: a {@link TokenStreamEvent} whose `timestamp` may be left out. */
+export type TokenStreamEventInput = Omit<TokenStreamEvent, 'timestamp'> & { timestamp?: number };
+
+/**
+ * Receives stream chunks. Returning a promise applies backpressure: the next chunk is not delivered
+ * (and the producer's `onChunk` does not resolve) until it settles.
+ */
+export type StreamCallback<T> = (event: T) => void | Promise<void>;

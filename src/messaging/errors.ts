@@ -1,0 +1,175 @@
+/**
+ * The kernel's typed errors: one class per failure kind under {@link ActorError}, each with a
+ * stable {@link ErrorCode}. Codes are part of the public contract (they travel in `error` stream
+ * events and over HTTP); messages name the numbers involved so a log line is enough to act on.
+ */
+
+/** Stable machine-readable error codes. Never renamed once published. */
+export const ErrorCode = {
+  InvalidAddress: 'INVALID_ADDRESS',
+  ActorNotFound: 'ACTOR_NOT_FOUND',
+  ActorAlreadyRegistered: 'ACTOR_ALREADY_REGISTERED',
+  StreamNotSupported: 'STREAM_NOT_SUPPORTED',
+  MailboxFull: 'MAILBOX_FULL',
+  Timeout: 'TIMEOUT',
+  Aborted: 'ABORTED',
+  ActorStopped: 'ACTOR_STOPPED',
+  ActorFailed: 'ACTOR_FAILED',
+  ConsumerFailed: 'CONSUMER_FAILED',
+  StreamOverflow: 'STREAM_OVERFLOW',
+  InvalidArgument: 'INVALID_ARGUMENT',
+  Disposed: 'DISPOSED',
+  UnsupportedMessage: 'UNSUPPORTED_MESSAGE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Base class of every error the runtime raises on purpose. Actors may throw their own subclasses:
+ * the router passes them through unchanged (code included) and, by default, does not restart the
+ * actor for them, because a typed error is a deliberate answer, not a crash.
+ */
+export class ActorError extends Error {
+  /** Stable machine-readable code, e.g. `MAILBOX_FULL`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An address string is not `id` or `@(id)` with a valid id. */
+export class InvalidAddressError extends ActorError {
+  constructor(readonly input: unknown, reason: string) {
+    super(ErrorCode.InvalidAddress, `invalid address ${JSON.stringify(String(input))}: ${reason}`);
+  }
+}
+
+/** No actor is registered under the address. */
+export class ActorNotFoundError extends ActorError {
+  constructor(readonly actorId: string) {
+    super(ErrorCode.ActorNotFound, `no actor registered at @(${actorId})`);
+  }
+}
+
+/** `registerActor` was called twice for one id. */
+export class ActorAlreadyRegisteredError extends ActorError {
+  constructor(readonly actorId: string) {
+    super(ErrorCode.ActorAlreadyRegistered, `an actor is already registered at @(${actorId})`);
+  }
+}
+
+/** The target actor has no `stream()` method. */
+export class StreamNotSupportedError extends ActorError {
+  constructor(readonly actorId: string) {
+    super(ErrorCode.StreamNotSupported, `actor @(${actorId}) does not support streaming`);
+  }
+}
+
+/** The actor's bounded mailbox has no room; the message was not accepted. */
+export class MailboxFullError extends ActorError {
+  constructor(
+    readonly actorId: string,
+    readonly waiting: number,
+    readonly limit: number,
+  ) {
+    super(ErrorCode.MailboxFull, `mailbox full: ${waiting} waiting, limit ${limit} (actor @(${actorId}))`);
+  }
+}
+
+/** The request did not complete within its timeout. */
+export class TimeoutError extends ActorError {
+  constructor(
+    readonly timeoutMs: number,
+    what = 'request',
+  ) {
+    super(ErrorCode.Timeout, `${what} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The caller aborted the request (its `AbortSignal` fired, or `cancel()` was called). */
+export class AbortedError extends ActorError {
+  constructor(what = 'request', options?: { cause?: unknown }) {
+    super(ErrorCode.Aborted, `${what} was aborted`, options);
+  }
+}
+
+/** The actor was stopped (unregistered, or gave up after too many restarts). */
+export class ActorStoppedError extends ActorError {
+  constructor(
+    readonly actorId: string,
+    reason: string,
+  ) {
+    super(ErrorCode.ActorStopped, `actor @(${actorId}) stopped: ${reason}`);
+  }
+}
+
+/** The actor threw something that is not an {@link ActorError}; the original is the `cause`. */
+export class ActorFailedError extends ActorError {
+  constructor(
+    readonly actorId: string,
+    cause: unknown,
+  ) {
+    super(ErrorCode.ActorFailed, `actor @(${actorId}) failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** A stream consumer's callback threw; the stream was ended for that consumer's sake. */
+export class ConsumerFailedError extends ActorError {
+  constructor(cause: unknown) {
+    super(ErrorCode.ConsumerFailed, `stream consumer threw: ${describe(cause)}`, { cause });
+  }
+}
+
+/**
+ * A producer kept pushing chunks without awaiting `onChunk` until the buffer passed its hard cap.
+ * Backpressure only works for producers that await; this error keeps memory bounded for those
+ * that do not.
+ */
+export class StreamOverflowError extends ActorError {
+  constructor(
+    readonly buffered: number,
+    readonly limit: number,
+  ) {
+    super(
+      ErrorCode.StreamOverflow,
+      `stream buffer overflow: ${buffered} chunks buffered, limit ${limit} (the producer must await onChunk)`,
+    );
+  }
+}
+
+/** An option or argument is out of range or of the wrong type. */
+export class InvalidArgumentError extends ActorError {
+  constructor(message: string) {
+    super(ErrorCode.InvalidArgument, message);
+  }
+}
+
+/** The object was disposed and cannot be used any more. */
+export class DisposedError extends ActorError {
+  constructor(what: string) {
+    super(ErrorCode.Disposed, `${what} is disposed`);
+  }
+}
+
+/** @internal Short human description of anything thrown. */
+export function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+}
+
+/** @internal Wraps anything thrown by an actor so that callers always see an {@link ActorError}. */
+export function toActorError(actorId: string, error: unknown): ActorError {
+  return error instanceof ActorError ? error : new ActorFailedError(actorId, error);
+}
+
+/** An actor got a message type it does not handle. */
+export class UnsupportedMessageError extends ActorError {
+  constructor(
+    readonly actorId: string,
+    readonly messageType: string,
+  ) {
+    super(ErrorCode.UnsupportedMessage, `actor @(${actorId}) does not handle message type ${JSON.stringify(messageType)}`);
+  }
+}

@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import type { Address } from './address.js';
+import type { GenerationResult } from './GenerationResult.js';
+import type { GenerationStream } from './GenerationStream.js';
+import type { Message } from './Message.js';
+import type { SupervisionPolicy } from './SupervisionPolicy.js';
+import type { StreamCallback, TokenStreamEvent } from './TokenStreamEvent.js';
+
+/** Options common to every send. */
+export interface SendOptions {
+  /** The sender's address. Filled in automatically for sends made through an actor's context. */
+  from?: Address;
+  /** A tag observers can filter on (see `MessageRouter.subscribe`). */
+  scope?: string;
+}
+
+/** Options of `ask`. */
+export interface AskOptions extends SendOptions {
+  /** Milliseconds before the ask fails with `TIMEOUT`; `Infinity` for none. Defaults to the router's `askTimeout` (`5_000`). */
+  timeout?: number;
+  /** Aborts the ask: the caller gets `ABORTED` at once and the actor's `context.signal` fires. */
+  signal?: AbortSignal;
+}
+
+/** Options of `stream` (the iterable form). */
+export interface StreamRequestOptions extends SendOptions {
+  /** Milliseconds before the whole stream fails with `TIMEOUT`; `Infinity` for none. Defaults to the router's `streamTimeout` (`Infinity`). */
+  timeout?: number;
+  /** Aborts the stream: it ends with an `ABORTED` error event and the actor's `context.signal` fires. */
+  signal?: AbortSignal;
+  /** Events buffered per consumer before the producer's `onChunk` waits. Defaults to the router's `highWaterMark` (`64`). */
+  highWaterMark?: number;
+}
+
+/** Options of `streamAsk` (the callback form), the seed's `StreamOptions<R>`. */
+export interface StreamOptions<R = TokenStreamEvent> extends StreamRequestOptions {
+  /** Receives every event in order, the terminal `done` or `error` last. Awaited: a slow callback slows the producer. */
+  onChunk: StreamCallback<R>;
+}
+
+/** What an actor can do with the router from inside a handler. */
+export interface ActorRouter {
+  tell<P>(to: Address | string, type: string, payload: P, options?: SendOptions): boolean;
+  ask<R = unknown, P = unknown>(to: Address | string, type: string, payload: P, options?: AskOptions): Promise<R>;
+  streamAsk<P>(to: Address | string, type: string, payload: P, options: StreamOptions): Promise<GenerationResult>;
+  stream<P>(to: Address | string, type: string, payload: P, options?: StreamRequestOptions): GenerationStream;
+}
+
+/** What a handler gets besides its message. */
+export interface ActorContext {
+  /** The actor's own address. */
+  readonly self: Address;
+  /** The envelope being handled. */
+  readonly message: Message;
+  /** Fires when the caller aborts, the request times out, or the actor is being stopped. */
+  readonly signal: AbortSignal;
+  /** A pino child logger bound to this actor. */
+  readonly logger: Logger;
+  /** The router, with `from` set to this actor for everything sent through it. */
+  readonly router: ActorRouter;
+}
+
+/** What `onStart` / `onStop` get. */
+export interface ActorLifecycleContext {
+  readonly self: Address;
+  readonly logger: Logger;
+  readonly router: ActorRouter;
+  /** How many times this actor has been restarted so far (0 on the first start). */
+  readonly restarts: number;
+}
+
+/** Per-actor options of `registerActor`. */
+export interface ActorOptions {
+  /** Messages that may wait in the mailbox (not counting those running). Defaults to the router's `mailboxSize` (`1_000`). */
+  mailboxSize?: number;
+  /** Messages handled at once; order of starting is always FIFO. Defaults to `1`. */
+  concurrency?: number;
+  /** Overrides the router's supervision policy for this actor. */
+  supervision?: SupervisionPolicy;
+}
