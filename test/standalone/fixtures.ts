@@ -87,3 +87,39 @@ export async function flush(rounds = 20): Promise<void> {
 export function newRouter(options: MessageRouterOptions = {}): MessageRouter {
   return new MessageRouter({ logger: pino({ level: 'silent' }), ...options });
 }
+
+/** A clock whose time moves only when the test says; timers fire on `advance`. */
+export class ManualClock {
+  private time = 1_000;
+  private timers = new Map<number, { at: number; callback: () => void }>();
+  private nextId = 1;
+
+  now = (): number => this.time;
+
+  setTimeout = (callback: () => void, ms: number): unknown => {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, callback });
+    return id;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    this.timers.delete(handle as number);
+  };
+
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const target = this.time + ms;
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, t]) => t.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.time = due[1].at;
+      due[1].callback();
+    }
+    this.time = target;
+  }
+
+  get pending(): number {
+    return this.timers.size;
+  }
+}
