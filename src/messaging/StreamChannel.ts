@@ -45,7 +45,8 @@ export class StreamChannel {
   /** Events not yet read by every cursor; `events[0]` has absolute index `base`. */
   private events: TokenStreamEvent[] = [];
   private base = 0;
-  private readonly cursors = new Set<Cursor>();
+  // An array, not a Set: nearly every stream has one consumer, and this is the per-token path.
+  private readonly cursors: Cursor[] = [];
   private producerWaiter: Deferred | undefined;
   /** Consumers that do not hold a cursor (awaiting the result) but still count as interest. */
   private sinks = 0;
@@ -192,9 +193,11 @@ export class StreamChannel {
   }
 
   private minPos(): number {
+    const cursors = this.cursors;
+    if (cursors.length === 1) return (cursors[0] as Cursor).pos;
+    if (cursors.length === 0) return this.base;
     let min = this.base + this.events.length;
-    if (this.cursors.size === 0) return this.base;
-    for (const cursor of this.cursors) if (cursor.pos < min) min = cursor.pos;
+    for (const cursor of cursors) if (cursor.pos < min) min = cursor.pos;
     return min;
   }
 
@@ -206,7 +209,7 @@ export class StreamChannel {
   /** Adds a consumer, reading from the oldest event still retained. */
   attach(): Cursor {
     const cursor: Cursor = { pos: this.base, waiter: undefined };
-    this.cursors.add(cursor);
+    this.cursors.push(cursor);
     return cursor;
   }
 
@@ -215,10 +218,12 @@ export class StreamChannel {
    * the stream is cancelled: a consumer that stops listening should stop the work too.
    */
   detach(cursor: Cursor): void {
-    if (!this.cursors.delete(cursor)) return;
+    const index = this.cursors.indexOf(cursor);
+    if (index < 0) return;
+    this.cursors.splice(index, 1);
     cursor.waiter?.resolve();
     cursor.waiter = undefined;
-    if (!this.closed && this.cursors.size === 0) {
+    if (!this.closed && this.cursors.length === 0) {
       if (this.sinks === 0) {
         this.fail(new AbortedError('stream (its last consumer stopped reading)'));
         return;
@@ -271,7 +276,7 @@ export class StreamChannel {
     if (!this.resultDeferred) {
       this.resultDeferred = new Deferred();
       this.sinks++;
-      if (this.cursors.size === 0) this.drainIntoNothing();
+      if (this.cursors.length === 0) this.drainIntoNothing();
       if (this.closed) this.settleResult(this.resultDeferred);
     }
     return this.resultDeferred.promise;
@@ -284,7 +289,7 @@ export class StreamChannel {
         // discard: the result is computed from the producer's side
       }
       if (this.finished(cursor)) {
-        this.cursors.delete(cursor);
+        this.detach(cursor);
         return;
       }
       void this.wait(cursor).then(pump);

@@ -27,7 +27,7 @@ function gatedActor() {
       return message.payload;
     },
   });
-  return { actor, log, open: (key: unknown) => gate(key).resolve(), maxActive: () => maxActive };
+  return { actor, log, open: (key: unknown) => gate(key).resolve(undefined), maxActive: () => maxActive };
 }
 
 describe('mailbox', () => {
