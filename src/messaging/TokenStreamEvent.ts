@@ -6,14 +6,14 @@ export const StreamEventType = {
 } as const;
 export type StreamEventType = (typeof StreamEventType)[keyof typeof StreamEventType];
 
-/** Why a stream ended. Producers set `stop`, `length` or `stop-sequence` on their `done` event. */
+/** Why a stream ended. Producers set `stop`, `length` or `stopSequence` on their `done` event. */
 export const FinishReason = {
   /** The producer finished on its own (end of generation). */
   Stop: 'stop',
   /** A length limit (e.g. `maxTokens`) was reached. */
   Length: 'length',
   /** A stop sequence was produced. */
-  StopSequence: 'stop-sequence',
+  StopSequence: 'stopSequence',
   /** The consumer cancelled or aborted the stream. */
   Cancelled: 'cancelled',
   /** The stream's timeout elapsed. */
