@@ -62,3 +62,34 @@ export type {
   StreamOptions,
   StreamRequestOptions,
 } from './messaging/types.js';
+
+// The ModelActor: one owner per GGUF model.
+export { defaultSlots, defaultThreads, ModelActor } from './actors/ModelActor/ModelActor.js';
+export {
+  EmbeddingsDisabledError,
+  EmptyPromptError,
+  InvalidModelFileError,
+  InvalidParameterError,
+  ModelErrorCode,
+  ModelFileNotFoundError,
+  ModelLoadError,
+  ModelNotReadyError,
+  PromptTooLongError,
+  QueueFullError,
+} from './actors/ModelActor/modelErrors.js';
+export {
+  ModelLifecycleState,
+  ModelMessage,
+  type ChatMessage,
+  type EmbedRequest,
+  type EmbedResult,
+  type GenerateRequest,
+  type GenerateResult,
+  type GenerationParams,
+  type GenerationUsage,
+  type LoadProgressListener,
+  type ModelActorOptions,
+  type ModelInfo,
+  type ModelStatus,
+  type RepeatPenaltyParams,
+} from './actors/ModelActor/types.js';

@@ -28,6 +28,10 @@ export interface TokenUsage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** From the request to the first token, in ms, as the producer measured it. */
+  timeToFirstTokenMs?: number;
+  /** Decode rate as the producer measured it. */
+  tokensPerSecond?: number;
 }
 
 /**

@@ -1,0 +1,94 @@
+import { ActorError } from '../../messaging/errors.js';
+
+/** Stable codes of the model layer's errors. */
+export const ModelErrorCode = {
+  ModelFileNotFound: 'MODEL_FILE_NOT_FOUND',
+  InvalidModelFile: 'INVALID_MODEL_FILE',
+  ModelLoadFailed: 'MODEL_LOAD_FAILED',
+  ModelNotReady: 'MODEL_NOT_READY',
+  QueueFull: 'QUEUE_FULL',
+  EmptyPrompt: 'EMPTY_PROMPT',
+  PromptTooLong: 'PROMPT_TOO_LONG',
+  InvalidParameter: 'INVALID_PARAMETER',
+  EmbeddingsDisabled: 'EMBEDDINGS_DISABLED',
+} as const;
+export type ModelErrorCode = (typeof ModelErrorCode)[keyof typeof ModelErrorCode];
+
+/** The GGUF file does not exist. */
+export class ModelFileNotFoundError extends ActorError {
+  constructor(readonly path: string) {
+    super(ModelErrorCode.ModelFileNotFound, `model file not found: ${path}`);
+  }
+}
+
+/** The file exists but is not a GGUF model (wrong magic bytes, or llama.cpp refused it). */
+export class InvalidModelFileError extends ActorError {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(ModelErrorCode.InvalidModelFile, `not a GGUF model: ${path} (${reason})`);
+  }
+}
+
+/** llama.cpp could not load the model or create its context. */
+export class ModelLoadError extends ActorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ModelErrorCode.ModelLoadFailed, message, options);
+  }
+}
+
+/** A request came while the model is not loaded (loading, failed or disposed). */
+export class ModelNotReadyError extends ActorError {
+  constructor(state: string) {
+    super(ModelErrorCode.ModelNotReady, `model is not ready: it is ${state}`);
+  }
+}
+
+/** Every slot is busy and the admission queue is at its limit. */
+export class QueueFullError extends ActorError {
+  constructor(
+    readonly waiting: number,
+    readonly limit: number,
+    readonly slots: number,
+  ) {
+    super(ModelErrorCode.QueueFull, `queue full: ${waiting} waiting, limit ${limit} (all ${slots} slots busy)`);
+  }
+}
+
+/** The prompt has no tokens. */
+export class EmptyPromptError extends ActorError {
+  constructor() {
+    super(ModelErrorCode.EmptyPrompt, 'prompt is empty: give a non-empty prompt or at least one message');
+  }
+}
+
+/** The prompt does not fit in a slot's context. */
+export class PromptTooLongError extends ActorError {
+  constructor(
+    readonly promptTokens: number,
+    readonly contextSize: number,
+  ) {
+    super(
+      ModelErrorCode.PromptTooLong,
+      `prompt too long: ${promptTokens} tokens, context ${contextSize} (at least 1 must be left to generate)`,
+    );
+  }
+}
+
+/** A generation parameter is out of range or of the wrong type. */
+export class InvalidParameterError extends ActorError {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(ModelErrorCode.InvalidParameter, `invalid parameter ${parameter}: ${message}`);
+  }
+}
+
+/** `embed` was asked of a model started with `embeddings: false`. */
+export class EmbeddingsDisabledError extends ActorError {
+  constructor() {
+    super(ModelErrorCode.EmbeddingsDisabled, 'embeddings are disabled for this model (embeddings: false)');
+  }
+}

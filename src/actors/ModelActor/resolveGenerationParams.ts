@@ -1,0 +1,86 @@
+import { InvalidParameterError } from './modelErrors.js';
+import type { GenerationParams, RepeatPenaltyParams } from './types.js';
+
+/** @internal Parameters with defaults applied and every value checked. */
+export interface ResolvedGenerationParams {
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  seed: number | undefined;
+  repeatPenalty: Required<RepeatPenaltyParams> | undefined;
+  stop: string[];
+  jsonSchema: object | undefined;
+}
+
+const KNOWN = new Set([
+  'maxTokens',
+  'temperature',
+  'topK',
+  'topP',
+  'minP',
+  'seed',
+  'repeatPenalty',
+  'stop',
+  'jsonSchema',
+]);
+
+function number(name: string, value: unknown, min: number, max: number, integer = false): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new InvalidParameterError(name, `expected a number, got ${JSON.stringify(value)}`);
+  }
+  if (integer && !Number.isInteger(value)) throw new InvalidParameterError(name, `expected an integer, got ${value}`);
+  if (value < min || value > max) throw new InvalidParameterError(name, `${value} is outside ${min}..${max}`);
+  return value;
+}
+
+/**
+ * @internal Merges request parameters over defaults and validates them. Unknown names are errors
+ * too: a misspelt `max_tokens` silently ignored would be a worse bug than a refusal.
+ */
+export function resolveGenerationParams(
+  defaults: GenerationParams | undefined,
+  params: GenerationParams | undefined,
+): ResolvedGenerationParams {
+  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
+    throw new InvalidParameterError('params', `expected an object, got ${JSON.stringify(params)}`);
+  }
+  for (const name of Object.keys(params ?? {})) {
+    if (!KNOWN.has(name)) throw new InvalidParameterError(name, `unknown parameter; known: ${[...KNOWN].join(', ')}`);
+  }
+  const merged: GenerationParams = { ...defaults, ...params };
+  const penalty = merged.repeatPenalty;
+  let repeatPenalty: Required<RepeatPenaltyParams> | undefined;
+  if (penalty !== undefined && penalty !== false) {
+    if (typeof penalty !== 'object' || penalty === null) {
+      throw new InvalidParameterError('repeatPenalty', `expected an object or false, got ${JSON.stringify(penalty)}`);
+    }
+    repeatPenalty = {
+      penalty: number('repeatPenalty.penalty', penalty.penalty ?? 1.1, 0, 10),
+      lastTokens: number('repeatPenalty.lastTokens', penalty.lastTokens ?? 64, 0, 1_000_000, true),
+      frequencyPenalty: number('repeatPenalty.frequencyPenalty', penalty.frequencyPenalty ?? 0, -2, 2),
+      presencePenalty: number('repeatPenalty.presencePenalty', penalty.presencePenalty ?? 0, -2, 2),
+    };
+  }
+  const stop = merged.stop ?? [];
+  if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new InvalidParameterError('stop', `expected an array of non-empty strings, got ${JSON.stringify(stop)}`);
+  }
+  if (stop.length > 16) throw new InvalidParameterError('stop', `${stop.length} stop strings, limit 16`);
+  const jsonSchema = merged.jsonSchema;
+  if (jsonSchema !== undefined && (typeof jsonSchema !== 'object' || jsonSchema === null || Array.isArray(jsonSchema))) {
+    throw new InvalidParameterError('jsonSchema', `expected a JSON schema object, got ${JSON.stringify(jsonSchema)}`);
+  }
+  return {
+    maxTokens: number('maxTokens', merged.maxTokens ?? 256, 1, 1_000_000, true),
+    temperature: number('temperature', merged.temperature ?? 0.7, 0, 2),
+    topK: number('topK', merged.topK ?? 40, 0, 1_000_000, true),
+    topP: number('topP', merged.topP ?? 0.95, 0, 1),
+    minP: number('minP', merged.minP ?? 0.05, 0, 1),
+    seed: merged.seed === undefined ? undefined : number('seed', merged.seed, 0, 2 ** 32 - 1, true),
+    repeatPenalty,
+    stop,
+    jsonSchema,
+  };
+}

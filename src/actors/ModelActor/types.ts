@@ -1,0 +1,191 @@
+import type { Llama, LlamaGpuType } from 'node-llama-cpp';
+import type { Logger } from 'pino';
+import type { Clock } from '../../messaging/Clock.js';
+import type { FinishReason } from '../../messaging/TokenStreamEvent.js';
+
+/** Message types a ModelActor handles. */
+export const ModelMessage = {
+  /** Generate text: `ask` for the whole result, `stream` / `streamAsk` for tokens. */
+  Generate: 'generate',
+  /** Embedding vectors for one or several texts. */
+  Embed: 'embed',
+  /** Text to token ids. */
+  Tokenize: 'tokenize',
+  /** Token ids to text. */
+  Detokenize: 'detokenize',
+  /** What the model is (architecture, context, vocabulary, size, GPU layers). */
+  Info: 'info',
+  /** How busy it is (slots, queue, tokens/s). */
+  Status: 'status',
+} as const;
+export type ModelMessage = (typeof ModelMessage)[keyof typeof ModelMessage];
+
+/** One chat message, formatted with the model's own chat template. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** Repetition penalties (node-llama-cpp's `repeatPenalty`). */
+export interface RepeatPenaltyParams {
+  /** Multiplier applied to the logits of recent tokens (1 = off). Defaults to `1.1`. */
+  penalty?: number;
+  /** How many recent tokens are penalised. Defaults to `64`. */
+  lastTokens?: number;
+  /** Subtracted per occurrence of a token. Defaults to `0`. */
+  frequencyPenalty?: number;
+  /** Subtracted once for any token that occurred. Defaults to `0`. */
+  presencePenalty?: number;
+}
+
+/** Sampling and length parameters of a generation. Every value is validated; bad ones get `INVALID_PARAMETER`. */
+export interface GenerationParams {
+  /** Most tokens to generate, 1 or more. Defaults to `256`. */
+  maxTokens?: number;
+  /** 0 is greedy. 0 to 2. Defaults to `0.7`. */
+  temperature?: number;
+  /** 0 disables. Defaults to `40`. */
+  topK?: number;
+  /** 0 to 1. Defaults to `0.95`. */
+  topP?: number;
+  /** 0 to 1. Defaults to `0.05`. */
+  minP?: number;
+  /** Fixes the random sampling for reproducible output (integer ≥ 0). Defaults to random. */
+  seed?: number;
+  /** Repetition penalties, or `false` for none. Defaults to none. */
+  repeatPenalty?: RepeatPenaltyParams | false;
+  /** Strings that end generation; they are not included in the output. Defaults to none. */
+  stop?: string[];
+  /** Constrains output to JSON matching this schema (node-llama-cpp grammar). Defaults to none. */
+  jsonSchema?: object;
+}
+
+/** Payload of {@link ModelMessage.Generate}: a raw `prompt`, or chat `messages`. */
+export interface GenerateRequest {
+  /** Raw text to continue (no template). Exactly one of `prompt` and `messages`. */
+  prompt?: string;
+  /** A conversation, formatted with the model's chat template; the reply is the assistant's next turn. */
+  messages?: ChatMessage[];
+  params?: GenerationParams;
+  /** Put the natural-log probability of each token on its `token` event. Defaults to `false`. */
+  logprobs?: boolean;
+  /**
+   * Who is asking, for fair admission: queued requests are served round-robin across keys, so one
+   * chatty session cannot starve others. Defaults to the message's `from`, else `anonymous`.
+   */
+  fairnessKey?: string;
+}
+
+/** Token accounting of one generation, on the `done` event and in the `ask` result. */
+export interface GenerationUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** From admission to the first generated token, in ms (includes queueing and prompt evaluation). */
+  timeToFirstTokenMs: number | undefined;
+  /** Decode rate: tokens after the first over the time since the first. */
+  tokensPerSecond: number;
+  /** Time spent waiting for a slot, in ms. */
+  queueMs: number;
+}
+
+/** Result of an `ask` with {@link ModelMessage.Generate}. */
+export interface GenerateResult {
+  text: string;
+  finishReason: FinishReason;
+  usage: GenerationUsage;
+}
+
+/** Payload of {@link ModelMessage.Embed}. */
+export interface EmbedRequest {
+  /** One text or several (embedded one after another on the embedding context). */
+  input: string | string[];
+}
+
+/** Result of {@link ModelMessage.Embed}: one vector per input text. */
+export interface EmbedResult {
+  embeddings: number[][];
+  dimensions: number;
+  promptTokens: number;
+}
+
+/** What a loaded model is. */
+export interface ModelInfo {
+  path: string;
+  architecture: string | undefined;
+  name: string | undefined;
+  /** Context size per slot, in tokens. */
+  contextSize: number;
+  /** Context length the model was trained with. */
+  trainContextSize: number;
+  vocabularySize: number;
+  embeddingSize: number;
+  /** File size in bytes. */
+  sizeBytes: number;
+  parameters: number | undefined;
+  gpu: LlamaGpuType;
+  gpuLayers: number;
+  threads: number;
+  slots: number;
+  batchSize: number;
+  /** Whether the loaded llama.cpp binary is a local build rather than the prebuilt one. */
+  localBuild: boolean;
+  chatTemplate: string;
+}
+
+/** How busy a model is. */
+export interface ModelStatus {
+  state: ModelLifecycleState;
+  slots: number;
+  busySlots: number;
+  queueDepth: number;
+  maxQueue: number;
+  /** Generations finished since load. */
+  completed: number;
+  tokensGenerated: number;
+  /** Aggregate decode rate over the last few seconds of generation. */
+  tokensPerSecond: number;
+}
+
+/** Lifecycle states of a model (an xstate machine). */
+export const ModelLifecycleState = {
+  Unloaded: 'unloaded',
+  Loading: 'loading',
+  Ready: 'ready',
+  Failed: 'failed',
+  Disposed: 'disposed',
+} as const;
+export type ModelLifecycleState = (typeof ModelLifecycleState)[keyof typeof ModelLifecycleState];
+
+/** Load progress, 0 to 1. */
+export type LoadProgressListener = (progress: number) => void;
+
+/** Options of a {@link ModelActor}. */
+export interface ModelActorOptions {
+  /** Path of the GGUF file. */
+  modelPath: string;
+  /** A `Llama` to share between models. Defaults to one from `getLlama({ gpu: 'auto', build: 'never' })`. */
+  llama?: Llama;
+  /** Parallel sequences (concurrent generations batched together). Defaults to 8 on a GPU, else `2 × CPU cores` capped at 8. */
+  slots?: number;
+  /** Requests allowed to wait for a slot; more are refused with `QUEUE_FULL`. Defaults to `64` (as `OLLAMA_MAX_QUEUE` scaled down). */
+  maxQueue?: number;
+  /** Tokens of context per slot. Defaults to the model's training context, capped at `4096`. */
+  contextSize?: number;
+  /** Tokens decoded per batch. Defaults to `512` (or the context size if smaller). */
+  batchSize?: number;
+  /** CPU threads for decoding. Defaults to `max(1, cores - 1)` on CPU (see README: the default collapses when a core is busy). */
+  threads?: number;
+  /** Layers offloaded to the GPU. Defaults to `'auto'`. */
+  gpuLayers?: number | 'auto' | 'max';
+  /** Default generation parameters, merged under each request's. */
+  defaultParams?: GenerationParams;
+  /** Enables `embed` (creates an embedding context on first use). Defaults to `true`. */
+  embeddings?: boolean;
+  /** Called with load progress from 0 to 1. */
+  onLoadProgress?: LoadProgressListener;
+  /** Defaults to the router's actor logger. */
+  logger?: Logger;
+  /** Defaults to the system clock. */
+  clock?: Clock;
+}
