@@ -59,6 +59,7 @@ export type {
   ActorRouter,
   AskOptions,
   SendOptions,
+  StateReporter,
   StreamOptions,
   StreamRequestOptions,
 } from './messaging/types.js';

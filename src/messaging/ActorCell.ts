@@ -14,7 +14,7 @@ import {
   SupervisionDirective,
 } from './SupervisionPolicy.js';
 import { InspectionEventType } from './inspection.js';
-import type { ActorContext, ActorLifecycleContext, ActorRouter } from './types.js';
+import type { ActorContext, ActorLifecycleContext, ActorRouter, StateReporter } from './types.js';
 import type { ActorError } from './errors.js';
 
 /** @internal What a cell needs from its router. */
@@ -72,6 +72,7 @@ export class ActorCell {
   private stopping: Promise<void> | undefined;
   private draining = false;
   private readonly startedOnce = new Deferred();
+  private readonly reportState: StateReporter;
 
   constructor(
     private readonly host: CellHost,
@@ -84,6 +85,14 @@ export class ActorCell {
     this.address = `@(${id})` as Address;
     this.logger = logger.child({ actor: id });
     this.lifecycle = createLifecycle();
+    this.reportState = (state, detail) =>
+      host.inspect({
+        type: InspectionEventType.ActorState,
+        actor: this.address,
+        state,
+        ...(detail === undefined ? {} : { detail }),
+        timestamp: host.now(),
+      });
     this.instance = typeof source === 'function' ? source() : source;
     // Nobody may be listening for the first start; a rejection must not become unhandled.
     this.startedOnce.promise.catch(() => {});
@@ -185,6 +194,7 @@ export class ActorCell {
       signal: job.controller.signal,
       logger: this.logger,
       router: this.router,
+      reportState: this.reportState,
     };
     job.execute(this.instance, context).then(
       () => this.finished(job, undefined, false),
@@ -303,7 +313,13 @@ export class ActorCell {
   }
 
   private lifecycleContext(): ActorLifecycleContext {
-    return { self: this.address, logger: this.logger, router: this.router, restarts: this.restarts };
+    return {
+      self: this.address,
+      logger: this.logger,
+      router: this.router,
+      restarts: this.restarts,
+      reportState: this.reportState,
+    };
   }
 
   /** Runs `onStart`; true when the actor is now running. */

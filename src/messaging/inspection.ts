@@ -12,6 +12,7 @@ export const InspectionEventType = {
   ActorFailed: '@actor.failed',
   ActorRestarting: '@actor.restarting',
   ActorStopped: '@actor.stopped',
+  ActorState: '@actor.state',
   Message: '@message',
   Reply: '@reply',
   StreamEvent: '@stream.event',
@@ -39,6 +40,8 @@ export type InspectionEvent =
       timestamp: number;
     }
   | { type: typeof InspectionEventType.ActorStopped; actor: Address; reason: string; timestamp: number }
+  /** A state an actor reported about itself through `context.reportState` (e.g. a model loading). */
+  | { type: typeof InspectionEventType.ActorState; actor: Address; state: string; detail?: unknown; timestamp: number }
   /** A message accepted for delivery (also sent for messages that then become dead letters). */
   | { type: typeof InspectionEventType.Message; message: Message; timestamp: number }
   /** The outcome of an `ask`: a reply envelope, or the error the caller got. */

@@ -58,7 +58,12 @@ export interface ActorContext {
   readonly logger: Logger;
   /** The router, with `from` set to this actor for everything sent through it. */
   readonly router: ActorRouter;
+  /** Publishes the actor's own state (e.g. `loading`, `ready`) to the router's inspection hook. */
+  readonly reportState: StateReporter;
 }
+
+/** Publishes an actor's self-reported state as an `@actor.state` inspection event. */
+export type StateReporter = (state: string, detail?: unknown) => void;
 
 /** What `onStart` / `onStop` get. */
 export interface ActorLifecycleContext {
@@ -67,6 +72,8 @@ export interface ActorLifecycleContext {
   readonly router: ActorRouter;
   /** How many times this actor has been restarted so far (0 on the first start). */
   readonly restarts: number;
+  /** Publishes the actor's own state to the router's inspection hook (see {@link ActorContext.reportState}). */
+  readonly reportState: StateReporter;
 }
 
 /** Per-actor options of `registerActor`. */

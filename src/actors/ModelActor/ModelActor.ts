@@ -21,7 +21,7 @@ import { Deferred } from '../../messaging/Deferred.js';
 import { AbortedError, ActorError, InvalidArgumentError, UnsupportedMessageError } from '../../messaging/errors.js';
 import type { Message } from '../../messaging/Message.js';
 import { FinishReason, type StreamCallback, type TokenStreamEventInput } from '../../messaging/TokenStreamEvent.js';
-import type { ActorContext, ActorLifecycleContext, ActorOptions } from '../../messaging/types.js';
+import type { ActorContext, ActorLifecycleContext, ActorOptions, StateReporter } from '../../messaging/types.js';
 import { createModelLifecycle, type ModelLifecycle, ModelLifecycleEvent } from './modelLifecycle.js';
 import {
   EmbeddingsDisabledError,
@@ -115,6 +115,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private lifecycle: ModelLifecycle;
   private loaded: Loaded | undefined;
   private loading: Promise<Loaded> | undefined;
+  /** Why the last load failed; requests get this error while the model is `failed`. */
+  private loadError: ActorError | undefined;
   private readonly active = new Set<Promise<unknown>>();
   /** Fires for every running generation when the model is being unloaded. */
   private unloadController = new AbortController();
@@ -123,6 +125,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private tokensGenerated = 0;
   private readonly recentTokens: number[] = [];
   private disposing: Promise<void> | undefined;
+  private stateReporter: StateReporter | undefined;
 
   constructor(options: ModelActorOptions) {
     super();
@@ -138,7 +141,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
-    this.lifecycle = createModelLifecycle();
+    // Lifecycle changes go to the router's inspection hook once the actor is registered.
+    this.lifecycle = createModelLifecycle((state) => this.stateReporter?.(state, { model: options.modelPath }));
   }
 
   /** Router options that let every slot and queue place hold a message at once. */
@@ -157,6 +161,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
   /** Loads the model when the actor starts. Load errors do not crash the actor: requests get them. */
   override async onStart(context: ActorLifecycleContext): Promise<void> {
     this.logger ??= context.logger;
+    this.stateReporter = context.reportState;
+    context.reportState(this.state);
     this.load().catch(() => {});
   }
 
@@ -182,12 +188,14 @@ export class ModelActor extends Actor implements AsyncDisposable {
             throw new ModelNotReadyError(this.state);
           }
           this.loaded = loaded;
+          this.loadError = undefined;
           this.lifecycle.send({ type: ModelLifecycleEvent.Loaded });
           this.logger?.info({ model: loaded.info.path, slots: loaded.info.slots, threads: loaded.info.threads }, 'model loaded');
           return loaded;
         },
         (error: unknown) => {
           this.loading = undefined;
+          this.loadError = error instanceof ActorError ? error : new ModelLoadError(String(error), { cause: error });
           this.lifecycle.send({ type: ModelLifecycleEvent.Fail });
           this.logger?.error({ err: error, model: this.options.modelPath }, 'model load failed');
           throw error;
@@ -218,7 +226,10 @@ export class ModelActor extends Actor implements AsyncDisposable {
       model = await llama.loadModel({
         modelPath: path,
         gpuLayers: this.options.gpuLayers ?? 'auto',
-        ...(this.options.onLoadProgress ? { onLoadProgress: this.options.onLoadProgress } : {}),
+        onLoadProgress: (progress: number) => {
+          this.options.onLoadProgress?.(progress);
+          this.stateReporter?.(ModelLifecycleState.Loading, { model: path, progress });
+        },
       });
     } catch (error) {
       if (ownsLlama) await llama.dispose();
@@ -273,6 +284,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private async ready(): Promise<Loaded> {
     if (this.loaded) return this.loaded;
     if (this.loading) return this.loading;
+    if (this.state === ModelLifecycleState.Failed && this.loadError) throw this.loadError;
     throw new ModelNotReadyError(this.state);
   }
 
