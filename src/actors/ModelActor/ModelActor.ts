@@ -392,7 +392,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
     try {
       await sequence.clearHistory();
       const maxTokens = Math.min(params.maxTokens, contextSize - promptTokens.length);
-      const decoder = new TokenTextDecoder(loaded.model, params.stop);
+      const decoder = new TokenTextDecoder(loaded.model, params.stop, promptTokens);
       const generated: Token[] = [];
       let text = '';
       let finishReason: FinishReason = FinishReason.Stop;

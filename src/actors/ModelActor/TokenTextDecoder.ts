@@ -19,11 +19,17 @@ export class TokenTextDecoder {
   private heldText = '';
   private readonly longestStop: number;
 
+  /**
+   * @param contextTokens the tokens before the generated ones (the prompt's tail): SPM tokenizers
+   * drop the leading space of a first token, so the first generated token needs them as context.
+   */
   constructor(
     private readonly model: LlamaModel,
     private readonly stop: readonly string[],
+    contextTokens: readonly Token[] = [],
   ) {
     this.longestStop = stop.reduce((max, s) => Math.max(max, s.length), 0);
+    this.previousTokens = contextTokens.slice(-4);
   }
 
   push(token: Token): DecodedPiece {
