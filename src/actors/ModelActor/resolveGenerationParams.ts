@@ -28,7 +28,8 @@ const KNOWN = new Set([
 
 function number(name: string, value: unknown, min: number, max: number, integer = false): number {
   if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new InvalidParameterError(name, `expected a number, got ${JSON.stringify(value)}`);
+    const shown = typeof value === 'number' ? String(value) : JSON.stringify(value);
+    throw new InvalidParameterError(name, `expected a number, got ${shown}`);
   }
   if (integer && !Number.isInteger(value)) throw new InvalidParameterError(name, `expected an integer, got ${value}`);
   if (value < min || value > max) throw new InvalidParameterError(name, `${value} is outside ${min}..${max}`);
