@@ -1,8 +1,23 @@
-import { pino } from 'pino';
 import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DeadLetterReason, type InspectionEvent, InspectionEventType, MessageRouter } from '../../src/index.js';
 import { FnActor, flush, newRouter, TestMessage, wordStreamer } from './fixtures.js';
+
+/** A pino logger whose JSON lines the test can read. */
+function captureLogger(level: string) {
+  const lines: string[] = [];
+  const logger = pino(
+    { level },
+    new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(String(chunk));
+        callback();
+      },
+    }),
+  );
+  return { lines, logger };
+}
 
 describe('inspection', () => {
   it('sees every message, reply, stream event, dead letter and lifecycle change', async () => {
@@ -49,16 +64,7 @@ describe('inspection', () => {
   });
 
   it('an inspector or dead-letter listener that throws is logged and changes nothing', async () => {
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'error' },
-      new Writable({
-        write(chunk, _encoding, callback) {
-          lines.push(String(chunk));
-          callback();
-        },
-      }),
-    );
+    const { lines, logger } = captureLogger('error');
     const router = new MessageRouter({
       logger,
       inspect: () => {
@@ -79,16 +85,7 @@ describe('inspection', () => {
   });
 
   it('actors get a child logger bound to their id, injected through the router options', async () => {
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk, _encoding, callback) {
-          lines.push(String(chunk));
-          callback();
-        },
-      }),
-    );
+    const { lines, logger } = captureLogger('info');
     const router = new MessageRouter({ logger });
     router.registerActor('talker', new FnActor({ receive: (_m, ctx) => void ctx.logger.info('handled') }));
     await router.ask('talker', TestMessage.Work, null);
