@@ -167,6 +167,26 @@ describe('ModelActor: generation', () => {
     expect(new Set(alone).size).toBeGreaterThan(1);
   });
 
+  it('a continuing session reuses its slot’s KV cache and evaluates only the new tokens, with the same output', async () => {
+    const { router, address } = await setup({ slots: 2 });
+    const fresh = await setup({ slots: 2, reuseKvCache: false });
+    const history = [{ role: 'user' as const, content: 'tell me about actors' }];
+    const turn = (r: MessageRouter, a: Address, messages: typeof history) =>
+      r.ask<GenerateResult>(a, ModelMessage.Generate, { messages, session: 'chat-1', params: { maxTokens: 12, temperature: 0 } });
+    const first = await turn(router, address, history);
+    expect(first.usage.cachedPromptTokens).toBe(0);
+    // Another session in between takes the other slot, not this one.
+    await router.ask(address, ModelMessage.Generate, { ...greedy('someone else', 4), session: 'chat-2' });
+    const next = [...history, { role: 'assistant' as const, content: first.text }, { role: 'user' as const, content: 'and streams?' }];
+    const second = await turn(router, address, next);
+    expect(second.usage.cachedPromptTokens).toBeGreaterThanOrEqual(first.usage.promptTokens);
+    expect(second.usage.promptTokens - second.usage.cachedPromptTokens).toBeLessThan(first.usage.promptTokens);
+
+    const reference = await turn(fresh.router, fresh.address, next);
+    expect(reference.usage.cachedPromptTokens).toBe(0);
+    expect(second.text).toBe(reference.text);
+  });
+
   it('chat messages are formatted with the model’s chat template', async () => {
     const { router, address } = await setup();
     const messages = [

@@ -66,12 +66,19 @@ interface GenerationEnd {
 }
 
 /** What exists while the model is loaded. */
+/** What a slot's KV cache belongs to, for affinity. */
+interface SlotOwner {
+  session: string | undefined;
+  lastUsed: number;
+}
+
 interface Loaded {
   llama: Llama;
   ownsLlama: boolean;
   model: LlamaModel;
   context: LlamaContext;
   scheduler: SlotScheduler<LlamaContextSequence>;
+  owners: Map<LlamaContextSequence, SlotOwner>;
   chatWrapper: ChatWrapper;
   info: ModelInfo;
   embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
@@ -269,6 +276,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
         model,
         context,
         scheduler: new SlotScheduler(sequences, this.options.maxQueue ?? 64),
+        owners: new Map(sequences.map((sequence) => [sequence, { session: undefined, lastUsed: 0 }])),
         chatWrapper,
         info,
         embeddingContext: undefined,
@@ -382,15 +390,18 @@ export class ModelActor extends Actor implements AsyncDisposable {
     const grammar = params.jsonSchema ? await this.grammar(loaded, params.jsonSchema) : undefined;
 
     const signal = AbortSignal.any([context.signal, this.unloadController.signal]);
-    const key = request.fairnessKey ?? context.message.from ?? 'anonymous';
+    const key = request.fairnessKey ?? request.session ?? context.message.from ?? 'anonymous';
     const queuedAt = this.clock.now();
-    const sequence = await loaded.scheduler.acquire(key, signal);
+    const sequence = await loaded.scheduler.acquire(key, signal, (free) => this.chooseSlot(loaded, free, request.session));
     // unload() waits on this: the slot is back only when the generator's finally has run.
     const finished = new Deferred();
     this.active.add(finished.promise);
     const queueMs = this.clock.now() - queuedAt;
     try {
-      await sequence.clearHistory();
+      const owner = loaded.owners.get(sequence) as SlotOwner;
+      owner.session = request.session;
+      owner.lastUsed = this.clock.now();
+      const { evaluate, cached } = await this.prepareSlot(sequence, promptTokens);
       const maxTokens = Math.min(params.maxTokens, contextSize - promptTokens.length);
       const decoder = new TokenTextDecoder(loaded.model, params.stop, promptTokens);
       const generated: Token[] = [];
@@ -403,7 +414,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
           ? ((generated.length - 1) * 1000) / (lastTokenAt - firstTokenAt)
           : 0;
       const evaluation = sequence.evaluateWithMetadata(
-        promptTokens,
+        evaluate,
         { confidence: request.logprobs === true },
         evaluateOptions(params, generated, grammar ? new LlamaGrammarEvaluationState({ model: loaded.model, grammar }) : undefined),
       );
@@ -457,6 +468,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
           timeToFirstTokenMs: firstTokenAt === undefined ? undefined : firstTokenAt - admittedAt,
           tokensPerSecond: rate(),
           queueMs,
+          cachedPromptTokens: cached,
         },
       };
     } finally {
@@ -464,6 +476,48 @@ export class ModelActor extends Actor implements AsyncDisposable {
       this.active.delete(finished.promise);
       finished.resolve();
     }
+  }
+
+  /**
+   * Picks a free slot: the one holding this session's KV cache if free, else the least recently
+   * used one (whose cache is the least likely to be wanted again).
+   */
+  private chooseSlot(loaded: Loaded, free: readonly LlamaContextSequence[], session: string | undefined): number {
+    let best = -1;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const [index, sequence] of free.entries()) {
+      const owner = loaded.owners.get(sequence) as SlotOwner;
+      if (session !== undefined && owner.session === session) return index;
+      if (owner.lastUsed < oldest) {
+        oldest = owner.lastUsed;
+        best = index;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Keeps the longest prefix of the slot's evaluated tokens that the prompt shares and erases the
+   * rest; returns the tokens still to evaluate. At least one token is always evaluated, because
+   * sampling needs the logits of the prompt's last token.
+   */
+  private async prepareSlot(
+    sequence: LlamaContextSequence,
+    prompt: Token[],
+  ): Promise<{ evaluate: Token[]; cached: number }> {
+    if (this.options.reuseKvCache === false) {
+      await sequence.clearHistory();
+      return { evaluate: prompt, cached: 0 };
+    }
+    const existing = sequence.contextTokens;
+    let common = 0;
+    const limit = Math.min(existing.length, prompt.length - 1);
+    while (common < limit && existing[common] === prompt[common]) common++;
+    if (common === 0) await sequence.clearHistory();
+    else if (common < sequence.nextTokenIndex) {
+      await sequence.eraseContextTokenRanges([{ start: common, end: sequence.nextTokenIndex }]);
+    }
+    return { evaluate: prompt.slice(common), cached: common };
   }
 
   private promptTokens(loaded: Loaded, request: GenerateRequest): Token[] {

@@ -35,11 +35,18 @@ export class SlotScheduler<T> {
     return this.waiting;
   }
 
-  /** A free slot at once, else a place in the queue; rejects at once with `QUEUE_FULL` when that is full. */
-  acquire(key: string, signal?: AbortSignal): Promise<T> {
+  /**
+   * A free slot at once, else a place in the queue; rejects at once with `QUEUE_FULL` when that is
+   * full. `choose` picks among free slots (index into the array it gets); by default the most
+   * recently freed. A queued request takes whichever slot frees first: fairness before affinity.
+   */
+  acquire(key: string, signal?: AbortSignal, choose?: (free: readonly T[]) => number): Promise<T> {
     if (signal?.aborted) return Promise.reject(new AbortedError('waiting for a slot', { cause: signal.reason }));
-    const slot = this.free.pop();
-    if (slot !== undefined) return Promise.resolve(slot);
+    if (this.free.length > 0) {
+      const index = choose ? choose(this.free) : this.free.length - 1;
+      const [slot] = this.free.splice(index >= 0 && index < this.free.length ? index : this.free.length - 1, 1);
+      return Promise.resolve(slot as T);
+    }
     if (this.waiting >= this.maxQueue) {
       return Promise.reject(new QueueFullError(this.waiting, this.maxQueue, this.slots.length));
     }

@@ -70,8 +70,13 @@ export interface GenerateRequest {
   /** Put the natural-log probability of each token on its `token` event. Defaults to `false`. */
   logprobs?: boolean;
   /**
+   * The conversation this request continues. Requests with the same `session` prefer the slot that
+   * still holds its KV cache, so a continuing conversation evaluates only its new tokens. Defaults to none.
+   */
+  session?: string;
+  /**
    * Who is asking, for fair admission: queued requests are served round-robin across keys, so one
-   * chatty session cannot starve others. Defaults to the message's `from`, else `anonymous`.
+   * chatty session cannot starve others. Defaults to `session`, else the message's `from`, else `anonymous`.
    */
   fairnessKey?: string;
 }
@@ -87,6 +92,8 @@ export interface GenerationUsage {
   tokensPerSecond: number;
   /** Time spent waiting for a slot, in ms. */
   queueMs: number;
+  /** Prompt tokens found already evaluated in the slot's KV cache and not evaluated again. */
+  cachedPromptTokens: number;
 }
 
 /** Result of an `ask` with {@link ModelMessage.Generate}. */
@@ -180,6 +187,12 @@ export interface ModelActorOptions {
   gpuLayers?: number | 'auto' | 'max';
   /** Default generation parameters, merged under each request's. */
   defaultParams?: GenerationParams;
+  /**
+   * Reuse each slot's KV cache: a prompt that starts with tokens the slot already evaluated (the
+   * same conversation's earlier turns, a shared system prompt) evaluates only the rest. `false`
+   * clears the slot for every request. Defaults to `true`.
+   */
+  reuseKvCache?: boolean;
   /** Enables `embed` (creates an embedding context on first use). Defaults to `true`. */
   embeddings?: boolean;
   /** Called with load progress from 0 to 1. */
