@@ -8,6 +8,7 @@ import { ensureDemoModel, ensureTinyModel } from '../../scripts/make-models.js';
 import { Corpus } from '../../scripts/models/Corpus.js';
 import {
   type Address,
+  type ChatMessage,
   ErrorCode,
   type GenerateRequest,
   type GenerateResult,
@@ -170,14 +171,18 @@ describe('ModelActor: generation', () => {
   it('a continuing session reuses its slot’s KV cache and evaluates only the new tokens, with the same output', async () => {
     const { router, address } = await setup({ slots: 2 });
     const fresh = await setup({ slots: 2, reuseKvCache: false });
-    const history = [{ role: 'user' as const, content: 'tell me about actors' }];
+    const history: ChatMessage[] = [{ role: 'user', content: 'tell me about actors' }];
     const turn = (r: MessageRouter, a: Address, messages: typeof history) =>
       r.ask<GenerateResult>(a, ModelMessage.Generate, { messages, session: 'chat-1', params: { maxTokens: 12, temperature: 0 } });
     const first = await turn(router, address, history);
     expect(first.usage.cachedPromptTokens).toBe(0);
     // Another session in between takes the other slot, not this one.
     await router.ask(address, ModelMessage.Generate, { ...greedy('someone else', 4), session: 'chat-2' });
-    const next = [...history, { role: 'assistant' as const, content: first.text }, { role: 'user' as const, content: 'and streams?' }];
+    const next: ChatMessage[] = [
+      ...history,
+      { role: 'assistant', content: first.text },
+      { role: 'user', content: 'and streams?' },
+    ];
     const second = await turn(router, address, next);
     expect(second.usage.cachedPromptTokens).toBeGreaterThanOrEqual(first.usage.promptTokens);
     expect(second.usage.promptTokens - second.usage.cachedPromptTokens).toBeLessThan(first.usage.promptTokens);

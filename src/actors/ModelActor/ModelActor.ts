@@ -353,13 +353,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
       type: 'done',
       finishReason: end.finishReason,
       tokensPerSecond: end.usage.tokensPerSecond,
-      usage: {
-        promptTokens: end.usage.promptTokens,
-        completionTokens: end.usage.completionTokens,
-        totalTokens: end.usage.totalTokens,
-        ...(end.usage.timeToFirstTokenMs === undefined ? {} : { timeToFirstTokenMs: end.usage.timeToFirstTokenMs }),
-        tokensPerSecond: end.usage.tokensPerSecond,
-      },
+      // The whole GenerationUsage (queue time and cached tokens too): a TokenUsage with extras.
+      usage: withoutUndefined(end.usage),
     });
   }
 
@@ -386,7 +381,13 @@ export class ModelActor extends Actor implements AsyncDisposable {
     const params = resolveGenerationParams(this.options.defaultParams, request.params);
     const promptTokens = this.promptTokens(loaded, request);
     const contextSize = loaded.info.contextSize;
-    if (promptTokens.length >= contextSize) throw new PromptTooLongError(promptTokens.length, contextSize);
+    const minFree = request.minFreeTokens ?? 1;
+    if (!Number.isInteger(minFree) || minFree < 1) {
+      throw new InvalidArgumentError(`minFreeTokens must be a positive integer, got ${String(minFree)}`);
+    }
+    if (promptTokens.length + minFree > contextSize) {
+      throw new PromptTooLongError(promptTokens.length, contextSize, minFree);
+    }
     const grammar = params.jsonSchema ? await this.grammar(loaded, params.jsonSchema) : undefined;
 
     const signal = AbortSignal.any([context.signal, this.unloadController.signal]);
@@ -696,6 +697,11 @@ function evaluateOptions(
         }
       : {}),
   };
+}
+
+/** Leaves optional fields out rather than undefined, so events serialize cleanly. */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** Checks that `path` exists and starts with the GGUF magic, before llama.cpp sees it. */

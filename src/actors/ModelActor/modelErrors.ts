@@ -68,10 +68,11 @@ export class PromptTooLongError extends ActorError {
   constructor(
     readonly promptTokens: number,
     readonly contextSize: number,
+    readonly minFreeTokens = 1,
   ) {
     super(
       ModelErrorCode.PromptTooLong,
-      `prompt too long: ${promptTokens} tokens, context ${contextSize} (at least 1 must be left to generate)`,
+      `prompt too long: ${promptTokens} tokens, context ${contextSize} (at least ${minFreeTokens} must be left to generate)`,
     );
   }
 }

@@ -70,6 +70,11 @@ export interface GenerateRequest {
   /** Put the natural-log probability of each token on its `token` event. Defaults to `false`. */
   logprobs?: boolean;
   /**
+   * Refuse with `PROMPT_TOO_LONG` unless this many tokens of context are left for the answer
+   * after the prompt. Defaults to `1`.
+   */
+  minFreeTokens?: number;
+  /**
    * The conversation this request continues. Requests with the same `session` prefer the slot that
    * still holds its KV cache, so a continuing conversation evaluates only its new tokens. Defaults to none.
    */
