@@ -78,7 +78,7 @@ describe('ModelActor: loading and info', () => {
       threads: 1,
       gpu: false,
       gpuLayers: 0,
-      localBuild: false,
+      localBuild: llama.buildType === 'localBuild', // a local build, when one exists, is loaded by itself
       chatTemplate: 'ChatML',
     });
     expect(info.sizeBytes).toBeGreaterThan(100_000);
