@@ -94,3 +94,54 @@ export {
   type ModelStatus,
   type RepeatPenaltyParams,
 } from './actors/ModelActor/types.js';
+
+// Sessions: conversations as actors.
+export { SessionActor, type SessionActorOptions } from './actors/SessionActor/SessionActor.js';
+export {
+  SessionMessage,
+  type CompletionEvent,
+  type InferenceRequest,
+  type InferenceResult,
+  type SessionExport,
+  type SessionHistory,
+} from './actors/SessionActor/types.js';
+
+// Entities: providers, models, sessions and the store.
+export {
+  ContextOverflowError,
+  EntityErrorCode,
+  EntityExistsError,
+  EntityNotFoundError,
+  InvalidEntityError,
+  PromptNotFoundError,
+  ProviderUnsupportedError,
+} from './entities/entityErrors.js';
+export type { InferenceProvider } from './entities/InferenceProvider.js';
+export { LocalLlamaProvider, type LocalLlamaProviderOptions } from './entities/LocalLlamaProvider.js';
+export { ModelManager, type InvokeModelOptions, type ModelManagerOptions } from './entities/ModelManager.js';
+export {
+  SessionManager,
+  type CreateSessionOptions,
+  type SessionManagerOptions,
+  type SessionSummary,
+} from './entities/SessionManager.js';
+export {
+  EntityCollection,
+  ProviderKind,
+  type ModelEntity,
+  type ModelLoadOptions,
+  type OverflowPolicy,
+  type ProviderEntity,
+  type SessionEntity,
+  type Turn,
+} from './entities/types.js';
+export { FileStore, type FileStoreOptions } from './entities/store/FileStore.js';
+export { MemoryStore } from './entities/store/MemoryStore.js';
+export { STORE_KEY_MAX_LENGTH, type Store, type StoreCallOptions } from './entities/store/Store.js';
+export {
+  InvalidStoreKeyError,
+  StoreCorruptError,
+  StoreDisposedError,
+  StoreErrorCode,
+  StoreWriteError,
+} from './entities/store/storeErrors.js';

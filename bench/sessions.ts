@@ -1,0 +1,120 @@
+/**
+ * KV-cache reuse across turns, measured in one run: time to first token (TTFT) of a turn that
+ * follows ~1,500 tokens of history, divided by the TTFT of a first turn, with the ModelActor's KV
+ * reuse on and off. Off is also what a session pays when it lost its slot to others (more sessions
+ * than slots): its history is evaluated again.
+ *
+ *   npx tsx bench/sessions.ts [--model bench|tiny|PATH] [--rounds 3] [--history 1500] [--threads N]
+ */
+import { parseArgs } from 'node:util';
+import { getLlama } from 'node-llama-cpp';
+import { pino } from 'pino';
+import { ensureBenchModel, ensureTinyModel } from '../scripts/make-models.js';
+import { MemoryStore } from '../src/entities/store/MemoryStore.js';
+import {
+  address,
+  type InferenceResult,
+  LocalLlamaProvider,
+  MessageRouter,
+  ModelManager,
+  type SessionExport,
+  SessionManager,
+  SessionMessage,
+  type Turn,
+} from '../src/index.js';
+import { defaultThreads } from '../src/actors/ModelActor/ModelActor.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'bench' },
+    rounds: { type: 'string', default: '3' },
+    history: { type: 'string', default: '1500' },
+    threads: { type: 'string' },
+  },
+});
+const rounds = Number(values.rounds);
+const historyTokens = Number(values.history);
+const threads = values.threads ? Number(values.threads) : defaultThreads();
+const modelPath =
+  values.model === 'bench' ? await ensureBenchModel() : values.model === 'tiny' ? await ensureTinyModel() : (values.model as string);
+
+const llama = await getLlama({ gpu: false, build: 'never' });
+const WORDS = 'the actor reads a message from its mailbox and answers with a stream of tokens while other sessions wait'.split(' ');
+
+/** A conversation of about `tokens` tokens (about one token per word here), as alternating turns. */
+function syntheticTurns(tokens: number): Turn[] {
+  const turns: Turn[] = [];
+  let words = 0;
+  for (let i = 0; words < tokens; i++) {
+    const content = Array.from({ length: 60 }, (_, j) => WORDS[(i * 7 + j) % WORDS.length]).join(' ');
+    turns.push({ role: i % 2 === 0 ? 'user' : 'assistant', content, at: 0 });
+    words += 60 + 4; // the chat template adds a few tokens per turn
+  }
+  if (turns.length % 2 === 1) turns.pop();
+  return turns;
+}
+
+async function measure(reuseKvCache: boolean) {
+  const router = new MessageRouter({ logger: pino({ level: 'silent' }), askTimeout: 600_000 });
+  const store = new MemoryStore();
+  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ llama })] });
+  await models.publishProvider({ id: 'provider', kind: 'local-llama' });
+  await models.publishModel({
+    id: 'model',
+    provider: address('provider'),
+    path: modelPath,
+    load: { slots: 2, threads, contextSize: 4096, reuseKvCache },
+  });
+  const sessions = new SessionManager({ router, store, models });
+  const turn = async (session: string, message: string) => {
+    const result = await router.ask<InferenceResult>(session, SessionMessage.Inference, {
+      message,
+      params: { maxTokens: 2, temperature: 0 },
+    });
+    return result;
+  };
+
+  const first: number[] = [];
+  const continued: number[] = [];
+  let promptTokens = 0;
+  for (let round = 0; round < rounds; round++) {
+    const fresh = await sessions.create({ model: 'model' });
+    first.push((await turn(fresh, `hello number ${round}`)).usage.timeToFirstTokenMs ?? Number.NaN);
+
+    const template = await sessions.create({ model: 'model' });
+    const exported = await router.ask<SessionExport>(template, SessionMessage.Export, null);
+    const long = await sessions.import({ ...exported, session: { ...exported.session, turns: syntheticTurns(historyTokens) } }, { id: `long-${round}-${reuseKvCache}` });
+    await turn(long, 'warm up'); // evaluates the history once; with reuse, the slot keeps it
+    const result = await turn(long, `and now round ${round}`);
+    continued.push(result.usage.timeToFirstTokenMs ?? Number.NaN);
+    if (process.env.DEBUG_BENCH) console.log(result.usage);
+    promptTokens = result.usage.promptTokens;
+  }
+  await router.dispose();
+  return { first: median(first), continued: median(continued), promptTokens };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+console.log(`sessions benchmark: ${modelPath}, ${threads} thread(s), ${rounds} rounds (median), ~${historyTokens} tokens of history`);
+const on = await measure(true);
+const off = await measure(false);
+console.table({
+  'KV reuse on': {
+    'first turn TTFT (ms)': +on.first.toFixed(1),
+    'turn after history TTFT (ms)': +on.continued.toFixed(1),
+    'prompt tokens': on.promptTokens,
+    ratio: +(on.continued / on.first).toFixed(2),
+  },
+  'KV reuse off': {
+    'first turn TTFT (ms)': +off.first.toFixed(1),
+    'turn after history TTFT (ms)': +off.continued.toFixed(1),
+    'prompt tokens': off.promptTokens,
+    ratio: +(off.continued / off.first).toFixed(2),
+  },
+});
+console.log(`TTFT after history ÷ first turn, KV reuse on: ${(on.continued / on.first).toFixed(2)} (target ≤ 1.5); off: ${(off.continued / off.first).toFixed(2)}`);
+await llama.dispose();

@@ -1,0 +1,197 @@
+import type { Logger } from 'pino';
+import type {
+  ChatMessage,
+  GenerateRequest,
+  GenerateResult,
+  GenerationParams,
+  GenerationUsage,
+} from '../actors/ModelActor/types.js';
+import { ModelMessage } from '../actors/ModelActor/types.js';
+import { type Address, address, parseAddress } from '../messaging/address.js';
+import { AbortedError, InvalidArgumentError } from '../messaging/errors.js';
+import type { MessageRouter } from '../messaging/MessageRouter.js';
+import type { TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import { EntityNotFoundError, InvalidEntityError, ProviderUnsupportedError } from './entityErrors.js';
+import type { InferenceProvider } from './InferenceProvider.js';
+import { LocalLlamaProvider } from './LocalLlamaProvider.js';
+import type { Store } from './store/Store.js';
+import { EntityCollection, type ModelEntity, type ProviderEntity } from './types.js';
+
+/** Options of {@link ModelManager}. */
+export interface ModelManagerOptions {
+  router: MessageRouter;
+  store: Store;
+  /** Providers by kind. Defaults to one {@link LocalLlamaProvider}. */
+  providers?: InferenceProvider[];
+  /** Defaults to the router's logger. */
+  logger?: Logger;
+}
+
+/** Options of {@link ModelManager.invokeModel}, the seed's `invokeModel` call. */
+export interface InvokeModelOptions {
+  /** A single user message. Exactly one of `message` and `messages`. */
+  message?: string;
+  /** A whole conversation. */
+  messages?: ChatMessage[];
+  /** A system prompt put before the messages. */
+  system?: string;
+  params?: GenerationParams;
+  /** Stream tokens to `onToken` as they come. Defaults to `false`. */
+  stream?: boolean;
+  /** Receives each token's text (and its event) when `stream` is true. Awaited: backpressure. */
+  onToken?: (text: string, event: TokenStreamEvent) => void | Promise<void>;
+  signal?: AbortSignal;
+  /** Milliseconds for the whole call. Defaults to `Infinity` when streaming, the router's ask timeout otherwise. */
+  timeout?: number;
+  /** KV-cache affinity key (a session id). */
+  session?: string;
+}
+
+/**
+ * Publishes providers and models as entities, starts each model's actor on first use (at the
+ * model's own address), and invokes models.
+ *
+ * @example
+ * ```ts
+ * const models = new ModelManager({ router, store });
+ * await models.publishProvider({ id: 'stream-provider', kind: 'local-llama' });
+ * await models.publishModel({ id: 'stream-model', provider: address('stream-provider'), path: 'models/demo.gguf' });
+ * const { text } = await models.invokeModel('stream-model', { message: 'Hello', params: { maxTokens: 20 } });
+ * ```
+ */
+export class ModelManager {
+  private readonly router: MessageRouter;
+  private readonly store: Store;
+  private readonly providers: Map<string, InferenceProvider>;
+  private readonly logger: Logger;
+  private readonly starting = new Map<string, Promise<Address>>();
+
+  constructor(options: ModelManagerOptions) {
+    this.router = options.router;
+    this.store = options.store;
+    this.providers = new Map((options.providers ?? [new LocalLlamaProvider()]).map((p) => [p.kind, p]));
+    this.logger = options.logger ?? options.router.logger;
+  }
+
+  /** Stores a provider entity; its address is `@(id)`. */
+  async publishProvider(entity: ProviderEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    const id = parseAddress(entity?.id);
+    if (!this.providers.has(entity.kind)) throw new ProviderUnsupportedError(entity.kind, [...this.providers.keys()]);
+    await this.store.put(EntityCollection.Providers, id, { ...entity, id }, options);
+    return address(id);
+  }
+
+  /** Stores a model entity after checking that its provider exists; its address is `@(id)`. */
+  async publishModel(entity: ModelEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    const id = parseAddress(entity?.id);
+    if (typeof entity.path !== 'string' || entity.path.length === 0) {
+      throw new InvalidEntityError(`model @(${id}) needs a path to a GGUF file`);
+    }
+    const providerId = parseAddress(entity.provider);
+    if (!(await this.store.get(EntityCollection.Providers, providerId, options))) {
+      throw new EntityNotFoundError(EntityCollection.Providers, providerId);
+    }
+    await this.store.put(EntityCollection.Models, id, { ...entity, id, provider: address(providerId) }, options);
+    return address(id);
+  }
+
+  /** The stored model entity. */
+  async getModel(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<ModelEntity> {
+    const id = parseAddress(model);
+    const entity = await this.store.get<ModelEntity>(EntityCollection.Models, id, options);
+    if (!entity) throw new EntityNotFoundError(EntityCollection.Models, id);
+    return entity;
+  }
+
+  /** Every stored model entity. */
+  async listModels(options: { signal?: AbortSignal } = {}): Promise<ModelEntity[]> {
+    const ids = await this.store.list(EntityCollection.Models, options);
+    const models = await Promise.all(ids.map((id) => this.store.get<ModelEntity>(EntityCollection.Models, id, options)));
+    return models.filter((m): m is ModelEntity => m !== undefined);
+  }
+
+  /**
+   * Starts the model's actor if it is not running (concurrent callers share one start) and returns
+   * its address. The model loads in the background; requests wait for it.
+   */
+  async ensureStarted(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    const id = parseAddress(model);
+    if (this.router.has(id)) return address(id);
+    let starting = this.starting.get(id);
+    if (!starting) {
+      starting = this.start(id, options.signal).finally(() => this.starting.delete(id));
+      this.starting.set(id, starting);
+    }
+    return starting;
+  }
+
+  private async start(id: string, signal: AbortSignal | undefined): Promise<Address> {
+    const model = await this.getModel(id, signal ? { signal } : {});
+    const providerId = parseAddress(model.provider);
+    const providerEntity = await this.store.get<ProviderEntity>(EntityCollection.Providers, providerId);
+    if (!providerEntity) throw new EntityNotFoundError(EntityCollection.Providers, providerId);
+    const provider = this.providers.get(providerEntity.kind);
+    if (!provider) throw new ProviderUnsupportedError(providerEntity.kind, [...this.providers.keys()]);
+    if (signal?.aborted) throw new AbortedError('starting a model', { cause: signal.reason });
+    if (this.router.has(id)) return address(id);
+    const { actor, options } = provider.createModelActor(model, providerEntity);
+    this.logger.info({ model: id, path: model.path, provider: providerEntity.kind }, 'starting model actor');
+    return this.router.registerActor(id, actor, options);
+  }
+
+  /** Stops a model's actor (its generations are aborted and the model freed); the entity stays. */
+  stopModel(model: string | Address): Promise<boolean> {
+    return this.router.unregisterActor(model);
+  }
+
+  /**
+   * Generates with a model, starting its actor on first use: the seed's
+   * `ModelManager.invokeModel(id, {message, system, stream, onToken})`.
+   */
+  async invokeModel(model: string | Address, options: InvokeModelOptions): Promise<GenerateResult> {
+    const hasMessage = options?.message !== undefined;
+    if (hasMessage === (options?.messages !== undefined)) {
+      throw new InvalidArgumentError('invokeModel needs exactly one of message and messages');
+    }
+    const messages: ChatMessage[] = [];
+    if (options.system !== undefined) messages.push({ role: 'system', content: options.system });
+    if (hasMessage) messages.push({ role: 'user', content: options.message as string });
+    else messages.push(...(options.messages as ChatMessage[]));
+    const request: GenerateRequest = {
+      messages,
+      ...(options.params ? { params: options.params } : {}),
+      ...(options.session ? { session: options.session } : {}),
+    };
+    const target = await this.ensureStarted(model, options.signal ? { signal: options.signal } : {});
+    const common = {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+    };
+    if (!options.stream) return this.router.ask<GenerateResult>(target, ModelMessage.Generate, request, common);
+
+    let usage: Partial<GenerationUsage> | undefined;
+    const onToken = options.onToken;
+    const result = await this.router.streamAsk(target, ModelMessage.Generate, request, {
+      ...common,
+      onChunk: async (event) => {
+        if (event.type === 'token' && event.content && onToken) await onToken(event.content, event);
+        // The ModelActor's done event carries its whole GenerationUsage.
+        if (event.type === 'done') usage = event.usage as Partial<GenerationUsage> | undefined;
+      },
+    });
+    if (result.error) throw result.error;
+    return {
+      text: result.text,
+      finishReason: result.finishReason,
+      usage: {
+        promptTokens: usage?.promptTokens ?? 0,
+        completionTokens: usage?.completionTokens ?? result.tokenCount,
+        totalTokens: usage?.totalTokens ?? result.tokenCount,
+        timeToFirstTokenMs: usage?.timeToFirstTokenMs ?? result.timeToFirstTokenMs,
+        tokensPerSecond: usage?.tokensPerSecond ?? result.tokensPerSecond,
+        queueMs: usage?.queueMs ?? 0,
+        cachedPromptTokens: usage?.cachedPromptTokens ?? 0,
+      },
+    };
+  }
+}

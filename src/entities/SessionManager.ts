@@ -1,0 +1,229 @@
+import { nanoid } from 'nanoid';
+import type { Logger } from 'pino';
+import { SessionActor } from '../actors/SessionActor/SessionActor.js';
+import type { CompletionEvent, SessionExport } from '../actors/SessionActor/types.js';
+import type { GenerationParams } from '../actors/ModelActor/types.js';
+import { type Address, address, parseAddress } from '../messaging/address.js';
+import { type Clock, systemClock } from '../messaging/Clock.js';
+import type { MessageRouter } from '../messaging/MessageRouter.js';
+import { EntityExistsError, EntityNotFoundError, InvalidEntityError } from './entityErrors.js';
+import type { ModelManager } from './ModelManager.js';
+import type { Store } from './store/Store.js';
+import { EntityCollection, type OverflowPolicy, type SessionEntity } from './types.js';
+
+/** Options of {@link SessionManager}. */
+export interface SessionManagerOptions {
+  router: MessageRouter;
+  store: Store;
+  models: ModelManager;
+  /** Defaults to the router's logger. */
+  logger?: Logger;
+  /** Defaults to the system clock. */
+  clock?: Clock;
+}
+
+/** What {@link SessionManager.create} takes. */
+export interface CreateSessionOptions {
+  /** Defaults to `session-<nanoid>`. */
+  id?: string;
+  /** The model's address or id. */
+  model: string | Address;
+  systemPrompt?: string;
+  params?: GenerationParams;
+  /** Defaults to `shift`. */
+  overflow?: OverflowPolicy;
+  signal?: AbortSignal;
+}
+
+/** A line of {@link SessionManager.list}. */
+export interface SessionSummary {
+  id: string;
+  address: Address;
+  model: Address;
+  turns: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Whether its actor is registered now. */
+  active: boolean;
+}
+
+/**
+ * Creates, lists, loads, forks, imports and deletes sessions. Each session is an entity in the
+ * store and, while active, a {@link SessionActor} registered at `@(id)`.
+ *
+ * @example
+ * ```ts
+ * const sessions = new SessionManager({ router, store, models });
+ * const chat = await sessions.create({ id: 'stream-session', model: address('stream-model') });
+ * const reply = await router.ask<InferenceResult>(chat, SessionMessage.Inference, { message: 'Hi!' }, { timeout: 60_000 });
+ * ```
+ */
+export class SessionManager {
+  private readonly router: MessageRouter;
+  private readonly store: Store;
+  private readonly models: ModelManager;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly completionListeners = new Set<(event: CompletionEvent) => void>();
+
+  constructor(options: SessionManagerOptions) {
+    this.router = options.router;
+    this.store = options.store;
+    this.models = options.models;
+    this.logger = options.logger ?? options.router.logger;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Creates a session (stored at once) and starts its actor. */
+  async create(options: CreateSessionOptions): Promise<Address> {
+    const id = parseAddress(options.id ?? `session-${nanoid(12)}`);
+    const signal = options.signal ? { signal: options.signal } : {};
+    if (await this.store.get(EntityCollection.Sessions, id, signal)) throw new EntityExistsError(EntityCollection.Sessions, id);
+    const model = await this.models.getModel(options.model, signal);
+    const now = this.clock.now();
+    const entity: SessionEntity = {
+      id,
+      model: address(model.id),
+      ...(options.systemPrompt === undefined ? {} : { systemPrompt: options.systemPrompt }),
+      ...(options.params === undefined ? {} : { params: options.params }),
+      ...(options.overflow === undefined ? {} : { overflow: options.overflow }),
+      turns: [],
+      contextStart: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.store.put(EntityCollection.Sessions, id, entity, signal);
+    return this.start(id);
+  }
+
+  /** Starts the actor of a stored session if it is not running (after a restart, say). */
+  async load(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    const id = parseAddress(session);
+    if (this.router.has(id)) return address(id);
+    if (!(await this.store.get(EntityCollection.Sessions, id, options))) {
+      throw new EntityNotFoundError(EntityCollection.Sessions, id);
+    }
+    return this.start(id);
+  }
+
+  /** The stored session (its last persisted turn included). */
+  async get(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<SessionEntity> {
+    const id = parseAddress(session);
+    const entity = await this.store.get<SessionEntity>(EntityCollection.Sessions, id, options);
+    if (!entity) throw new EntityNotFoundError(EntityCollection.Sessions, id);
+    return entity;
+  }
+
+  /** Every stored session, most recently updated first. */
+  async list(options: { signal?: AbortSignal } = {}): Promise<SessionSummary[]> {
+    const ids = await this.store.list(EntityCollection.Sessions, options);
+    const entities = await Promise.all(ids.map((id) => this.store.get<SessionEntity>(EntityCollection.Sessions, id, options)));
+    return entities
+      .filter((e): e is SessionEntity => e !== undefined)
+      .map((e) => ({
+        id: e.id,
+        address: address(e.id),
+        model: e.model,
+        turns: e.turns.length,
+        createdAt: e.createdAt,
+        updatedAt: e.updatedAt,
+        active: this.router.has(e.id),
+      }))
+      .sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  /** Stops the session's actor (its turn in flight is cancelled) and deletes it from the store. */
+  async delete(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const id = parseAddress(session);
+    await this.router.unregisterActor(id);
+    return this.store.delete(EntityCollection.Sessions, id, options);
+  }
+
+  /** A new session with a copy of `session`'s persisted history. */
+  async fork(session: string | Address, options: { id?: string; signal?: AbortSignal } = {}): Promise<Address> {
+    return this.createFrom(await this.get(session, options), options.id, options.signal);
+  }
+
+  /** The session as portable JSON. */
+  async export(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<SessionExport> {
+    return { format: 'llama-actors.session', version: 1, session: await this.get(session, options) };
+  }
+
+  /**
+   * Creates a session from an export (under its own id, or `options.id`). The document is checked:
+   * a malformed one is refused with `INVALID_ENTITY`, naming what is wrong.
+   */
+  async import(document: unknown, options: { id?: string; signal?: AbortSignal } = {}): Promise<Address> {
+    return this.createFrom(validateExport(document), options.id ?? (document as SessionExport).session.id, options.signal);
+  }
+
+  /** Observes every session's completion events. Returns a function that ends the subscription. */
+  onCompletion(listener: (event: CompletionEvent) => void): () => void {
+    this.completionListeners.add(listener);
+    return () => this.completionListeners.delete(listener);
+  }
+
+  private async createFrom(source: SessionEntity, id: string | undefined, signal: AbortSignal | undefined): Promise<Address> {
+    const newId = parseAddress(id ?? `session-${nanoid(12)}`);
+    const options = signal ? { signal } : {};
+    if (await this.store.get(EntityCollection.Sessions, newId, options)) {
+      throw new EntityExistsError(EntityCollection.Sessions, newId);
+    }
+    await this.models.getModel(source.model, options);
+    const now = this.clock.now();
+    await this.store.put(EntityCollection.Sessions, newId, { ...structuredClone(source), id: newId, createdAt: now, updatedAt: now }, options);
+    return this.start(newId);
+  }
+
+  private start(id: string): Address {
+    const actor = new SessionActor({
+      sessionId: id,
+      store: this.store,
+      models: this.models,
+      clock: this.clock,
+      fork: (source) => this.createFrom(source, undefined, undefined),
+      onCompletion: (event) => {
+        for (const listener of this.completionListeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            this.logger.error({ err: error }, 'completion listener threw');
+          }
+        }
+      },
+    });
+    return this.router.registerActor(id, actor, SessionActor.actorOptions);
+  }
+}
+
+/** Checks an imported document's shape; returns its session. */
+function validateExport(document: unknown): SessionEntity {
+  const doc = document as Partial<SessionExport> | null;
+  if (typeof doc !== 'object' || doc === null || doc.format !== 'llama-actors.session' || doc.version !== 1) {
+    throw new InvalidEntityError('not a llama-actors session export (expected format "llama-actors.session", version 1)');
+  }
+  const session = doc.session as Partial<SessionEntity> | undefined;
+  if (typeof session !== 'object' || session === null) throw new InvalidEntityError('the export has no session');
+  if (typeof session.id !== 'string') throw new InvalidEntityError('session.id must be a string');
+  if (typeof session.model !== 'string') throw new InvalidEntityError('session.model must be an address');
+  if (!Array.isArray(session.turns)) throw new InvalidEntityError('session.turns must be an array');
+  for (const [index, turn] of session.turns.entries()) {
+    if (
+      typeof turn !== 'object' ||
+      turn === null ||
+      !['system', 'user', 'assistant'].includes(turn.role) ||
+      typeof turn.content !== 'string' ||
+      typeof turn.at !== 'number'
+    ) {
+      throw new InvalidEntityError(`session.turns[${index}] must be { role, content, at }, got ${JSON.stringify(turn)}`);
+    }
+  }
+  if (session.systemPrompt !== undefined && typeof session.systemPrompt !== 'string') {
+    throw new InvalidEntityError('session.systemPrompt must be a string');
+  }
+  const contextStart = session.contextStart ?? 0;
+  if (!Number.isInteger(contextStart) || contextStart < 0 || contextStart > session.turns.length) {
+    throw new InvalidEntityError(`session.contextStart must be an integer in 0..${session.turns.length}`);
+  }
+  return session as SessionEntity;
+}

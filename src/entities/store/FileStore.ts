@@ -1,0 +1,360 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { AbortedError, ActorError, InvalidArgumentError } from '../../messaging/errors.js';
+import { checkStoreKey, serializeStoreValue, type Store, type StoreCallOptions, throwIfAborted } from './Store.js';
+import { StoreCorruptError, StoreDisposedError, StoreWriteError } from './storeErrors.js';
+
+/** Options of {@link FileStore}. */
+export interface FileStoreOptions {
+  /**
+   * Directory that holds one sub-directory per collection, each value in `<collection>/<id>.json`.
+   * Created (with its parents) on first use if missing. Required; relative paths are resolved
+   * against the working directory at construction.
+   */
+  dataDir: string;
+}
+
+const JSON_SUFFIX = '.json';
+const TEMPORARY_SUFFIX = '.tmp';
+
+/**
+ * The embedded, durable {@link Store}: each value is one JSON file, `<dataDir>/<collection>/<id>.json`.
+ *
+ * A `put` writes a unique hidden temporary file next to the target, fsyncs it, renames it over the
+ * target and fsyncs the directory. Rename is atomic, so a process killed at any instant leaves
+ * either the old complete file or the new complete one, and a `put` that resolved survives a
+ * power loss. The temporary files such a kill leaves behind are removed by the store's first call.
+ *
+ * Calls on one key run one after another in call order, so the last `put` wins; calls on
+ * different keys run concurrently. One process should own a `dataDir` at a time: the first call
+ * removes every temporary file it finds there, including another live process's.
+ *
+ * @example
+ * ```ts
+ * await using store = new FileStore({ dataDir: './data' });
+ * await store.put('sessions', 'chat-1', { turns: ['hi'] });
+ * await store.get('sessions', 'chat-1'); // { turns: ['hi'] }
+ * await store.list('sessions');          // ['chat-1']
+ * ```
+ */
+export class FileStore implements Store {
+  /** Absolute path of the data directory. */
+  readonly dataDir: string;
+  /** Per key (`collection/id`), the end of its chain of writes; removed when the chain drains. */
+  private readonly tails = new Map<string, Promise<void>>();
+  /** Per collection, the creation (and fsync) of its directory, so it happens once. */
+  private readonly collectionDirs = new Map<string, Promise<void>>();
+  private opening: Promise<void> | undefined;
+  private disposing: Promise<void> | undefined;
+
+  constructor(options: FileStoreOptions) {
+    const dataDir: unknown = options?.dataDir;
+    if (typeof dataDir !== 'string' || dataDir.length === 0) {
+      throw new InvalidArgumentError(`FileStore dataDir must be a non-empty path, got ${JSON.stringify(dataDir) ?? String(dataDir)}`);
+    }
+    this.dataDir = resolve(dataDir);
+  }
+
+  async get<T>(collection: string, id: string, options: StoreCallOptions = {}): Promise<T | undefined> {
+    this.assertOpen();
+    checkStoreKey('collection', collection);
+    checkStoreKey('id', id);
+    const { signal } = options;
+    const what = `store get ${collection}/${id}`;
+    throwIfAborted(signal, what);
+    await untilSettled(this.ready(), signal, what);
+    const pending = this.tails.get(storeKey(collection, id));
+    if (pending) await untilSettled(pending, signal, what);
+    const file = this.file(collection, id);
+    let text: string;
+    try {
+      text = await readFile(file, { encoding: 'utf8', signal });
+    } catch (error) {
+      if (signal?.aborted) throw new AbortedError(what, { cause: signal.reason });
+      if (hasCode(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new StoreCorruptError(file, error);
+    }
+  }
+
+  async put<T>(collection: string, id: string, value: T, options: StoreCallOptions = {}): Promise<void> {
+    this.assertOpen();
+    checkStoreKey('collection', collection);
+    checkStoreKey('id', id);
+    const json = serializeStoreValue(collection, id, value);
+    const { signal } = options;
+    const what = `store put ${collection}/${id}`;
+    throwIfAborted(signal, what);
+    return this.enqueue(storeKey(collection, id), signal, what, async () => {
+      await this.ready();
+      await this.collectionDir(collection);
+      await this.writeAtomically(collection, id, `${json}\n`, () => throwIfAborted(signal, what));
+    });
+  }
+
+  async delete(collection: string, id: string, options: StoreCallOptions = {}): Promise<boolean> {
+    this.assertOpen();
+    checkStoreKey('collection', collection);
+    checkStoreKey('id', id);
+    const { signal } = options;
+    const what = `store delete ${collection}/${id}`;
+    throwIfAborted(signal, what);
+    return this.enqueue(storeKey(collection, id), signal, what, async () => {
+      await this.ready();
+      const file = this.file(collection, id);
+      try {
+        await unlink(file);
+      } catch (error) {
+        if (hasCode(error, 'ENOENT') || hasCode(error, 'ENOTDIR')) return false;
+        throw new StoreWriteError(file, error);
+      }
+      await syncDirectory(join(this.dataDir, collection));
+      return true;
+    });
+  }
+
+  async list(collection: string, options: StoreCallOptions = {}): Promise<string[]> {
+    this.assertOpen();
+    checkStoreKey('collection', collection);
+    const { signal } = options;
+    const what = `store list ${collection}`;
+    throwIfAborted(signal, what);
+    await untilSettled(this.ready(), signal, what);
+    const prefix = storeKey(collection, '');
+    const pending = [...this.tails].filter(([key]) => key.startsWith(prefix)).map(([, tail]) => tail);
+    if (pending.length > 0) await untilSettled(Promise.all(pending), signal, what);
+    let entries;
+    try {
+      entries = await readdir(join(this.dataDir, collection), { withFileTypes: true });
+    } catch (error) {
+      if (hasCode(error, 'ENOENT')) return [];
+      throw error;
+    }
+    throwIfAborted(signal, what);
+    const ids: string[] = [];
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith(JSON_SUFFIX)) continue;
+      const id = entry.name.slice(0, -JSON_SUFFIX.length);
+      // Temporary files start with '.', which no valid id does; foreign files are not ours to list.
+      if (isValidKey(id)) ids.push(id);
+    }
+    return ids.sort();
+  }
+
+  /**
+   * Refuses further calls and resolves once every write accepted before it has finished (so a
+   * resolved `dispose()` means nothing is left half-done). Idempotent.
+   */
+  dispose(): Promise<void> {
+    // No call can join a chain after this line (assertOpen runs synchronously first), so one
+    // snapshot of the tails covers every accepted write.
+    this.disposing ??= Promise.all(this.tails.values()).then(() => undefined);
+    return this.disposing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  private assertOpen(): void {
+    if (this.disposing) throw new StoreDisposedError(`FileStore(${this.dataDir})`);
+  }
+
+  private file(collection: string, id: string): string {
+    return join(this.dataDir, collection, `${id}${JSON_SUFFIX}`);
+  }
+
+  /**
+   * Runs `operation` after every earlier operation on `key`. If `signal` fires while it waits
+   * its turn, the caller is answered at once and the operation is skipped when its turn comes;
+   * once it has started, only the operation itself decides whether the abort still counts.
+   */
+  private enqueue<R>(key: string, signal: AbortSignal | undefined, what: string, operation: () => Promise<R>): Promise<R> {
+    let resolveResult!: (value: R) => void;
+    let rejectResult!: (reason: unknown) => void;
+    const result = new Promise<R>((res, rej) => {
+      resolveResult = res;
+      rejectResult = rej;
+    });
+    let started = false;
+    const onAbort = (): void => {
+      if (!started) rejectResult(new AbortedError(what, { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const tail = previous.then(async () => {
+      started = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) return rejectResult(new AbortedError(what, { cause: signal.reason }));
+      try {
+        resolveResult(await operation());
+      } catch (error) {
+        rejectResult(error);
+      }
+    });
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+
+  /** Creates the data directory and removes temporary files a killed process left behind. Once. */
+  private ready(): Promise<void> {
+    this.opening ??= this.open().catch((error: unknown) => {
+      this.opening = undefined; // a later call may find the problem fixed
+      throw error;
+    });
+    return this.opening;
+  }
+
+  private async open(): Promise<void> {
+    await makeDirectory(this.dataDir);
+    let entries;
+    try {
+      entries = await readdir(this.dataDir, { withFileTypes: true });
+    } catch (error) {
+      throw new StoreWriteError(this.dataDir, error);
+    }
+    await Promise.all(
+      entries
+        .filter((entry) => entry.isDirectory() && isValidKey(entry.name))
+        .map((entry) => removeTemporaries(join(this.dataDir, entry.name))),
+    );
+  }
+
+  private collectionDir(collection: string): Promise<void> {
+    let made = this.collectionDirs.get(collection);
+    if (!made) {
+      made = makeDirectory(join(this.dataDir, collection));
+      this.collectionDirs.set(collection, made);
+      made.catch(() => this.collectionDirs.delete(collection));
+    }
+    return made;
+  }
+
+  /** Temporary file, fsync, rename over the target, fsync the directory. */
+  private async writeAtomically(collection: string, id: string, text: string, beforeCommit: () => void): Promise<void> {
+    const dir = join(this.dataDir, collection);
+    const file = this.file(collection, id);
+    // Hidden (leading '.') so it can never be mistaken for an id; unique so concurrent writers
+    // never share one.
+    const temporary = join(dir, `.${id}.${randomUUID()}${TEMPORARY_SUFFIX}`);
+    try {
+      const handle = await open(temporary, 'wx');
+      try {
+        await handle.writeFile(text, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      beforeCommit();
+      await rename(temporary, file);
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      // Someone removed the collection's directory under us: make it again on the next put.
+      if (hasCode(error, 'ENOENT')) this.collectionDirs.delete(collection);
+      throw error instanceof ActorError ? error : new StoreWriteError(file, error);
+    }
+    await syncDirectory(dir);
+  }
+}
+
+/** @internal The map key of a store key; '/' cannot occur in either part, so it is unambiguous. */
+function storeKey(collection: string, id: string): string {
+  return `${collection}/${id}`;
+}
+
+function isValidKey(key: string): boolean {
+  try {
+    checkStoreKey('id', key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function hasCode(error: unknown, code: string): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+/** Resolves or rejects with `promise`, or rejects with `AbortedError` as soon as `signal` fires. */
+function untilSettled<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((res, rej) => {
+    const onAbort = (): void => rej(new AbortedError(what, { cause: signal.reason }));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        res(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        rej(error);
+      },
+    );
+  });
+}
+
+/** `mkdir -p`, then fsyncs the parent of every directory it created so the new entries are durable. */
+async function makeDirectory(dir: string): Promise<void> {
+  let first: string | undefined;
+  try {
+    first = await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new StoreWriteError(dir, error);
+  }
+  if (first === undefined) return;
+  for (let created = dir; ; created = dirname(created)) {
+    await syncDirectory(dirname(created));
+    if (created === first || dirname(created) === created) break;
+  }
+}
+
+/** Removes the hidden `.tmp` files a killed writer left in `dir`. */
+async function removeTemporaries(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    throw new StoreWriteError(dir, error);
+  }
+  const stale = names.filter((name) => name.startsWith('.') && name.endsWith(TEMPORARY_SUFFIX));
+  if (stale.length === 0) return;
+  await Promise.all(
+    stale.map(async (name) => {
+      const path = join(dir, name);
+      try {
+        await unlink(path);
+      } catch (error) {
+        if (!hasCode(error, 'ENOENT')) throw new StoreWriteError(path, error);
+      }
+    }),
+  );
+  await syncDirectory(dir);
+}
+
+/**
+ * fsyncs a directory, which makes a rename or unlink in it durable. Some platforms and file
+ * systems cannot open or fsync a directory at all (Windows, some network mounts); there the
+ * rename is as durable as the platform allows, so those refusals are not errors.
+ */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (error) {
+    if (['EISDIR', 'EINVAL', 'ENOTSUP', 'EPERM'].some((code) => hasCode(error, code))) return;
+    throw new StoreWriteError(dir, error);
+  } finally {
+    await handle?.close();
+  }
+}

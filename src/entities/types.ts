@@ -1,0 +1,71 @@
+import type { Address } from '../messaging/address.js';
+import type { ChatMessage, GenerationParams, ModelActorOptions } from '../actors/ModelActor/types.js';
+
+/** Store collections that hold entities. */
+export const EntityCollection = {
+  Providers: 'providers',
+  Models: 'models',
+  Sessions: 'sessions',
+} as const;
+export type EntityCollection = (typeof EntityCollection)[keyof typeof EntityCollection];
+
+/** Kinds of provider. Only `local-llama` exists now; the seam is {@link InferenceProvider}. */
+export const ProviderKind = {
+  /** llama.cpp in this process, through node-llama-cpp. */
+  LocalLlama: 'local-llama',
+} as const;
+export type ProviderKind = (typeof ProviderKind)[keyof typeof ProviderKind];
+
+/** Where inference runs. */
+export interface ProviderEntity {
+  id: string;
+  kind: ProviderKind | (string & {});
+  /** Provider-specific settings (a remote provider would keep its base URL here). */
+  settings?: Record<string, unknown>;
+}
+
+/** How a model's actor is created: everything of {@link ModelActorOptions} that can be stored as JSON. */
+export type ModelLoadOptions = Pick<
+  ModelActorOptions,
+  'slots' | 'maxQueue' | 'contextSize' | 'batchSize' | 'threads' | 'gpuLayers' | 'defaultParams' | 'embeddings' | 'reuseKvCache'
+>;
+
+/** A model: a provider, a GGUF file and its load options. Its actor runs at its own address. */
+export interface ModelEntity {
+  id: string;
+  /** The provider's address, e.g. `@(stream-provider)`. */
+  provider: Address;
+  /** Path of the GGUF file. */
+  path: string;
+  load?: ModelLoadOptions;
+}
+
+/** One message of a conversation, as stored. */
+export interface Turn extends ChatMessage {
+  /** The prompt id of the inference that produced this turn. */
+  promptId?: string;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+/** A conversation: a model, a system prompt, default parameters and its turns. */
+export interface SessionEntity {
+  id: string;
+  /** The model's address, e.g. `@(stream-model)`. */
+  model: Address;
+  systemPrompt?: string;
+  params?: GenerationParams;
+  /** What to do when the conversation outgrows the context. Defaults to `shift`. */
+  overflow?: OverflowPolicy;
+  turns: Turn[];
+  /** Index of the first turn still sent to the model; earlier ones were shifted out. Defaults to `0`. */
+  contextStart?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * `shift`: drop the oldest turns (the system prompt is kept) until the prompt fits with room to
+ * answer. `error`: refuse the turn with `CONTEXT_OVERFLOW` and keep the history as it is.
+ */
+export type OverflowPolicy = 'shift' | 'error';
