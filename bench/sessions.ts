@@ -17,6 +17,7 @@ import {
   LocalLlamaProvider,
   MessageRouter,
   ModelManager,
+  ModelMessage,
   type SessionExport,
   SessionManager,
   SessionMessage,
@@ -41,16 +42,15 @@ const modelPath =
 const llama = await getLlama({ gpu: false, build: 'never' });
 const WORDS = 'the actor reads a message from its mailbox and answers with a stream of tokens while other sessions wait'.split(' ');
 
-/** A conversation of about `tokens` tokens (about one token per word here), as alternating turns. */
-function syntheticTurns(tokens: number): Turn[] {
+/** Alternating turns of about `tokens` tokens in all, counted with the model's own tokenizer. */
+async function syntheticTurns(tokens: number, count: (text: string) => Promise<number>): Promise<Turn[]> {
   const turns: Turn[] = [];
-  let words = 0;
-  for (let i = 0; words < tokens; i++) {
-    const content = Array.from({ length: 60 }, (_, j) => WORDS[(i * 7 + j) % WORDS.length]).join(' ');
+  let total = 0;
+  for (let i = 0; total < tokens || turns.length % 2 === 1; i++) {
+    const content = Array.from({ length: 40 }, (_, j) => WORDS[(i * 7 + j) % WORDS.length]).join(' ');
     turns.push({ role: i % 2 === 0 ? 'user' : 'assistant', content, at: 0 });
-    words += 60 + 4; // the chat template adds a few tokens per turn
+    total += (await count(content)) + 5; // the chat template adds a few tokens per turn
   }
-  if (turns.length % 2 === 1) turns.pop();
   return turns;
 }
 
@@ -66,6 +66,10 @@ async function measure(reuseKvCache: boolean) {
     load: { slots: 2, threads, contextSize: 4096, reuseKvCache },
   });
   const sessions = new SessionManager({ router, store, models });
+  const model = await models.ensureStarted('model');
+  const count = async (text: string) =>
+    (await router.ask<{ tokens: number[] }>(model, ModelMessage.Tokenize, { text })).tokens.length;
+  const history = await syntheticTurns(historyTokens, count);
   const turn = async (session: string, message: string) => {
     const result = await router.ask<InferenceResult>(session, SessionMessage.Inference, {
       message,
@@ -77,21 +81,22 @@ async function measure(reuseKvCache: boolean) {
   const first: number[] = [];
   const continued: number[] = [];
   let promptTokens = 0;
+  let evaluated = 0;
   for (let round = 0; round < rounds; round++) {
     const fresh = await sessions.create({ model: 'model' });
     first.push((await turn(fresh, `hello number ${round}`)).usage.timeToFirstTokenMs ?? Number.NaN);
 
     const template = await sessions.create({ model: 'model' });
     const exported = await router.ask<SessionExport>(template, SessionMessage.Export, null);
-    const long = await sessions.import({ ...exported, session: { ...exported.session, turns: syntheticTurns(historyTokens) } }, { id: `long-${round}-${reuseKvCache}` });
+    const long = await sessions.import({ ...exported, session: { ...exported.session, turns: history } }, { id: `long-${round}-${reuseKvCache}` });
     await turn(long, 'warm up'); // evaluates the history once; with reuse, the slot keeps it
     const result = await turn(long, `and now round ${round}`);
     continued.push(result.usage.timeToFirstTokenMs ?? Number.NaN);
-    if (process.env.DEBUG_BENCH) console.log(result.usage);
     promptTokens = result.usage.promptTokens;
+    evaluated = result.usage.promptTokens - result.usage.cachedPromptTokens;
   }
   await router.dispose();
-  return { first: median(first), continued: median(continued), promptTokens };
+  return { first: median(first), continued: median(continued), promptTokens, evaluated };
 }
 
 function median(values: number[]): number {
@@ -107,12 +112,14 @@ console.table({
     'first turn TTFT (ms)': +on.first.toFixed(1),
     'turn after history TTFT (ms)': +on.continued.toFixed(1),
     'prompt tokens': on.promptTokens,
+    'evaluated tokens': on.evaluated,
     ratio: +(on.continued / on.first).toFixed(2),
   },
   'KV reuse off': {
     'first turn TTFT (ms)': +off.first.toFixed(1),
     'turn after history TTFT (ms)': +off.continued.toFixed(1),
     'prompt tokens': off.promptTokens,
+    'evaluated tokens': off.evaluated,
     ratio: +(off.continued / off.first).toFixed(2),
   },
 });
