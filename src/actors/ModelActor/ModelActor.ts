@@ -223,7 +223,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       } catch (error) {
         throw new ModelLoadError(
           `no usable llama.cpp binary for this platform (prebuilt binaries are used, nothing is built at run time; ` +
-            `build one with \`npx node-llama-cpp source build --gpu false\`): ${(error as Error).message}`,
+            `build one with \`npx node-llama-cpp source download --gpu false\`): ${(error as Error).message}`,
           { cause: error },
         );
       }

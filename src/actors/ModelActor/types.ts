@@ -186,7 +186,7 @@ export interface ModelActorOptions {
   contextSize?: number;
   /** Tokens decoded per batch. Defaults to `512` (or the context size if smaller). */
   batchSize?: number;
-  /** CPU threads for decoding. Defaults to `max(1, cores - 1)` on CPU (see README: the default collapses when a core is busy). */
+  /** CPU threads for decoding. Defaults to `max(1, cores - 1)` on CPU: node-llama-cpp's own default (4 threads on 2 cores) collapsed to ~3 tokens/s here (README, "Threads on CPU"). */
   threads?: number;
   /** Layers offloaded to the GPU. Defaults to `'auto'`. */
   gpuLayers?: number | 'auto' | 'max';
