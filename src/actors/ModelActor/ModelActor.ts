@@ -248,7 +248,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
       const threads = this.options.threads ?? (gpu ? 0 : defaultThreads());
       const contextSize = this.options.contextSize ?? Math.min(model.trainContextSize, 4096);
       const batchSize = this.options.batchSize ?? Math.min(512, contextSize);
-      const context = await model.createContext({ contextSize, sequences: slots, threads, batchSize });
+      const flashAttention = this.options.flashAttention ?? (gpu ? 'auto' : false);
+      const context = await model.createContext({ contextSize, sequences: slots, threads, batchSize, flashAttention });
       const sequences = Array.from({ length: slots }, () => context.getSequence());
       const info: ModelInfo = {
         path,

@@ -188,6 +188,12 @@ export interface ModelActorOptions {
   batchSize?: number;
   /** CPU threads for decoding. Defaults to `max(1, cores - 1)` on CPU: node-llama-cpp's own default (4 threads on 2 cores) collapsed to ~3 tokens/s here (README, "Threads on CPU"). */
   threads?: number;
+  /**
+   * llama.cpp flash attention. On CPU it made a 23-token turn after 1,700 tokens of history 5 times
+   * slower here (951 vs 186 ms, bench model), so it is off on CPU and llama.cpp's choice on a GPU.
+   * Defaults to `false` on CPU, `'auto'` on a GPU.
+   */
+  flashAttention?: boolean | 'auto';
   /** Layers offloaded to the GPU. Defaults to `'auto'`. */
   gpuLayers?: number | 'auto' | 'max';
   /** Default generation parameters, merged under each request's. */
