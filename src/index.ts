@@ -145,3 +145,7 @@ export {
   StoreErrorCode,
   StoreWriteError,
 } from './entities/store/storeErrors.js';
+
+// Serving over HTTP.
+export { createServer, type LlamaActorsServer, type ServerOptions } from './server/createServer.js';
+export { ServerMetrics } from './server/ServerMetrics.js';

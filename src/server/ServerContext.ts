@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { ModelManager } from '../entities/ModelManager.js';
+import type { SessionManager } from '../entities/SessionManager.js';
+import type { MessageRouter } from '../messaging/MessageRouter.js';
+import type { ServerMetrics } from './ServerMetrics.js';
+
+/** @internal What the routes share. */
+export interface ServerContext {
+  router: MessageRouter;
+  models: ModelManager;
+  sessions: SessionManager;
+  metrics: ServerMetrics;
+  logger: Logger;
+  /** Directories model files must be inside (resolved, absolute). */
+  modelDirs: string[];
+}

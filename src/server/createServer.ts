@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ModelManager } from '../entities/ModelManager.js';
+import type { SessionManager } from '../entities/SessionManager.js';
+import { InvalidArgumentError } from '../messaging/errors.js';
+import type { MessageRouter } from '../messaging/MessageRouter.js';
+import { errorBody, HttpError, httpStatus } from './httpErrors.js';
+import { nativeRoutes } from './nativeRoutes.js';
+import { openaiRoutes, sendError } from './openaiRoutes.js';
+import type { ServerContext } from './ServerContext.js';
+import { ServerMetrics } from './ServerMetrics.js';
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  router: MessageRouter;
+  models: ModelManager;
+  sessions: SessionManager;
+  /** Interface to bind. Defaults to `127.0.0.1`; anything else requires `apiKey`. */
+  host?: string;
+  /** Port; `0` picks a free one. Defaults to `8080`. */
+  port?: number;
+  /** Bearer token every request except `/` and `/health` must carry. Defaults to none (loopback only). */
+  apiKey?: string;
+  /** Largest request body in bytes. Defaults to `1_048_576` (1 MiB). */
+  bodyLimit?: number;
+  /** Directories that model files published over HTTP must be inside. Defaults to `['models']`. */
+  modelDirs?: string[];
+  /** Defaults to the router's logger. */
+  logger?: Logger;
+}
+
+/** A created server. */
+export interface LlamaActorsServer extends AsyncDisposable {
+  readonly app: FastifyInstance;
+  /** Starts listening; resolves with the base URL (`http://127.0.0.1:8080`). */
+  listen(): Promise<string>;
+  /** Stops accepting connections and closes open ones. Idempotent. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const PAGE = fileURLToPath(new URL('./public/index.html', import.meta.url));
+
+/**
+ * An HTTP server in front of the actors: OpenAI-compatible endpoints (`/v1/chat/completions`,
+ * `/v1/completions`, `/v1/embeddings`, `/v1/models`) so the official `openai` client works unchanged,
+ * native endpoints for actors and sessions (SSE of `TokenStreamEvent`s), `/health`, `/metrics`
+ * (Prometheus) and a chat page at `/`. Built on fastify: schema-free routes here, but its body
+ * limit, error handling and keep-alive handling are what a server facing real clients needs.
+ *
+ * @example
+ * ```ts
+ * const server = createServer({ router, models, sessions, port: 8080 });
+ * console.log(`listening on ${await server.listen()}`);
+ * ```
+ */
+export function createServer(options: ServerOptions): LlamaActorsServer {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 8080;
+  if (!LOOPBACK.has(host) && !options.apiKey) {
+    throw new InvalidArgumentError(`binding ${host} (not loopback) requires an apiKey`);
+  }
+  const logger = options.logger ?? options.router.logger;
+  const app: FastifyInstance = Fastify({ loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: options.bodyLimit ?? 1_048_576 });
+  const context: ServerContext = {
+    router: options.router,
+    models: options.models,
+    sessions: options.sessions,
+    metrics: new ServerMetrics(options.router, options.models),
+    logger,
+    modelDirs: (options.modelDirs ?? ['models']).map((dir) => resolve(dir)),
+  };
+
+  if (options.apiKey) {
+    const expected = `Bearer ${options.apiKey}`;
+    app.addHook('onRequest', async (request) => {
+      const path = request.url.split('?')[0];
+      if (path === '/' || path === '/health') return;
+      if (request.headers.authorization !== expected) throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token');
+    });
+  }
+  app.addHook('onResponse', async (request, reply) => {
+    context.metrics.request(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode);
+  });
+
+  app.setErrorHandler((error, _request, reply) => {
+    // fastify's own refusals (bad JSON, too large, wrong content type) become typed 4xx answers.
+    const fastifyError = error as { code?: string; statusCode?: number; message: string };
+    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendError(reply, new HttpError('BODY_TOO_LARGE', `request body too large: limit ${options.bodyLimit ?? 1_048_576} bytes`));
+    }
+    if (fastifyError.code?.startsWith('FST_ERR_CTP') || (fastifyError.statusCode === 400 && !(error instanceof HttpError))) {
+      return sendError(reply, new InvalidArgumentError(`bad request body: ${fastifyError.message}`));
+    }
+    if (httpStatus(error) === 500) logger.error({ err: error }, 'request failed');
+    return sendError(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody(new HttpError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))),
+  );
+
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(PAGE, 'utf8')));
+  openaiRoutes(app, context);
+  nativeRoutes(app, context);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= app.close();
+    return closing;
+  };
+  return {
+    app,
+    async listen() {
+      return app.listen({ host, port });
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

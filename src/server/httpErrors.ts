@@ -1,0 +1,59 @@
+import { ActorError, ErrorCode } from '../messaging/errors.js';
+
+/** @internal HTTP status for each stable error code; anything unknown is a 500. */
+const STATUS: Record<string, number> = {
+  [ErrorCode.InvalidAddress]: 400,
+  [ErrorCode.InvalidArgument]: 400,
+  [ErrorCode.UnsupportedMessage]: 400,
+  [ErrorCode.StreamNotSupported]: 400,
+  INVALID_PARAMETER: 400,
+  EMPTY_PROMPT: 400,
+  PROMPT_TOO_LONG: 400,
+  CONTEXT_OVERFLOW: 400,
+  INVALID_ENTITY: 400,
+  INVALID_STORE_KEY: 400,
+  PATH_NOT_ALLOWED: 403,
+  UNAUTHORIZED: 401,
+  [ErrorCode.ActorNotFound]: 404,
+  ENTITY_NOT_FOUND: 404,
+  PROMPT_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  ENTITY_EXISTS: 409,
+  BODY_TOO_LARGE: 413,
+  [ErrorCode.Aborted]: 499,
+  [ErrorCode.MailboxFull]: 503,
+  QUEUE_FULL: 503,
+  MODEL_NOT_READY: 503,
+  [ErrorCode.Timeout]: 504,
+};
+
+/** @internal The status of a typed error; 500 for anything else. */
+export function httpStatus(error: unknown): number {
+  return error instanceof ActorError ? (STATUS[error.code] ?? 500) : 500;
+}
+
+/** @internal The OpenAI error body (`{error: {message, type, code, param}}`) every route answers with. */
+export function errorBody(error: unknown): { error: { message: string; type: string; code: string; param: null } } {
+  const status = httpStatus(error);
+  const code = error instanceof ActorError ? error.code : 'INTERNAL_ERROR';
+  // Internal errors do not echo their message: it may carry paths or state the client has no business seeing.
+  const message = error instanceof ActorError ? error.message : 'internal error';
+  const type =
+    status === 400 || status === 413
+      ? 'invalid_request_error'
+      : status === 401 || status === 403
+        ? 'authentication_error'
+        : status === 404
+          ? 'not_found_error'
+          : status === 503
+            ? 'overloaded_error'
+            : 'server_error';
+  return { error: { message, type, code, param: null } };
+}
+
+/** A request the server refuses before any actor sees it (bad key, forbidden path, unknown route). */
+export class HttpError extends ActorError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}

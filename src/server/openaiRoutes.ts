@@ -1,0 +1,243 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { nanoid } from 'nanoid';
+import type { InferenceRequest } from '../actors/SessionActor/types.js';
+import { SessionMessage } from '../actors/SessionActor/types.js';
+import {
+  type ChatMessage,
+  type EmbedResult,
+  type GenerateRequest,
+  type GenerationParams,
+  type GenerationUsage,
+  ModelMessage,
+} from '../actors/ModelActor/types.js';
+import { InvalidArgumentError } from '../messaging/errors.js';
+import type { GenerationStream } from '../messaging/GenerationStream.js';
+import { FinishReason } from '../messaging/TokenStreamEvent.js';
+import { errorBody, httpStatus } from './httpErrors.js';
+import { SseWriter } from './SseWriter.js';
+import type { ServerContext } from './ServerContext.js';
+
+/** @internal An OpenAI request body, loosely: every field is checked before use. */
+type Body = Record<string, unknown>;
+
+function asObject(body: unknown): Body {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidArgumentError('the request body must be a JSON object');
+  }
+  return body as Body;
+}
+
+function modelId(body: Body): string {
+  if (typeof body.model !== 'string' || body.model.length === 0) throw new InvalidArgumentError('model must be a non-empty string');
+  return body.model;
+}
+
+/** Text of an OpenAI message content: a string, or an array of `{type: 'text', text}` parts. */
+function contentText(content: unknown, index: number): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part, j) => {
+        if (typeof part === 'object' && part !== null && (part as Body).type === 'text' && typeof (part as Body).text === 'string') {
+          return (part as Body).text as string;
+        }
+        throw new InvalidArgumentError(`messages[${index}].content[${j}] must be a text part; only text is supported`);
+      })
+      .join('');
+  }
+  throw new InvalidArgumentError(`messages[${index}].content must be a string or an array of text parts`);
+}
+
+function chatMessages(body: Body): ChatMessage[] {
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    throw new InvalidArgumentError('messages must be a non-empty array');
+  }
+  return body.messages.map((message: unknown, index) => {
+    const m = message as Body;
+    const role = m?.role === 'developer' ? 'system' : m?.role;
+    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
+      throw new InvalidArgumentError(`messages[${index}].role must be system, developer, user or assistant, got ${JSON.stringify(m?.role)}`);
+    }
+    return { role, content: contentText(m.content, index) };
+  });
+}
+
+/** OpenAI sampling fields → GenerationParams (the ModelActor validates the values). */
+function generationParams(body: Body): GenerationParams {
+  const params: GenerationParams = {};
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  if (maxTokens !== undefined && maxTokens !== null) params.maxTokens = maxTokens as number;
+  if (body.temperature !== undefined && body.temperature !== null) params.temperature = body.temperature as number;
+  if (body.top_p !== undefined && body.top_p !== null) params.topP = body.top_p as number;
+  if (body.seed !== undefined && body.seed !== null) params.seed = body.seed as number;
+  if (body.stop !== undefined && body.stop !== null) params.stop = typeof body.stop === 'string' ? [body.stop] : (body.stop as string[]);
+  const format = body.response_format as Body | undefined;
+  if (format !== undefined && format !== null) {
+    if (format.type === 'json_schema') {
+      const schema = (format.json_schema as Body | undefined)?.schema;
+      if (typeof schema !== 'object' || schema === null) throw new InvalidArgumentError('response_format.json_schema.schema must be an object');
+      params.jsonSchema = schema;
+    } else if (format.type === 'json_object') {
+      params.jsonSchema = { type: 'object' };
+    } else if (format.type !== 'text') {
+      throw new InvalidArgumentError(`response_format.type must be text, json_object or json_schema, got ${JSON.stringify(format.type)}`);
+    }
+  }
+  return params;
+}
+
+function finishReason(reason: string | undefined): string {
+  return reason === FinishReason.Length ? 'length' : 'stop';
+}
+
+function openAiUsage(usage: Partial<GenerationUsage> | undefined) {
+  return {
+    prompt_tokens: usage?.promptTokens ?? 0,
+    completion_tokens: usage?.completionTokens ?? 0,
+    total_tokens: usage?.totalTokens ?? 0,
+  };
+}
+
+/** The session a request names (`session` in the body or `x-session-id`), if any. */
+function sessionOf(request: FastifyRequest, body: Body): string | undefined {
+  const header = request.headers['x-session-id'];
+  const session = body.session ?? (Array.isArray(header) ? header[0] : header);
+  if (session === undefined) return undefined;
+  if (typeof session !== 'string' || session.length === 0) throw new InvalidArgumentError('session must be a non-empty string');
+  return session;
+}
+
+/**
+ * Runs one generation for an OpenAI route: through the named session (its history and KV cache;
+ * only the last user message is new) or statelessly against the model. Aborts when `signal` fires.
+ */
+async function startGeneration(
+  context: ServerContext,
+  request: FastifyRequest,
+  body: Body,
+  request_: { messages?: ChatMessage[]; prompt?: string },
+  signal: AbortSignal,
+): Promise<{ stream: GenerationStream }> {
+  // Wrapped: a GenerationStream is itself awaitable, so returning it bare from an async function
+  // would resolve to its final result instead of the stream.
+  const params = generationParams(body);
+  const session = sessionOf(request, body);
+  if (session !== undefined) {
+    const messages = request_.messages ?? [{ role: 'user' as const, content: request_.prompt ?? '' }];
+    const last = messages.at(-1);
+    if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message');
+    const address = await context.sessions.load(session, { signal });
+    const inference: InferenceRequest = { message: last.content, params };
+    return { stream: context.router.stream(address, SessionMessage.Inference, inference, { signal }) };
+  }
+  await context.models.getModel(modelId(body)); // 404 for anything that is not a published model
+  const model = await context.models.ensureStarted(modelId(body), { signal });
+  const generate: GenerateRequest = { ...request_, params };
+  return { stream: context.router.stream(model, ModelMessage.Generate, generate, { signal }) };
+}
+
+/** @internal Sends a typed error as JSON with its status (503s say when to retry). */
+export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
+  const status = httpStatus(error);
+  if (status === 503) reply.header('retry-after', '1');
+  return reply.status(status).send(errorBody(error));
+}
+
+/** Serves one chat or text completion, streamed as OpenAI SSE chunks or as one JSON object. */
+async function complete(context: ServerContext, request: FastifyRequest, reply: FastifyReply, kind: 'chat' | 'text') {
+  const body = asObject(request.body);
+  const model = modelId(body);
+  const input = kind === 'chat' ? { messages: chatMessages(body) } : { prompt: textPrompt(body) };
+  const stream = body.stream === true;
+  const includeUsage = (body.stream_options as Body | undefined)?.include_usage === true;
+  const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${nanoid()}`;
+  const created = Math.floor(Date.now() / 1000);
+  const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
+
+  if (!stream) {
+    const controller = new AbortController();
+    // The response's close before it finished means the client went away: stop generating.
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+    });
+    const { stream: generation } = await startGeneration(context, request, body, input, controller.signal);
+    let usage: Partial<GenerationUsage> | undefined;
+    generation.subscribe((event) => {
+      if (event.type === 'done') usage = event.usage as Partial<GenerationUsage>;
+    });
+    const result = await generation;
+    context.metrics.generation(model, result);
+    const choice =
+      kind === 'chat'
+        ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result.finishReason), logprobs: null }
+        : { index: 0, text: result.text, finish_reason: finishReason(result.finishReason), logprobs: null };
+    return reply.send({ id, object, created, model, choices: [choice], usage: openAiUsage(usage) });
+  }
+
+  // Errors before the first byte are ordinary JSON errors; after it, an error chunk ends the stream.
+  const controller = new AbortController();
+  const { stream: generation } = await startGeneration(context, request, body, input, controller.signal);
+  if (generation.rejectedWith) throw generation.rejectedWith;
+  reply.hijack();
+  const sse = new SseWriter(reply.raw);
+  sse.signal.addEventListener('abort', () => controller.abort(sse.signal.reason), { once: true });
+  const chunk = (delta: unknown, reason: string | null) => ({
+    id,
+    object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+    created,
+    model,
+    choices: [kind === 'chat' ? { index: 0, delta, finish_reason: reason, logprobs: null } : { index: 0, text: delta, finish_reason: reason, logprobs: null }],
+  });
+  if (kind === 'chat') await sse.send(chunk({ role: 'assistant', content: '' }, null));
+  for await (const event of generation) {
+    if (event.type === 'token') {
+      if (event.content) await sse.send(chunk(kind === 'chat' ? { content: event.content } : event.content, null));
+    } else if (event.type === 'done') {
+      await sse.send(chunk(kind === 'chat' ? {} : '', finishReason(event.finishReason)));
+      if (includeUsage) await sse.send({ id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created, model, choices: [], usage: openAiUsage(event.usage as Partial<GenerationUsage>) });
+      await sse.send('[DONE]');
+    } else {
+      await sse.send(errorBody(generation.stats.error));
+    }
+  }
+  context.metrics.generation(model, generation.stats);
+  sse.end();
+  return reply;
+}
+
+function textPrompt(body: Body): string {
+  const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
+  if (typeof prompt !== 'string') throw new InvalidArgumentError('prompt must be a string (or an array of one string)');
+  return prompt;
+}
+
+/** @internal The OpenAI-compatible routes. */
+export function openaiRoutes(app: FastifyInstance, context: ServerContext): void {
+  app.post('/v1/chat/completions', (request, reply) => complete(context, request, reply, 'chat'));
+  app.post('/v1/completions', (request, reply) => complete(context, request, reply, 'text'));
+
+  app.post('/v1/embeddings', async (request, reply) => {
+    const body = asObject(request.body);
+    await context.models.getModel(modelId(body));
+    const model = await context.models.ensureStarted(modelId(body));
+    const input = body.input;
+    if (typeof input !== 'string' && !(Array.isArray(input) && input.every((i) => typeof i === 'string'))) {
+      throw new InvalidArgumentError('input must be a string or an array of strings');
+    }
+    const result = await context.router.ask<EmbedResult>(model, ModelMessage.Embed, { input }, { timeout: 120_000 });
+    return reply.send({
+      object: 'list',
+      model: modelId(body),
+      data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+      usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
+    });
+  });
+
+  app.get('/v1/models', async () => {
+    const models = await context.models.listModels();
+    return {
+      object: 'list',
+      data: models.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'llama-actors' })),
+    };
+  });
+}
