@@ -1,0 +1,265 @@
+import { dirname } from 'node:path';
+import type { Llama } from 'node-llama-cpp';
+import OpenAI from 'openai';
+import { pino } from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTinyModel } from '../../scripts/make-models.js';
+import {
+  address,
+  createServer,
+  LocalLlamaProvider,
+  MemoryStore,
+  MessageRouter,
+  ModelManager,
+  type ModelLoadOptions,
+  ModelMessage,
+  type ModelStatus,
+  SessionManager,
+  type ServerOptions,
+} from '../../src/index.js';
+import { getTestLlama } from './llama.js';
+
+let llama: Llama;
+let tinyPath: string;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  llama = await getTestLlama();
+  tinyPath = await ensureTinyModel();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(load: ModelLoadOptions = {}, serverOptions: Partial<ServerOptions> = {}) {
+  const router = new MessageRouter({ logger: pino({ level: 'silent' }) });
+  const store = new MemoryStore();
+  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ llama })] });
+  await models.publishProvider({ id: 'local', kind: 'local-llama' });
+  await models.publishModel({
+    id: 'tiny',
+    provider: address('local'),
+    path: tinyPath,
+    load: { slots: 2, threads: 1, contextSize: 512, ...load },
+  });
+  const sessions = new SessionManager({ router, store, models });
+  const server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
+  const url = await server.listen();
+  cleanups.push(() => router.dispose(), () => server.close());
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: serverOptions.apiKey ?? 'unused', maxRetries: 0 });
+  const status = () => router.ask<ModelStatus>('tiny', ModelMessage.Status, null);
+  return { router, models, sessions, server, url, client, status };
+}
+
+const post = (url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  fetch(url, { method: 'POST', headers, body });
+
+describe('HTTP server: OpenAI-compatible endpoints through the official client', () => {
+  it('chat completions, non-streaming and streaming (with usage), give the same greedy text', async () => {
+    const { client } = await setup();
+    const request = { model: 'tiny', messages: [{ role: 'user' as const, content: 'hello' }], max_tokens: 10, temperature: 0 };
+    const plain = await client.chat.completions.create(request);
+    expect(plain.object).toBe('chat.completion');
+    expect(plain.choices[0]?.finish_reason).toBe('length');
+    expect(plain.usage).toMatchObject({ completion_tokens: 10, total_tokens: (plain.usage?.prompt_tokens ?? 0) + 10 });
+
+    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let usage: unknown;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe(plain.choices[0]?.message.content);
+    expect(finish).toBe('length');
+    expect(usage).toEqual(plain.usage);
+  });
+
+  it('stop, top_p, seed and a JSON-schema response_format are honoured', async () => {
+    const { client } = await setup();
+    const base = { model: 'tiny', messages: [{ role: 'user' as const, content: 'hello' }], max_tokens: 12, temperature: 0 };
+    const full = (await client.chat.completions.create(base)).choices[0]?.message.content ?? '';
+    const stopAt = full.trim().split(' ')[2] ?? '';
+    const stopped = await client.chat.completions.create({ ...base, stop: [stopAt] });
+    expect(stopped.choices[0]?.finish_reason).toBe('stop');
+    expect(stopped.choices[0]?.message.content).toBe(full.slice(0, full.indexOf(stopAt)));
+
+    const seeded = { ...base, temperature: 1, top_p: 0.9, seed: 11 };
+    const [a, b] = [await client.chat.completions.create(seeded), await client.chat.completions.create(seeded)];
+    expect(a.choices[0]?.message.content).toBe(b.choices[0]?.message.content);
+
+    const json = await client.chat.completions.create({
+      ...base,
+      max_tokens: 40,
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'answer', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } },
+      },
+    });
+    expect(typeof (JSON.parse(json.choices[0]?.message.content ?? '') as { ok: unknown }).ok).toBe('boolean');
+  });
+
+  it('completions, embeddings and the model list', async () => {
+    const { client } = await setup();
+    const completion = await client.completions.create({ model: 'tiny', prompt: 'the actor', max_tokens: 6, temperature: 0 });
+    expect(completion.choices[0]?.text.length).toBeGreaterThan(0);
+    const embeddings = await client.embeddings.create({ model: 'tiny', input: ['one', 'two'] });
+    expect(embeddings.data.map((d) => d.index)).toEqual([0, 1]);
+    expect(embeddings.data[0]?.embedding.length).toBeGreaterThan(0);
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual(['tiny']);
+  });
+
+  it('a client that disconnects mid-stream aborts its generation and frees the slot at once', async () => {
+    const { client, status } = await setup({ slots: 1 });
+    const stream = await client.chat.completions.create({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'go on forever' }],
+      max_tokens: 400,
+      temperature: 0,
+      stream: true,
+    });
+    let chunks = 0;
+    for await (const _chunk of stream) {
+      if (++chunks === 3) stream.controller.abort();
+    }
+    await expect.poll(async () => (await status()).busySlots).toBe(0);
+    // The one slot serves the next request.
+    const next = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
+    expect(next.choices[0]?.finish_reason).toBe('length');
+    expect((await status()).completed).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a request naming a session continues its history and KV cache', async () => {
+    const { client, sessions } = await setup();
+    await sessions.create({ id: 'web-1', model: 'tiny' });
+    const ask = (content: string) =>
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content }],
+        max_tokens: 4,
+        temperature: 0,
+        // @ts-expect-error: the non-standard field that names a session
+        session: 'web-1',
+      });
+    await ask('first');
+    await ask('second');
+    const stored = await sessions.get('web-1');
+    expect(stored.turns.filter((t) => t.role === 'user').map((t) => t.content)).toEqual(['first', 'second']);
+  });
+});
+
+describe('HTTP server: bad requests, overload and safety', () => {
+  it('malformed requests get 4xx with a typed code, and nothing crashes the server', async () => {
+    const { url, client } = await setup({}, { bodyLimit: 10_000 });
+    const cases: Array<[Promise<Response>, number, string]> = [
+      [post(`${url}/v1/chat/completions`, '{not json'), 400, 'INVALID_ARGUMENT'],
+      [post(`${url}/v1/chat/completions`, JSON.stringify({ model: 'tiny', messages: 'hi' })), 400, 'INVALID_ARGUMENT'],
+      [post(`${url}/v1/chat/completions`, JSON.stringify({ model: 42, messages: [] })), 400, 'INVALID_ARGUMENT'],
+      [post(`${url}/v1/chat/completions`, JSON.stringify({ model: 'tiny', messages: [{ role: 'robot', content: 'x' }] })), 400, 'INVALID_ARGUMENT'],
+      [post(`${url}/v1/chat/completions`, JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' })), 400, 'INVALID_PARAMETER'],
+      [post(`${url}/v1/chat/completions`, JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: -1 })), 400, 'INVALID_PARAMETER'],
+      [post(`${url}/v1/chat/completions`, JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] })), 404, 'ENTITY_NOT_FOUND'],
+      [post(`${url}/v1/chat/completions`, JSON.stringify({ model: 'tiny', prompt: 'x'.repeat(20_000) })), 413, 'BODY_TOO_LARGE'],
+      [post(`${url}/v1/embeddings`, JSON.stringify({ model: 'tiny', input: 7 })), 400, 'INVALID_ARGUMENT'],
+      [fetch(`${url}/v2/everything`), 404, 'ROUTE_NOT_FOUND'],
+      [post(`${url}/sessions`, JSON.stringify({ model: 'tiny', id: '../etc' })), 400, 'INVALID_ADDRESS'],
+    ];
+    for (const [pending, status, code] of cases) {
+      const response = await pending;
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect([response.status, body.error.code]).toEqual([status, code]);
+      expect(body.error.message.length).toBeGreaterThan(0);
+    }
+    const ok = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'still fine' }], max_tokens: 2 });
+    expect(ok.choices).toHaveLength(1);
+  });
+
+  it('a full queue answers 503 with Retry-After', async () => {
+    const { url, client } = await setup({ slots: 1, maxQueue: 0 });
+    const long = await client.chat.completions.create({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'long' }],
+      max_tokens: 400,
+      stream: true,
+    });
+    const iterator = long[Symbol.asyncIterator]();
+    await iterator.next(); // the slot is taken
+    const refused = await post(`${url}/v1/chat/completions`, JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] }));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('QUEUE_FULL');
+    long.controller.abort();
+  });
+
+  it('an API key is required on every route but / and /health when configured; non-loopback needs one', async () => {
+    const { url } = await setup({}, { apiKey: 'sekret' });
+    expect((await fetch(`${url}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sekret' } })).status).toBe(200);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect((await fetch(`${url}/`)).status).toBe(200);
+    const { router, models, sessions } = await setup();
+    expect(() => createServer({ router, models, sessions, host: '0.0.0.0' })).toThrow('binding 0.0.0.0 (not loopback) requires an apiKey');
+  });
+
+  it('model paths published over HTTP are confined to the configured directories', async () => {
+    const { url } = await setup();
+    const outside = await post(`${url}/models`, JSON.stringify({ id: 'evil', provider: 'local', path: '/etc/passwd' }));
+    expect(outside.status).toBe(403);
+    expect(((await outside.json()) as { error: { code: string } }).error.code).toBe('PATH_NOT_ALLOWED');
+    const sneaky = await post(`${url}/models`, JSON.stringify({ id: 'evil', provider: 'local', path: `${dirname(tinyPath)}/../package.json` }));
+    expect(sneaky.status).toBe(403);
+    const inside = await post(`${url}/models`, JSON.stringify({ id: 'tiny-2', provider: 'local', path: tinyPath }));
+    expect(inside.status).toBe(201);
+  });
+});
+
+describe('HTTP server: native endpoints, health and metrics', () => {
+  it('ask and stream any actor; session CRUD; SSE of TokenStreamEvents', async () => {
+    const { url, models } = await setup();
+    await models.ensureStarted('tiny');
+    const asked = await post(`${url}/actors/tiny/ask`, JSON.stringify({ type: 'tokenize', payload: { text: 'the actor' } }));
+    expect(((await asked.json()) as { reply: { tokens: number[] } }).reply.tokens.length).toBeGreaterThan(0);
+
+    const streamed = await post(`${url}/actors/tiny/stream`, JSON.stringify({ type: 'generate', payload: { prompt: 'the', params: { maxTokens: 3, temperature: 0 } } }));
+    expect(streamed.headers.get('content-type')).toContain('text/event-stream');
+    const events = (await streamed.text()).split('\n\n').filter(Boolean);
+    expect(events.map((e) => e.split('\n')[0])).toEqual(['event: token', 'event: token', 'event: token', 'event: done']);
+
+    const created = await post(`${url}/sessions`, JSON.stringify({ id: 'crud', model: 'tiny', systemPrompt: 'be brief' }));
+    expect(created.status).toBe(201);
+    const reply = await post(`${url}/sessions/crud/messages`, JSON.stringify({ message: 'hi', params: { maxTokens: 3 }, stream: false }));
+    expect(((await reply.json()) as { finishReason: string }).finishReason).toBe('length');
+    const sse = await post(`${url}/sessions/crud/messages`, JSON.stringify({ message: 'again', params: { maxTokens: 3 } }));
+    expect((await sse.text()).trim().split('\n\n').at(-1)).toMatch(/^event: done/);
+    const session = (await (await fetch(`${url}/sessions/crud`)).json()) as { turns: unknown[] };
+    expect(session.turns).toHaveLength(4);
+    const listed = (await (await fetch(`${url}/sessions`)).json()) as { sessions: Array<{ id: string }> };
+    expect(listed.sessions.map((s) => s.id)).toEqual(['crud']);
+    expect((await fetch(`${url}/sessions/crud`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${url}/sessions/crud`)).status).toBe(404);
+  });
+
+  it('health is 200 once loaded; metrics are Prometheus text with requests, queue, slots, tokens and TTFT', async () => {
+    const { url, client } = await setup();
+    await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', models: [{ id: 'tiny', state: 'ready' }] });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    for (const name of [
+      'llama_actors_http_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1',
+      'llama_actors_tokens_generated_total{model="tiny"} 4',
+      'llama_actors_time_to_first_token_seconds_count{model="tiny"} 1',
+      'llama_actors_queue_depth{model="tiny"} 0',
+      'llama_actors_busy_slots{model="tiny"} 0',
+      'llama_actors_slots{model="tiny"} 2',
+      'llama_actors_tokens_per_second{model="tiny"}',
+    ]) {
+      expect(metrics).toContain(name);
+    }
+  });
+});
