@@ -23,9 +23,10 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { getLlama, type Llama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type LlamaModel, type Token } from 'node-llama-cpp';
+import { getLlama, type LlamaContextSequence, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { pino } from 'pino';
 import { ensureBenchModel } from '../scripts/make-models.js';
+import { type Binary, LOCAL_BUILD_HINT, loadLlama } from './loadLlama.js';
 import { MessageRouter, ModelActor, ModelMessage, type TokenStreamEvent } from '../src/index.js';
 
 function flag(name: string, fallback: number): number {
@@ -34,7 +35,6 @@ function flag(name: string, fallback: number): number {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
-type Binary = 'auto' | 'prebuilt' | 'local';
 function binaryFlag(name: string, fallback: Binary | undefined): Binary | undefined {
   const index = process.argv.indexOf(`--${name}`);
   const value = index >= 0 ? process.argv[index + 1] : undefined;
@@ -64,30 +64,7 @@ const PROMPTS = [
   'Long ago, in a distant land',
   'The message arrived at noon',
 ];
-const LOCAL_BUILD_HINT =
-  'no local build: make one with `npx --no-install node-llama-cpp source download --gpu false` ' +
-  '(builds offline from the llama.cpp source bundled in node-llama-cpp, ~9 minutes on 2 cores; ' +
-  '`source build` alone fails with "llama.cpp is not downloaded" until `source download` has run once)';
 
-/**
- * A Llama of the requested binary. `build: 'never'` prefers a local build over the prebuilt binary;
- * a custom CMake option that no local build was made with makes it skip the local build and fall
- * back to the prebuilt binary (prebuilt binaries are matched without custom CMake options).
- */
-async function loadLlama(binary: Binary): Promise<Llama> {
-  const llama = await getLlama({
-    gpu: false,
-    build: 'never',
-    logLevel: LlamaLogLevel.error,
-    ...(binary === 'prebuilt' ? { cmakeOptions: { LLAMA_ACTORS_BENCH_PREBUILT: '1' } } : {}),
-  });
-  if (binary === 'prebuilt' && llama.buildType !== 'prebuilt') throw new Error(`asked for the prebuilt binary, got ${llama.buildType}`);
-  if (binary === 'local' && llama.buildType !== 'localBuild') {
-    await llama.dispose();
-    throw new Error(LOCAL_BUILD_HINT);
-  }
-  return llama;
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

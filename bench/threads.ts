@@ -16,8 +16,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { getLlama, type Llama, type LlamaContext, LlamaLogLevel, type LlamaModel } from 'node-llama-cpp';
+import type { LlamaContext, LlamaModel } from 'node-llama-cpp';
 import { ensureBenchModel, ensureTinyModel } from '../scripts/make-models.js';
+import { loadLlama } from './loadLlama.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -40,24 +41,6 @@ const SECONDS = flag('seconds', 6);
 const BINARY = textFlag('binary', ['auto', 'prebuilt', 'local'] as const, 'auto');
 const PROMPT = 'Once upon a time';
 
-/**
- * A Llama of the requested binary. `build: 'never'` prefers a local build over the prebuilt binary;
- * a custom CMake option that no local build was made with makes it skip the local build and fall
- * back to the prebuilt binary (prebuilt binaries are matched without custom CMake options).
- */
-async function loadLlama(binary: 'auto' | 'prebuilt' | 'local'): Promise<Llama> {
-  const llama = await getLlama({
-    gpu: false,
-    build: 'never',
-    logLevel: LlamaLogLevel.error,
-    ...(binary === 'prebuilt' ? { cmakeOptions: { LLAMA_ACTORS_BENCH_PREBUILT: '1' } } : {}),
-  });
-  if (binary === 'prebuilt' && llama.buildType !== 'prebuilt') throw new Error(`asked for the prebuilt binary, got ${llama.buildType}`);
-  if (binary === 'local' && llama.buildType !== 'localBuild') {
-    throw new Error('no local build: make one with `npx --no-install node-llama-cpp source download --gpu false`');
-  }
-  return llama;
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
