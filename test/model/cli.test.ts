@@ -1,0 +1,171 @@
+/**
+ * The `llama-actors` command as a user runs it: a child process of bin/llama-actors.mjs (tsx on the
+ * TypeScript sources, or dist/ when built), driven through its stdio and signals. Waits are on the
+ * child's output, never on timers.
+ */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTinyModel } from '../../scripts/make-models.js';
+
+const BIN = fileURLToPath(new URL('../../bin/llama-actors.mjs', import.meta.url));
+
+/** A running CLI: its output so far, and waits for output or for its exit. */
+class Cli {
+  readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  stdout = '';
+  stderr = '';
+  private cursor = 0;
+  private readonly waiters = new Set<() => void>();
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, LLAMA_ACTORS_LOG_LEVEL: 'info', LLAMA_ACTORS_MODEL: '' },
+    });
+    this.child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      this.stdout += text;
+      for (const wake of this.waiters) wake();
+    });
+    this.child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      this.stderr += text;
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        resolve({ code, signal });
+        for (const wake of this.waiters) wake();
+      });
+    });
+  }
+
+  /** Resolves with the first match of `pattern` in stdout after the previous match; rejects if the process exits first. */
+  until(pattern: RegExp): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(this.stdout.slice(this.cursor));
+        if (match) {
+          this.waiters.delete(check);
+          this.cursor += match.index + match[0].length;
+          resolve(match);
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          this.waiters.delete(check);
+          reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before ${pattern}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+}
+
+/** Runs the CLI to completion. */
+async function runCli(args: string[]) {
+  const cli = new Cli(args);
+  cli.child.stdin.end();
+  const { code } = await cli.exited;
+  return { code, stdout: cli.stdout, stderr: cli.stderr };
+}
+
+let tinyPath: string;
+let dataDir: string;
+const running: Cli[] = [];
+
+beforeAll(async () => {
+  tinyPath = await ensureTinyModel();
+  dataDir = await mkdtemp(join(tmpdir(), 'llama-actors-cli-'));
+});
+
+afterAll(async () => {
+  for (const cli of running) if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('llama-actors CLI', () => {
+  it('--help prints the usage and exits 0; each command has its own', async () => {
+    const [top, serve] = await Promise.all([runCli(['--help']), runCli(['serve', '--help'])]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/^Usage: llama-actors <command>/);
+    expect(top.stdout).toMatch(/serve .*\n.*chat .*\n.*demo .*\n.*bench /);
+    expect(serve.code).toBe(0);
+    expect(serve.stdout).toContain('Usage: llama-actors serve');
+    expect(serve.stdout).toContain('--api-key KEY');
+  });
+
+  it('an unknown flag, a bad value or an unknown command exits 2 with a message', async () => {
+    const [unknown, badValue, command, publicHost] = await Promise.all([
+      runCli(['serve', '--no-such-flag']),
+      runCli(['chat', '--max-tokens', 'many']),
+      runCli(['serverr']),
+      runCli(['serve', '--host', '0.0.0.0']),
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--no-such-flag'");
+    expect(unknown.stderr).toContain("Run 'llama-actors serve --help' for usage.");
+    expect(badValue.code).toBe(2);
+    expect(badValue.stderr).toContain("--max-tokens must be an integer from 1 up, got 'many'");
+    expect(command.code).toBe(2);
+    expect(command.stderr).toContain("unknown command 'serverr'");
+    expect(publicHost.code).toBe(2);
+    expect(publicHost.stderr).toContain('is not a loopback address: pass --api-key');
+  });
+
+  it('serve --port 0 answers /health and a chat completion, then exits 0 on SIGTERM', async () => {
+    const cli = new Cli(['serve', '--model', tinyPath, '--data-dir', join(dataDir, 'serve'), '--port', '0', '--threads', '1', '--slots', '2']);
+    running.push(cli);
+    const [, url] = await cli.until(/serving model "tiny" at (http:\/\/127\.0\.0\.1:\d+)/);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', models: [{ id: 'tiny', state: 'ready' }] });
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, temperature: 0 }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { choices: Array<{ message: { content: string }; finish_reason: string }>; usage: { completion_tokens: number } };
+    expect(body.choices[0]?.finish_reason).toBe('length');
+    expect(body.usage.completion_tokens).toBe(6);
+    expect(body.choices[0]?.message.content.length).toBeGreaterThan(0);
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.stderr).toContain('loaded tiny in');
+    expect(cli.stderr).toContain('SIGTERM: shutting down');
+    // Logs on stderr are JSON lines when it is not a terminal.
+    const logs = cli.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string });
+    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['model loaded', 'serving', 'server closed']));
+  });
+
+  it('chat streams a reply from stdin, keeps it in the session (/history), and quits on /exit', async () => {
+    const args = ['chat', '--model', tinyPath, '--data-dir', join(dataDir, 'chat'), '--session', 'cli-test', '--threads', '1', '--max-tokens', '8', '--temperature', '0'];
+    const cli = new Cli(args);
+    running.push(cli);
+    await cli.until(/chat on session "cli-test" with tiny/);
+    await cli.until(/you> /);
+    cli.send('hello there');
+    const [, reply] = await cli.until(/assistant> (.+)\n\(8 tokens, [\d.]+ tokens\/s, length\)\n/);
+    cli.send('/history');
+    await cli.until(/user: hello there\nassistant: /);
+    cli.send('/exit');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+
+    // A second run continues the stored session.
+    const again = new Cli(args);
+    running.push(again);
+    await again.until(/with tiny \(2 turns so far\)/);
+    again.send('/history');
+    const [, stored] = await again.until(/user: hello there\nassistant: (.*)\n/);
+    expect(stored).toBe(reply);
+    again.child.stdin.end(); // Ctrl-D
+    expect(await again.exited).toEqual({ code: 0, signal: null });
+  });
+});
