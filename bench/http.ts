@@ -15,7 +15,6 @@
  *
  * `--threads` defaults to the runtime's default (`max(1, cores - 1)`, 1 on 2 cores).
  */
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +34,7 @@ import {
   SessionManager,
 } from '../src/index.js';
 import { loadLlama } from './loadLlama.js';
+import { ForeignLoad } from './ForeignLoad.js';
 
 const { values } = parseArgs({
   options: {
@@ -105,44 +105,6 @@ class Arrivals {
   }
 }
 
-/** Busy and total jiffies of all CPUs, from /proc/stat (undefined where there is none). */
-function cpuTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const fields = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.reduce((sum, value) => sum + value, 0);
-    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Cores kept busy by other processes while `run` ran (machine busy time minus this process's), and this process's CPU ms. */
-class Load {
-  private foreignCoreMs = 0;
-  private wallMs = 0;
-
-  async measure<T>(run: () => Promise<T>): Promise<{ result: T; cpuMs: number }> {
-    const before = cpuTicks();
-    const ownBefore = process.cpuUsage();
-    const start = performance.now();
-    const result = await run();
-    const wall = performance.now() - start;
-    const after = cpuTicks();
-    const own = process.cpuUsage(ownBefore);
-    const cpuMs = (own.user + own.system) / 1000;
-    if (before && after && after.total > before.total) {
-      const machineCoreMs = ((after.busy - before.busy) / (after.total - before.total)) * cpus().length * wall;
-      this.foreignCoreMs += Math.max(0, machineCoreMs - cpuMs);
-      this.wallMs += wall;
-    }
-    return { result, cpuMs };
-  }
-
-  get cores(): string {
-    return this.wallMs > 0 ? (this.foreignCoreMs / this.wallMs).toFixed(2) : 'n/a';
-  }
-}
 
 const modelPath = values.model === 'bench' ? await ensureBenchModel() : values.model === 'tiny' ? await ensureTinyModel() : (values.model as string);
 const llama = await loadLlama('auto'); // what the runtime loads: a local build when there is one
@@ -217,7 +179,7 @@ const single: Record<string, () => Promise<Arrivals>> = { [HTTP_1]: () => viaHtt
 const batch: Record<string, () => Promise<Aggregate>> = { [HTTP_N]: () => concurrent(viaHttp), [PROC_N]: () => concurrent(inProcess) };
 
 const ordered = <T>(entries: T[], round: number): T[] => (round % 2 === 0 ? entries : [...entries].reverse());
-const load = { single: new Load(), batch: new Load() };
+const load = { single: new ForeignLoad(), batch: new ForeignLoad() };
 const rates = new Map<string, number[]>();
 const ttft = new Map<string, number[]>();
 const cpuPerToken = new Map<string, number[]>();
@@ -232,14 +194,16 @@ for (const run of Object.values(batch)) await run();
 
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, run] of ordered(Object.entries(single), round)) {
-    const { result, cpuMs } = await load.single.measure(run);
+    const result = await load.single.measure(run);
+    const cpuMs = load.single.lastCpuMs;
     push(rates, name, result.tokensPerSecond);
     push(ttft, name, result.timeToFirstTokenMs);
     push(cpuPerToken, name, cpuMs / result.chunks.length);
     lastText.set(name, result.text);
   }
   for (const [name, run] of ordered(Object.entries(batch), round)) {
-    const { result, cpuMs } = await load.batch.measure(run);
+    const result = await load.batch.measure(run);
+    const cpuMs = load.batch.lastCpuMs;
     push(rates, name, result.tokensPerSecond);
     push(cpuPerToken, name, cpuMs / result.tokens);
     lastTexts.set(name, result.texts);
@@ -300,4 +264,4 @@ console.table(
   ),
 );
 console.log(`HTTP ÷ in-process, ${CONCURRENCY} at once: ${batchRatio.toFixed(3)}; median of per-round ratios: ${perRound(HTTP_N, PROC_N).toFixed(3)}`);
-console.log(`\nother processes kept cores busy (average): ${load.single.cores} during item 1, ${load.batch.cores} during item 2`);
+console.log(`\nother processes kept cores busy (average): ${load.single.coresText} during item 1, ${load.batch.coresText} during item 2`);

@@ -20,7 +20,6 @@
  * `getLlama({ build: 'never' })`, a local build when there is one, else the prebuilt binary).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getLlama, type LlamaContextSequence, LlamaLogLevel, type Token } from 'node-llama-cpp';
@@ -28,6 +27,7 @@ import { pino } from 'pino';
 import { ensureBenchModel } from '../scripts/make-models.js';
 import { type Binary, LOCAL_BUILD_HINT, loadLlama } from './loadLlama.js';
 import { MessageRouter, ModelActor, ModelMessage, type TokenStreamEvent } from '../src/index.js';
+import { ForeignLoad } from './ForeignLoad.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -103,44 +103,6 @@ async function rawGenerate(sequence: LlamaContextSequence, prompt: Token[], maxT
   return arrivals;
 }
 
-/** Busy and total jiffies of all CPUs, from /proc/stat (undefined where there is none). */
-function cpuTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const fields = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.reduce((sum, value) => sum + value, 0);
-    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Cores kept busy by other processes while `run` ran: machine busy time minus this process's (and its child's). */
-class ForeignLoad {
-  private foreignCoreMs = 0;
-  private wallMs = 0;
-
-  async measure<T>(run: () => Promise<T>, childCpuMs?: (result: T) => number): Promise<T> {
-    const before = cpuTicks();
-    const ownBefore = process.cpuUsage();
-    const start = performance.now();
-    const result = await run();
-    const wall = performance.now() - start;
-    const after = cpuTicks();
-    const own = process.cpuUsage(ownBefore);
-    if (before && after && after.total > before.total) {
-      const machineCoreMs = ((after.busy - before.busy) / (after.total - before.total)) * cpus().length * wall;
-      const ownMs = (own.user + own.system) / 1000 + (childCpuMs?.(result) ?? 0);
-      this.foreignCoreMs += Math.max(0, machineCoreMs - ownMs);
-      this.wallMs += wall;
-    }
-    return result;
-  }
-
-  get cores(): string {
-    return this.wallMs > 0 ? (this.foreignCoreMs / this.wallMs).toFixed(2) : 'n/a';
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Item 3's child process: loads one binary, then decodes one stream per request from the parent.
@@ -425,8 +387,8 @@ async function main(): Promise<void> {
   if (!hasLocalBuild) console.log(LOCAL_BUILD_HINT);
 
   console.log(
-    `\nother processes kept cores busy (average): ${foreign.single.cores} during item 1, ${foreign.batch.cores} during item 2, ` +
-      `${foreign.binary.cores} during item 3`,
+    `\nother processes kept cores busy (average): ${foreign.single.coresText} during item 1, ${foreign.batch.coresText} during item 2, ` +
+      `${foreign.binary.coresText} during item 3`,
   );
 
   await raw1.dispose();

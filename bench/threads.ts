@@ -14,11 +14,11 @@
  * build: 'never' })` picks, i.e. a local build when there is one, else the prebuilt binary).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import type { LlamaContext, LlamaModel } from 'node-llama-cpp';
 import { ensureBenchModel, ensureTinyModel } from '../scripts/make-models.js';
 import { loadLlama } from './loadLlama.js';
+import { ForeignLoad } from './ForeignLoad.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -49,49 +49,6 @@ function median(values: number[]): number {
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Busy and total jiffies of all CPUs, from /proc/stat (undefined where there is none). */
-function cpuTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const fields = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.reduce((sum, value) => sum + value, 0);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * How many cores other processes kept busy while `run` ran: the machine's busy time minus this
- * process's own CPU time, over the wall time. Shows whether "idle" really was idle.
- */
-class ForeignLoad {
-  private foreignCoreMs = 0;
-  private wallMs = 0;
-
-  async measure<T>(run: () => Promise<T>): Promise<T> {
-    const before = cpuTicks();
-    const ownBefore = process.cpuUsage();
-    const start = performance.now();
-    const result = await run();
-    const wall = performance.now() - start;
-    const after = cpuTicks();
-    const own = process.cpuUsage(ownBefore);
-    if (before && after && after.total > before.total) {
-      const cores = cpus().length;
-      const machineCoreMs = ((after.busy - before.busy) / (after.total - before.total)) * cores * wall;
-      this.foreignCoreMs += Math.max(0, machineCoreMs - (own.user + own.system) / 1000);
-      this.wallMs += wall;
-    }
-    return result;
-  }
-
-  /** Average number of cores busy with other processes. */
-  get cores(): number {
-    return this.wallMs > 0 ? this.foreignCoreMs / this.wallMs : Number.NaN;
-  }
-}
 
 /** A busy loop in a child process: takes one core until stopped. */
 async function startBusyLoop(): Promise<ChildProcess> {
