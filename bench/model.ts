@@ -14,7 +14,7 @@
  *     (the two binaries' shared libraries have the same names and cannot share a process).
  * Rounds are interleaved (the order alternates each round); medians are reported.
  *
- *   npx tsx bench/model.ts [--rounds 3] [--tokens 64] [--threads 2] [--binary auto|prebuilt|local]
+ *   npx tsx bench/model.ts [--rounds 3] [--tokens 64] [--threads 2] [--binary auto|prebuilt|local] [--flash-attention]
  *
  * `--binary` picks the binary of items 1 and 2 (default `auto`: what the runtime itself loads with
  * `getLlama({ build: 'never' })`, a local build when there is one, else the prebuilt binary).
@@ -47,6 +47,8 @@ const ROUNDS = flag('rounds', 3);
 const TOKENS = flag('tokens', 64);
 const THREADS = flag('threads', 2);
 const SLOTS = 8;
+/** Flash attention on both sides; off by default, as the ModelActor's CPU default (see RESULTS.md, sessions). */
+const FLASH_ATTENTION = process.argv.includes('--flash-attention');
 const CONTEXT_SIZE = 1024;
 const BINARY = binaryFlag('binary', 'auto') as Binary;
 /** Set in the child processes of item 3: which binary this process measures. */
@@ -130,7 +132,7 @@ async function child(binary: Binary): Promise<void> {
   try {
     const llama = await loadLlama(binary);
     const model = await llama.loadModel({ modelPath: await ensureBenchModel(), gpuLayers: 0 });
-    const context = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: 1, threads: THREADS });
+    const context = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: 1, threads: THREADS, flashAttention: FLASH_ATTENTION });
     const sequence = context.getSequence();
     const prompt = model.tokenize(PROMPT);
     await rawGenerate(sequence, prompt, 8); // warm-up
@@ -201,15 +203,15 @@ async function main(): Promise<void> {
   const llama = await loadLlama(BINARY);
   const router = new MessageRouter({ logger: pino({ level: 'silent' }) });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  const actor = new ModelActor({ modelPath, llama, slots: SLOTS, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16 });
+  const actor = new ModelActor({ modelPath, llama, slots: SLOTS, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16, flashAttention: FLASH_ATTENTION });
   const actorAddress = router.registerActor('model', actor, actor.actorOptions);
-  const fifo = new ModelActor({ modelPath, llama, slots: 1, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16 });
+  const fifo = new ModelActor({ modelPath, llama, slots: 1, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16, flashAttention: FLASH_ATTENTION });
   const fifoAddress = router.registerActor('fifo', fifo, fifo.actorOptions);
   const info = await actor.load();
   await fifo.load();
 
-  const raw1 = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: 1, threads: THREADS });
-  const raw8 = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: SLOTS, threads: THREADS });
+  const raw1 = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: 1, threads: THREADS, flashAttention: FLASH_ATTENTION });
+  const raw8 = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: SLOTS, threads: THREADS, flashAttention: FLASH_ATTENTION });
   const raw1Sequence = raw1.getSequence();
   const raw8Sequences = Array.from({ length: SLOTS }, () => raw8.getSequence());
   const prompt = model.tokenize(PROMPT);
@@ -313,7 +315,7 @@ async function main(): Promise<void> {
   console.log(
     `llama-actors model benchmark: node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores; ` +
       `bench model ${(info.sizeBytes / 2 ** 20).toFixed(0)} MiB (${info.architecture}, ${info.embeddingSize} wide, ${info.vocabularySize} vocab), ` +
-      `binary ${llama.buildType} (--binary ${BINARY}), threads ${THREADS}, context ${CONTEXT_SIZE} per sequence, ` +
+      `binary ${llama.buildType} (--binary ${BINARY}), threads ${THREADS}, flash attention ${FLASH_ATTENTION ? "on" : "off"}, context ${CONTEXT_SIZE} per sequence, ` +
       `${TOKENS} tokens per request, greedy, ${ROUNDS} rounds (median)`,
   );
 

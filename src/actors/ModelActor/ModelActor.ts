@@ -86,6 +86,7 @@ interface Loaded {
 
 const ROLE_ORDER = new Set(['system', 'user', 'assistant']);
 const RATE_WINDOW_MS = 5_000;
+const RATE_BUCKET_MS = 100;
 
 /** Default CPU threads: all cores but one, at least one (see README, "Threads"). */
 export function defaultThreads(cores = availableParallelism()): number {
@@ -130,7 +131,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
   private completed = 0;
   private tokensGenerated = 0;
-  private readonly recentTokens: number[] = [];
+  private readonly recentTokens: Array<{ bucket: number; count: number }> = [];
   private disposing: Promise<void> | undefined;
   private stateReporter: StateReporter | undefined;
 
@@ -600,25 +601,26 @@ export class ModelActor extends Actor implements AsyncDisposable {
 
   private countToken(now: number): void {
     this.tokensGenerated++;
-    this.recentTokens.push(now);
-    // Drop timestamps older than the window, in batches to keep this off the per-token profile.
-    if (this.recentTokens.length > 4096) this.trimRecent(now);
-  }
-
-  private trimRecent(now: number): void {
-    const cutoff = now - RATE_WINDOW_MS;
-    let drop = 0;
-    while (drop < this.recentTokens.length && (this.recentTokens[drop] as number) < cutoff) drop++;
-    this.recentTokens.splice(0, drop);
+    // Tokens per 100 ms bucket: O(1) per token whatever the rate, unlike a list of timestamps.
+    const bucket = Math.floor(now / RATE_BUCKET_MS);
+    const last = this.recentTokens.at(-1);
+    if (last && last.bucket === bucket) last.count++;
+    else {
+      this.recentTokens.push({ bucket, count: 1 });
+      if (this.recentTokens.length > RATE_WINDOW_MS / RATE_BUCKET_MS + 1) this.recentTokens.shift();
+    }
   }
 
   /** Slots, queue and throughput now. */
   status(): ModelStatus {
     const now = this.clock.now();
-    this.trimRecent(now);
+    const oldest = Math.floor((now - RATE_WINDOW_MS) / RATE_BUCKET_MS);
+    const recent = this.recentTokens.filter((b) => b.bucket > oldest);
+    const tokens = recent.reduce((sum, b) => sum + b.count, 0);
+    const first = recent[0];
+    // From the start of the oldest bucket with tokens to now (at least one bucket long).
+    const span = first === undefined ? 0 : Math.max(now - first.bucket * RATE_BUCKET_MS, RATE_BUCKET_MS);
     const scheduler = this.loaded?.scheduler;
-    const first = this.recentTokens[0];
-    const span = first === undefined ? 0 : Math.max(now - first, 1);
     return {
       state: this.state,
       slots: this.loaded?.info.slots ?? this.options.slots ?? 0,
@@ -627,7 +629,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       maxQueue: this.options.maxQueue ?? 64,
       completed: this.completed,
       tokensGenerated: this.tokensGenerated,
-      tokensPerSecond: span > 0 ? (this.recentTokens.length * 1000) / span : 0,
+      tokensPerSecond: span > 0 ? (tokens * 1000) / span : 0,
     };
   }
 
