@@ -35,6 +35,7 @@ import {
 } from '../src/index.js';
 import { loadLlama } from './loadLlama.js';
 import { ForeignLoad } from './ForeignLoad.js';
+import { PROMPT, PROMPTS } from './prompts.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,17 +58,6 @@ const CONCURRENCY = positiveInt('concurrency', values.concurrency) as number;
 const THREADS = positiveInt('threads', values.threads) ?? defaultThreads();
 const CONTEXT_SIZE = 1024;
 const MODEL_ID = 'bench';
-const PROMPT = 'Once upon a time';
-const PROMPTS = [
-  'Once upon a time',
-  'The actor model',
-  'In a small village by the sea',
-  'Every morning the baker',
-  'The quick brown fox',
-  'It was a dark and stormy night',
-  'Long ago, in a distant land',
-  'The message arrived at noon',
-];
 const promptAt = (i: number): string => `${PROMPTS[i % PROMPTS.length]}${i >= PROMPTS.length ? ` (${i})` : ''}`;
 
 function median(values: number[]): number {

@@ -28,6 +28,7 @@ import { ensureBenchModel } from '../scripts/make-models.js';
 import { type Binary, LOCAL_BUILD_HINT, loadLlama } from './loadLlama.js';
 import { MessageRouter, ModelActor, ModelMessage, type TokenStreamEvent } from '../src/index.js';
 import { ForeignLoad } from './ForeignLoad.js';
+import { PROMPT, PROMPTS } from './prompts.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -55,17 +56,6 @@ const BINARY = binaryFlag('binary', 'auto') as Binary;
 const CHILD = binaryFlag('child', undefined);
 /** Greedy, with the runtime's other sampling defaults spelled out so both sides get the same. */
 const SAMPLING = { temperature: 0, topK: 40, topP: 0.95, minP: 0.05 } as const;
-const PROMPT = 'Once upon a time';
-const PROMPTS = [
-  'Once upon a time',
-  'The actor model',
-  'In a small village by the sea',
-  'Every morning the baker',
-  'The quick brown fox',
-  'It was a dark and stormy night',
-  'Long ago, in a distant land',
-  'The message arrived at noon',
-];
 
 
 function median(values: number[]): number {

@@ -1,23 +1,17 @@
 import { dirname } from 'node:path';
 import type { Llama } from 'node-llama-cpp';
 import OpenAI from 'openai';
-import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel } from '../../scripts/make-models.js';
 import {
-  address,
   createServer,
-  LocalLlamaProvider,
-  MemoryStore,
-  MessageRouter,
-  ModelManager,
   type ModelLoadOptions,
   ModelMessage,
   type ModelStatus,
-  SessionManager,
   type ServerOptions,
 } from '../../src/index.js';
 import { getTestLlama } from './llama.js';
+import { createTestRuntime } from './runtime.js';
 
 let llama: Llama;
 let tinyPath: string;
@@ -33,20 +27,16 @@ afterEach(async () => {
 });
 
 async function setup(load: ModelLoadOptions = {}, serverOptions: Partial<ServerOptions> = {}) {
-  const router = new MessageRouter({ logger: pino({ level: 'silent' }) });
-  const store = new MemoryStore();
-  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ llama })] });
-  await models.publishProvider({ id: 'local', kind: 'local-llama' });
-  await models.publishModel({
-    id: 'tiny',
-    provider: address('local'),
-    path: tinyPath,
+  const { router, store, models, sessions } = await createTestRuntime({
+    llama,
+    modelPath: tinyPath,
+    providerId: 'local',
+    modelId: 'tiny',
     load: { slots: 2, threads: 1, contextSize: 512, ...load },
   });
-  const sessions = new SessionManager({ router, store, models });
   const server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
   const url = await server.listen();
-  cleanups.push(() => router.dispose(), () => server.close());
+  cleanups.push(() => router.dispose(), () => server.close(), () => store.dispose());
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: serverOptions.apiKey ?? 'unused', maxRetries: 0 });
   const status = () => router.ask<ModelStatus>('tiny', ModelMessage.Status, null);
   return { router, models, sessions, server, url, client, status };

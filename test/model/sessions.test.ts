@@ -1,26 +1,21 @@
 import type { Llama } from 'node-llama-cpp';
-import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel } from '../../scripts/make-models.js';
-import { MemoryStore } from '../../src/entities/store/MemoryStore.js';
 import {
   type Address,
-  address,
   type CompletionEvent,
   EntityErrorCode,
   ErrorCode,
   type InferenceResult,
-  LocalLlamaProvider,
   MessageRouter,
-  ModelManager,
   type ModelLoadOptions,
-  SessionManager,
   SessionMessage,
   type SessionExport,
   type SessionHistory,
   type TokenStreamEvent,
 } from '../../src/index.js';
 import { getTestLlama } from './llama.js';
+import { createTestRuntime } from './runtime.js';
 
 let llama: Llama;
 let tinyPath: string;
@@ -37,18 +32,16 @@ afterEach(async () => {
 
 /** The seed's flow: a provider, a model and a session manager over one store. */
 async function setup(load: ModelLoadOptions = {}) {
-  const router = new MessageRouter({ logger: pino({ level: 'silent' }), askTimeout: 60_000 });
-  const store = new MemoryStore();
-  cleanups.push(() => router.dispose(), () => store.dispose());
-  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ llama })] });
-  await models.publishProvider({ id: 'stream-provider', kind: 'local-llama' });
-  await models.publishModel({
-    id: 'stream-model',
-    provider: address('stream-provider'),
-    path: tinyPath,
+  const runtime = await createTestRuntime({
+    llama,
+    modelPath: tinyPath,
+    providerId: 'stream-provider',
+    modelId: 'stream-model',
     load: { slots: 4, threads: 1, contextSize: 512, ...load },
+    askTimeout: 60_000,
   });
-  const sessions = new SessionManager({ router, store, models });
+  const { router, store, models, sessions } = runtime;
+  cleanups.push(() => router.dispose(), () => store.dispose());
   return { router, store, models, sessions };
 }
 
