@@ -79,8 +79,29 @@ export {
   QueueFullError,
 } from './actors/ModelActor/modelErrors.js';
 export {
+  AdapterContextsFullError,
+  AdapterErrorCode,
+  AdapterFileNotFoundError,
+  AdapterLoadError,
+  AdapterNotAppliedError,
+  IncompatibleAdapterError,
+  NotAnAdapterError,
+} from './actors/ModelActor/adapterErrors.js';
+export { type AdapterInfo, validateAdapter, type ValidateAdapterOptions } from './actors/ModelActor/validateAdapter.js';
+export {
   ModelLifecycleState,
   ModelMessage,
+  type AdapterContextInfo,
+  type AdapterListing,
+  type AdapterSpec,
+  type AppliedAdapter,
+  type ApplyAdapterRequest,
+  type ChatTokens,
+  type RemoveAdapterRequest,
+  type ScoreRequest,
+  type ScoreResult,
+  type SetAdapterScaleRequest,
+  type TokenizeChatRequest,
   type ChatMessage,
   type EmbedRequest,
   type EmbedResult,
@@ -94,6 +115,38 @@ export {
   type ModelStatus,
   type RepeatPenaltyParams,
 } from './actors/ModelActor/types.js';
+
+// The TunerActor: adapters, training data, evaluation.
+export { TunerActor } from './actors/TunerActor/TunerActor.js';
+export { validateTrainingConfig } from './actors/TunerActor/validateTrainingConfig.js';
+export {
+  InvalidBatchSizeError,
+  InvalidEpochsError,
+  InvalidLearningRateError,
+  InvalidLoraRankError,
+  InvalidTrainingConfigError,
+  InvalidTrainingDataError,
+  TunerErrorCode,
+  type TrainingDataProblem,
+} from './actors/TunerActor/tunerErrors.js';
+export {
+  TunerMessage,
+  type EvaluateRequest,
+  type EvaluationProgress,
+  type EvaluationResult,
+  type ExampleLoss,
+  type OverlongExample,
+  type PrepareTrainingDataRequest,
+  type QLoraConfig,
+  type ResolvedTrainingConfig,
+  type TrainingConfig,
+  type TrainingConversation,
+  type TrainingDataset,
+  type TrainingExample,
+  type TrainingMessage,
+  type TunerActorOptions,
+  type TunerStatus,
+} from './actors/TunerActor/types.js';
 
 // Sessions: conversations as actors.
 export { SessionActor, type SessionActorOptions } from './actors/SessionActor/SessionActor.js';

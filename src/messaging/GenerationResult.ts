@@ -20,6 +20,8 @@ export interface GenerationResult {
   tokensPerSecond: number;
   /** The producer's token accounting, when it sent one on `done`. */
   usage?: TokenUsage;
+  /** The `data` of the `done` event: the final result of a non-text job (evaluation, training). */
+  data?: Record<string, unknown>;
   /** Set when the stream ended with an `error` event. */
   error?: ActorError;
 }

@@ -157,7 +157,9 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
         const pending = onChunk(event);
         if (pending !== undefined) await pending;
       } catch (error) {
-        if (event.type === StreamEventType.Token) channel.fail(new ConsumerFailedError(error));
+        if (event.type === StreamEventType.Token || event.type === StreamEventType.Progress) {
+          channel.fail(new ConsumerFailedError(error));
+        }
         else this.reportError(error, 'stream consumer (terminal event)');
       }
     }

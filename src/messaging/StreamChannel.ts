@@ -68,6 +68,7 @@ export class StreamChannel {
   private endedAt: number | undefined;
   private finishReason: FinishReason = FinishReason.Stop;
   private usage: TokenUsage | undefined;
+  private data: Record<string, unknown> | undefined;
   private producerTokensPerSecond: number | undefined;
   private resultDeferred: Deferred<GenerationResult> | undefined;
 
@@ -108,9 +109,12 @@ export class StreamChannel {
         this.firstTokenAt ??= event.timestamp;
         this.lastTokenAt = event.timestamp;
         break;
+      case StreamEventType.Progress:
+        break;
       case StreamEventType.Done:
         this.finishReason = event.finishReason ?? FinishReason.Stop;
         this.usage = event.usage;
+        this.data = event.data;
         this.producerTokensPerSecond = event.tokensPerSecond;
         break;
       case StreamEventType.Error:
@@ -120,13 +124,13 @@ export class StreamChannel {
       default:
         this.fail(
           new InvalidArgumentError(
-            `stream event type must be token, done or error, got ${JSON.stringify((event as { type: unknown }).type)}`,
+            `stream event type must be token, progress, done or error, got ${JSON.stringify((event as { type: unknown }).type)}`,
           ),
         );
         return;
     }
     this.append(event);
-    if (event.type !== StreamEventType.Token) {
+    if (event.type === StreamEventType.Done || event.type === StreamEventType.Error) {
       this.close();
       return;
     }
@@ -319,6 +323,7 @@ export class StreamChannel {
       tokensPerSecond,
     };
     if (this.usage) result.usage = this.usage;
+    if (this.data) result.data = this.data;
     if (this.error) result.error = this.error;
     return result;
   }

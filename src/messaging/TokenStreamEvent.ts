@@ -1,6 +1,11 @@
-/** The three kinds of stream event. Every stream ends with exactly one `done` or `error`. */
+/**
+ * The kinds of stream event. Every stream ends with exactly one `done` or `error`; before that come
+ * `token` events (text) and, for work that is not text (evaluation, training), `progress` events.
+ */
 export const StreamEventType = {
   Token: 'token',
+  /** How far a long-running job has come; its figures are in `data`. Not counted as a token. */
+  Progress: 'progress',
   Done: 'done',
   Error: 'error',
 } as const;
@@ -58,6 +63,11 @@ export interface TokenStreamEvent {
   finishReason?: FinishReason;
   /** On `done`: token accounting. */
   usage?: TokenUsage;
+  /**
+   * Structured figures of a `progress` event (e.g. `{ completed: 3, total: 10, loss: 2.1 }`), or the
+   * final result of a non-text job on its `done` event.
+   */
+  data?: Record<string, unknown>;
 }
 
 /** What a producer hands to `onChunk`: a {@link TokenStreamEvent} whose `timestamp` may be left out. */

@@ -51,6 +51,45 @@ describe('streamAsk', () => {
     await router.dispose();
   });
 
+  it('progress events carry data, are not tokens, and the done event’s data is the result’s', async () => {
+    const router = newRouter();
+    router.registerActor(
+      'job',
+      new FnActor({
+        stream: async (_payload, onChunk) => {
+          await onChunk({ type: 'progress', data: { completed: 1, total: 2 } });
+          await onChunk({ type: 'progress', data: { completed: 2, total: 2 } });
+          await onChunk({ type: 'done', data: { loss: 1.5 } });
+        },
+      }),
+    );
+    const events: TokenStreamEvent[] = [];
+    const result = await router.streamAsk('job', TestMessage.Words, null, { onChunk: (e) => void events.push(e) });
+    expect(events.map((e) => e.type)).toEqual(['progress', 'progress', 'done']);
+    expect(events[1]?.data).toEqual({ completed: 2, total: 2 });
+    expect(result).toMatchObject({ text: '', tokenCount: 0, finishReason: FinishReason.Stop, data: { loss: 1.5 } });
+    await router.dispose();
+  });
+
+  it('a consumer that throws on a progress event fails the stream with CONSUMER_FAILED', async () => {
+    const router = newRouter();
+    router.registerActor(
+      'job',
+      new FnActor({
+        stream: async (_payload, onChunk, { signal }) => {
+          for (let i = 0; i < 5 && !signal.aborted; i++) await onChunk({ type: 'progress', data: { i } });
+        },
+      }),
+    );
+    const result = await router.streamAsk('job', TestMessage.Words, null, {
+      onChunk: (e) => {
+        if (e.type === 'progress') throw new Error('bad subscriber');
+      },
+    });
+    expect(result.error?.code).toBe(ErrorCode.ConsumerFailed);
+    await router.dispose();
+  });
+
   it('a producer’s own error event is terminal and keeps its code', async () => {
     const router = newRouter();
     router.registerActor(

@@ -1,10 +1,12 @@
 import { open, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import {
   type ChatHistoryItem,
   type ChatWrapper,
   getLlama,
   type Llama,
+  type ControlledEvaluateInputItem,
   type LlamaContext,
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
@@ -22,6 +24,8 @@ import { AbortedError, ActorError, InvalidArgumentError, UnsupportedMessageError
 import type { Message } from '../../messaging/Message.js';
 import { FinishReason, type StreamCallback, type TokenStreamEventInput } from '../../messaging/TokenStreamEvent.js';
 import type { ActorContext, ActorLifecycleContext, ActorOptions, StateReporter } from '../../messaging/types.js';
+import { AdapterContextsFullError, AdapterLoadError, AdapterNotAppliedError } from './adapterErrors.js';
+import { adapterSetKey, ContextPool, type SlotOwner } from './ContextPool.js';
 import { createModelLifecycle, type ModelLifecycle, ModelLifecycleEvent } from './modelLifecycle.js';
 import {
   EmbeddingsDisabledError,
@@ -33,10 +37,14 @@ import {
   PromptTooLongError,
 } from './modelErrors.js';
 import { type ResolvedGenerationParams, resolveGenerationParams } from './resolveGenerationParams.js';
-import { SlotScheduler } from './SlotScheduler.js';
 import { TokenTextDecoder } from './TokenTextDecoder.js';
 import {
+  type AdapterListing,
+  type AdapterSpec,
+  type AppliedAdapter,
+  type ApplyAdapterRequest,
   type ChatMessage,
+  type ChatTokens,
   type EmbedRequest,
   type EmbedResult,
   type GenerateRequest,
@@ -47,7 +55,13 @@ import {
   type ModelActorOptions,
   type ModelInfo,
   type ModelStatus,
+  type RemoveAdapterRequest,
+  type ScoreRequest,
+  type ScoreResult,
+  type SetAdapterScaleRequest,
+  type TokenizeChatRequest,
 } from './types.js';
+import { type AdapterInfo, validateAdapter } from './validateAdapter.js';
 
 /** One token of a running generation, as the generator yields it. */
 interface GeneratedToken {
@@ -65,26 +79,34 @@ interface GenerationEnd {
   usage: GenerationUsage;
 }
 
-/** What exists while the model is loaded. */
-/** What a slot's KV cache belongs to, for affinity. */
-interface SlotOwner {
-  session: string | undefined;
-  lastUsed: number;
+/** How every context of a model is created (the same for each adapter set). */
+interface ContextSettings {
+  contextSize: number;
+  slots: number;
+  threads: number;
+  batchSize: number;
+  flashAttention: boolean | 'auto';
+  maxQueue: number;
 }
 
+/** What exists while the model is loaded. */
 interface Loaded {
   llama: Llama;
   ownsLlama: boolean;
   model: LlamaModel;
-  context: LlamaContext;
-  scheduler: SlotScheduler<LlamaContextSequence>;
-  owners: Map<LlamaContextSequence, SlotOwner>;
+  /** One context per adapter set in use, by {@link adapterSetKey}. */
+  pools: Map<string, ContextPool>;
+  settings: ContextSettings;
+  /** node-llama-cpp's estimate of one context's memory, in bytes. */
+  contextBytes: number;
   chatWrapper: ChatWrapper;
   info: ModelInfo;
   embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
 }
 
 const ROLE_ORDER = new Set(['system', 'user', 'assistant']);
+/** Tokens scored per `controlledEvaluate` call: abort is checked between chunks. */
+const SCORE_CHUNK = 32;
 const RATE_WINDOW_MS = 5_000;
 const RATE_BUCKET_MS = 100;
 
@@ -134,18 +156,26 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private readonly recentTokens: Array<{ bucket: number; count: number }> = [];
   private disposing: Promise<void> | undefined;
   private stateReporter: StateReporter | undefined;
+  /** The model's adapter set: what requests that name none generate with. */
+  private defaultAdapters: AppliedAdapter[] = [];
+  /** Adapter-set changes run one at a time. */
+  private adapterChange: Promise<unknown> = Promise.resolve();
+  /** Validated adapters by absolute path (re-validated when the file changes). */
+  private readonly adapterInfo = new Map<string, { mtimeMs: number; info: AdapterInfo }>();
 
   constructor(options: ModelActorOptions) {
     super();
     if (typeof options?.modelPath !== 'string' || options.modelPath.length === 0) {
       throw new InvalidArgumentError('ModelActor needs a modelPath');
     }
-    for (const name of ['slots', 'maxQueue', 'contextSize', 'batchSize', 'threads'] as const) {
+    for (const name of ['slots', 'maxQueue', 'contextSize', 'batchSize', 'threads', 'maxContexts', 'adapterContextIdleMs'] as const) {
       const value = options[name];
-      if (value !== undefined && (!Number.isInteger(value) || value < (name === 'maxQueue' ? 0 : 1))) {
-        throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+      const min = name === 'maxQueue' || name === 'adapterContextIdleMs' ? 0 : 1;
+      if (value !== undefined && (!Number.isInteger(value) || value < min)) {
+        throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
       }
     }
+    if (options.adapters !== undefined) this.defaultAdapters = resolveAdapterSpecs(options.adapters);
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
@@ -250,8 +280,12 @@ export class ModelActor extends Actor implements AsyncDisposable {
       const contextSize = this.options.contextSize ?? Math.min(model.trainContextSize, 4096);
       const batchSize = this.options.batchSize ?? Math.min(512, contextSize);
       const flashAttention = this.options.flashAttention ?? (gpu ? 'auto' : false);
-      const context = await model.createContext({ contextSize, sequences: slots, threads, batchSize, flashAttention });
-      const sequences = Array.from({ length: slots }, () => context.getSequence());
+      const settings: ContextSettings = { contextSize, slots, threads, batchSize, flashAttention, maxQueue: this.options.maxQueue ?? 64 };
+      for (const adapter of this.defaultAdapters) await this.validated(adapter.path, model);
+      const pool = this.newPool(model, settings, this.defaultAdapters);
+      pool.leases++;
+      await pool.ready.finally(() => pool.leases--);
+      const context = pool.context;
       const info: ModelInfo = {
         path,
         architecture: model.fileInfo.metadata.general?.architecture,
@@ -272,13 +306,22 @@ export class ModelActor extends Actor implements AsyncDisposable {
       };
       const chatWrapper = resolveChatWrapper(model);
       info.chatTemplate = chatWrapper.wrapperName;
+      const estimate = await model.fileInsights
+        .estimateContextResourceRequirementsV2({
+          contextSize: context.contextSize,
+          modelGpuLayers: model.gpuLayers,
+          batchSize: context.batchSize,
+          sequences: slots,
+          flashAttention: context.flashAttention,
+        })
+        .catch(() => ({ cpuRam: 0, gpuVram: 0 }));
       return {
         llama,
         ownsLlama,
         model,
-        context,
-        scheduler: new SlotScheduler(sequences, this.options.maxQueue ?? 64),
-        owners: new Map(sequences.map((sequence) => [sequence, { session: undefined, lastUsed: 0 }])),
+        pools: new Map([[pool.key, pool]]),
+        settings: { ...settings, contextSize: context.contextSize },
+        contextBytes: estimate.cpuRam + estimate.gpuVram,
         chatWrapper,
         info,
         embeddingContext: undefined,
@@ -286,8 +329,167 @@ export class ModelActor extends Actor implements AsyncDisposable {
     } catch (error) {
       await model.dispose();
       if (ownsLlama) await llama.dispose();
+      if (error instanceof ActorError) throw error;
       throw new ModelLoadError(`could not create a context for ${path}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** A pool whose context is being created for `adapters` (not yet registered anywhere). */
+  private newPool(model: LlamaModel, settings: ContextSettings, adapters: readonly AppliedAdapter[]): ContextPool {
+    const { contextSize, slots, threads, batchSize, flashAttention, maxQueue } = settings;
+    return new ContextPool(
+      adapterSetKey(adapters),
+      adapters,
+      async () => {
+        try {
+          return await model.createContext({
+            contextSize,
+            sequences: slots,
+            threads,
+            batchSize,
+            flashAttention,
+            ...(adapters.length > 0
+              ? { lora: { adapters: adapters.map((adapter) => ({ filePath: adapter.path, scale: adapter.scale })) } }
+              : {}),
+          });
+        } catch (error) {
+          if (adapters.length === 0) throw error;
+          throw new AdapterLoadError(
+            `llama.cpp could not apply ${adapters.map((a) => a.path).join(', ')}: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+      },
+      slots,
+      maxQueue,
+    );
+  }
+
+  /**
+   * Leases the pool of an adapter set, creating its context if none serves the set. Every lease
+   * must be returned with {@link releasePool}.
+   */
+  private async leasePool(loaded: Loaded, adapters: readonly AppliedAdapter[]): Promise<ContextPool> {
+    const key = adapterSetKey(adapters);
+    let pool = loaded.pools.get(key);
+    if (!pool) {
+      const limit = this.options.maxContexts ?? 3;
+      if (loaded.pools.size >= limit) {
+        // Make room by freeing an idle context of a set nobody uses now.
+        const defaultKey = adapterSetKey(this.defaultAdapters);
+        const idle = [...loaded.pools.values()].find((p) => p.leases === 0 && p.key !== defaultKey);
+        if (!idle) throw new AdapterContextsFullError(loaded.pools.size, limit);
+        this.freePool(loaded, idle);
+      }
+      for (const adapter of adapters) await this.validated(adapter.path, loaded.model);
+      // Validation awaited: another request may have created the pool meanwhile.
+      pool = loaded.pools.get(key);
+      if (!pool) {
+        pool = this.newPool(loaded.model, loaded.settings, adapters);
+        loaded.pools.set(key, pool);
+        const created = pool;
+        created.ready.catch(() => {
+          if (loaded.pools.get(key) === created) loaded.pools.delete(key);
+        });
+        this.logger?.info({ adapters: adapters.map((a) => a.path), contexts: loaded.pools.size }, 'adapter context created');
+      }
+    }
+    pool.leases++;
+    if (pool.idleTimer !== undefined) {
+      this.clock.clearTimeout(pool.idleTimer);
+      pool.idleTimer = undefined;
+    }
+    try {
+      return await pool.ready;
+    } catch (error) {
+      pool.leases--;
+      throw error;
+    }
+  }
+
+  /** Returns a lease; a context of a non-default set is freed once idle for `adapterContextIdleMs`. */
+  private releasePool(loaded: Loaded, pool: ContextPool): void {
+    pool.leases--;
+    this.freeWhenIdle(loaded, pool);
+  }
+
+  private freeWhenIdle(loaded: Loaded, pool: ContextPool): void {
+    if (pool.leases > 0 || pool.idleTimer !== undefined || loaded.pools.get(pool.key) !== pool) return;
+    if (pool.key === adapterSetKey(this.defaultAdapters)) return;
+    const idleMs = this.options.adapterContextIdleMs ?? 30_000;
+    if (idleMs === 0) {
+      this.freePool(loaded, pool);
+      return;
+    }
+    pool.idleTimer = this.clock.setTimeout(() => {
+      pool.idleTimer = undefined;
+      if (pool.leases === 0 && this.loaded === loaded) this.freePool(loaded, pool);
+    }, idleMs);
+  }
+
+  /** Frees an idle pool's context (never one with a lease: no sequence is disposed mid-generation). */
+  private freePool(loaded: Loaded, pool: ContextPool): void {
+    if (pool.leases > 0) return;
+    if (loaded.pools.get(pool.key) === pool) loaded.pools.delete(pool.key);
+    if (pool.idleTimer !== undefined) this.clock.clearTimeout(pool.idleTimer);
+    pool.idleTimer = undefined;
+    this.logger?.info({ adapters: pool.adapters.map((a) => a.path), contexts: loaded.pools.size }, 'adapter context freed');
+    void pool.ready.then((ready) => ready.context.dispose()).catch(() => {});
+  }
+
+  /** Validates an adapter against the loaded model, once per file version. */
+  private async validated(path: string, model: LlamaModel, signal?: AbortSignal): Promise<AdapterInfo> {
+    const mtimeMs = await stat(path).then((s) => s.mtimeMs, () => -1);
+    const cached = this.adapterInfo.get(path);
+    if (cached && cached.mtimeMs === mtimeMs && mtimeMs >= 0) return cached.info;
+    const info = await validateAdapter(path, model.fileInfo, signal ? { signal } : {});
+    this.adapterInfo.set(path, { mtimeMs, info });
+    return info;
+  }
+
+  /**
+   * Replaces the model's adapter set. The new set's context is created (and llama.cpp's verdict
+   * known) before the switch; generations running on the old set finish on it, and its context is
+   * freed when they are done. Changes run one at a time.
+   */
+  private changeAdapters(change: (current: AppliedAdapter[]) => AppliedAdapter[], signal: AbortSignal): Promise<AdapterListing> {
+    const run = async (): Promise<AdapterListing> => {
+      const loaded = await this.ready();
+      if (signal.aborted) throw new AbortedError('changing adapters', { cause: signal.reason });
+      const next = change(this.defaultAdapters);
+      const previousKey = adapterSetKey(this.defaultAdapters);
+      if (adapterSetKey(next) !== previousKey) {
+        const pool = await this.leasePool(loaded, next);
+        this.defaultAdapters = next;
+        this.releasePool(loaded, pool);
+        const previous = loaded.pools.get(previousKey);
+        if (previous) this.freeWhenIdle(loaded, previous);
+        this.logger?.info({ adapters: next }, 'adapter set changed');
+      }
+      return this.adapterListing(loaded);
+    };
+    const result = this.adapterChange.then(run, run);
+    this.adapterChange = result.catch(() => {});
+    return result;
+  }
+
+  /** The model's adapter set and the contexts alive now. */
+  private adapterListing(loaded: Loaded): AdapterListing {
+    const defaultKey = adapterSetKey(this.defaultAdapters);
+    return {
+      applied: this.defaultAdapters.map((a) => ({ ...a })),
+      contexts: [...loaded.pools.values()]
+        .filter((pool) => pool.isReady)
+        .map((pool) => ({
+          adapters: pool.adapters.map((a) => ({ ...a })),
+          isDefault: pool.key === defaultKey,
+          slots: pool.slots,
+          busySlots: pool.scheduler.busy,
+          queueDepth: pool.scheduler.queueDepth,
+          estimatedBytes: loaded.contextBytes,
+        })),
+      maxContexts: this.options.maxContexts ?? 3,
+    };
   }
 
   /** The loaded model, waiting for a load in progress; typed errors otherwise. */
@@ -323,6 +525,49 @@ export class ModelActor extends Actor implements AsyncDisposable {
         return (await this.ready()).info;
       case ModelMessage.Status:
         return this.status();
+      case ModelMessage.ApplyAdapter: {
+        const { path, scale } = (message.payload ?? {}) as ApplyAdapterRequest;
+        const [adapter] = resolveAdapterSpecs([{ path, ...(scale === undefined ? {} : { scale }) }]) as [AppliedAdapter];
+        return this.changeAdapters(
+          (current) => [...current.filter((a) => a.path !== adapter.path), adapter],
+          context.signal,
+        );
+      }
+      case ModelMessage.RemoveAdapter: {
+        const { path } = (message.payload ?? {}) as RemoveAdapterRequest;
+        if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
+          throw new InvalidArgumentError('removeAdapter takes { path?: string }');
+        }
+        const target = path === undefined ? undefined : resolvePath(path);
+        return this.changeAdapters((current) => {
+          if (target === undefined) return [];
+          if (!current.some((a) => a.path === target)) throw new AdapterNotAppliedError(target, current.map((a) => a.path));
+          return current.filter((a) => a.path !== target);
+        }, context.signal);
+      }
+      case ModelMessage.SetAdapterScale: {
+        const { path, scale } = (message.payload ?? {}) as SetAdapterScaleRequest;
+        if (scale === undefined) throw new InvalidArgumentError('setAdapterScale needs { path, scale }');
+        const [adapter] = resolveAdapterSpecs([{ path, scale }]) as [AppliedAdapter];
+        return this.changeAdapters((current) => {
+          if (!current.some((a) => a.path === adapter.path)) {
+            throw new AdapterNotAppliedError(adapter.path, current.map((a) => a.path));
+          }
+          return current.map((a) => (a.path === adapter.path ? adapter : a));
+        }, context.signal);
+      }
+      case ModelMessage.ListAdapters:
+        return this.adapterListing(await this.ready());
+      case ModelMessage.ValidateAdapter: {
+        const { path } = (message.payload ?? {}) as { path?: unknown };
+        if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('validateAdapter needs { path: string }');
+        const loaded = await this.ready();
+        return validateAdapter(path, loaded.model.fileInfo, { signal: context.signal });
+      }
+      case ModelMessage.TokenizeChat:
+        return this.tokenizeChat(await this.ready(), message.payload as TokenizeChatRequest);
+      case ModelMessage.Score:
+        return this.score(message.payload as ScoreRequest, context);
       default:
         return super.receive(message, context);
     }
@@ -391,17 +636,25 @@ export class ModelActor extends Actor implements AsyncDisposable {
       throw new PromptTooLongError(promptTokens.length, contextSize, minFree);
     }
     const grammar = params.jsonSchema ? await this.grammar(loaded, params.jsonSchema) : undefined;
+    const adapters = request.adapters === undefined ? this.defaultAdapters : resolveAdapterSpecs(request.adapters);
 
     const signal = AbortSignal.any([context.signal, this.unloadController.signal]);
     const key = request.fairnessKey ?? request.session ?? context.message.from ?? 'anonymous';
     const queuedAt = this.clock.now();
-    const sequence = await loaded.scheduler.acquire(key, signal, (free) => this.chooseSlot(loaded, free, request.session));
+    const pool = await this.leasePool(loaded, adapters);
+    let sequence: LlamaContextSequence;
+    try {
+      sequence = await pool.scheduler.acquire(key, signal, (free) => this.chooseSlot(pool, free, request.session));
+    } catch (error) {
+      this.releasePool(loaded, pool);
+      throw error;
+    }
     // unload() waits on this: the slot is back only when the generator's finally has run.
     const finished = new Deferred();
     this.active.add(finished.promise);
     const queueMs = this.clock.now() - queuedAt;
     try {
-      const owner = loaded.owners.get(sequence) as SlotOwner;
+      const owner = pool.owners.get(sequence) as SlotOwner;
       owner.session = request.session;
       owner.lastUsed = this.clock.now();
       const { evaluate, cached } = await this.prepareSlot(sequence, promptTokens);
@@ -475,7 +728,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
         },
       };
     } finally {
-      loaded.scheduler.release(sequence);
+      pool.scheduler.release(sequence);
+      this.releasePool(loaded, pool);
       this.active.delete(finished.promise);
       finished.resolve();
     }
@@ -485,11 +739,11 @@ export class ModelActor extends Actor implements AsyncDisposable {
    * Picks a free slot: the one holding this session's KV cache if free, else the least recently
    * used one (whose cache is the least likely to be wanted again).
    */
-  private chooseSlot(loaded: Loaded, free: readonly LlamaContextSequence[], session: string | undefined): number {
+  private chooseSlot(pool: ContextPool, free: readonly LlamaContextSequence[], session: string | undefined): number {
     let best = -1;
     let oldest = Number.POSITIVE_INFINITY;
     for (const [index, sequence] of free.entries()) {
-      const owner = loaded.owners.get(sequence) as SlotOwner;
+      const owner = pool.owners.get(sequence) as SlotOwner;
       if (session !== undefined && owner.session === session) return index;
       if (owner.lastUsed < oldest) {
         oldest = owner.lastUsed;
@@ -507,6 +761,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private async prepareSlot(
     sequence: LlamaContextSequence,
     prompt: Token[],
+    keepAtMost = prompt.length - 1,
   ): Promise<{ evaluate: Token[]; cached: number }> {
     if (this.options.reuseKvCache === false) {
       await sequence.clearHistory();
@@ -514,7 +769,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
     }
     const existing = sequence.contextTokens;
     let common = 0;
-    const limit = Math.min(existing.length, prompt.length - 1);
+    const limit = Math.min(existing.length, prompt.length - 1, keepAtMost);
     while (common < limit && existing[common] === prompt[common]) common++;
     if (common === 0) await sequence.clearHistory();
     else if (common < sequence.nextTokenIndex) {
@@ -536,10 +791,18 @@ export class ModelActor extends Actor implements AsyncDisposable {
       if (request.prompt.length === 0) throw new EmptyPromptError();
       return loaded.model.tokenize(request.prompt);
     }
-    const messages = request.messages as ChatMessage[];
+    const history = this.chatHistory(request.messages);
+    // An empty model turn at the end asks the template for the assistant's next reply.
+    history.push({ type: 'model', response: [] });
+    const { contextText } = loaded.chatWrapper.generateContextState({ chatHistory: history });
+    return contextText.tokenize(loaded.model.tokenizer);
+  }
+
+  /** Chat messages as node-llama-cpp chat history, each one checked. */
+  private chatHistory(messages: ChatMessage[] | undefined): ChatHistoryItem[] {
     if (!Array.isArray(messages)) throw new InvalidArgumentError('messages must be an array');
     if (messages.length === 0) throw new EmptyPromptError();
-    const history: ChatHistoryItem[] = messages.map((message, index) => {
+    return messages.map((message, index): ChatHistoryItem => {
       if (
         typeof message !== 'object' ||
         message === null ||
@@ -554,10 +817,121 @@ export class ModelActor extends Actor implements AsyncDisposable {
       if (message.role === 'user') return { type: 'user', text: message.content };
       return { type: 'model', response: [message.content] };
     });
-    // An empty model turn at the end asks the template for the assistant's next reply.
-    history.push({ type: 'model', response: [] });
-    const { contextText } = loaded.chatWrapper.generateContextState({ chatHistory: history });
-    return contextText.tokenize(loaded.model.tokenizer);
+  }
+
+  /**
+   * Formats a conversation with the model's chat template and marks its assistant turns. The
+   * template is rendered once per assistant turn: up to the turn's opening (its start) and up to its
+   * text (its end); the token after the text, the end-of-turn marker, belongs to the turn.
+   */
+  private tokenizeChat(loaded: Loaded, request: TokenizeChatRequest): ChatTokens {
+    const messages = request?.messages;
+    const history = this.chatHistory(messages);
+    const render = (items: ChatHistoryItem[]): Token[] =>
+      loaded.chatWrapper.generateContextState({ chatHistory: items }).contextText.tokenize(loaded.model.tokenizer);
+    const opener: ChatHistoryItem = { type: 'model', response: [] };
+    // Rendering with a next model turn closes every turn, the last assistant one included.
+    const full = render([...history, opener]);
+    const spans: Array<[number, number]> = [];
+    for (const [index, message] of (messages as ChatMessage[]).entries()) {
+      if (message.role !== 'assistant') continue;
+      const start = commonPrefix(render([...history.slice(0, index), opener]), full);
+      const textEnd = commonPrefix(render(history.slice(0, index + 1)), full);
+      spans.push([start, Math.min(textEnd + 1, full.length)]);
+    }
+    const end = spans.at(-1)?.[1] ?? full.length;
+    return { tokens: full.slice(0, end) as number[], assistantSpans: spans };
+  }
+
+  /**
+   * Log-probabilities of given tokens under the model (and adapter set), from `controlledEvaluate`
+   * on a slot of that set's context. Tokens are fed in chunks so that an abort stops the work
+   * within one chunk; the slot's KV cache is reused for a shared prefix like any prompt's.
+   */
+  private async score(request: ScoreRequest, context: ActorContext): Promise<ScoreResult> {
+    const loaded = await this.ready();
+    const tokens = request?.tokens;
+    const vocabulary = loaded.info.vocabularySize;
+    if (!Array.isArray(tokens) || tokens.length < 2 || tokens.some((t) => !Number.isInteger(t) || t < 0 || t >= vocabulary)) {
+      throw new InvalidArgumentError(`score needs { tokens: integer[] } of 2 or more ids in 0..${vocabulary - 1}`);
+    }
+    if (tokens.length > loaded.info.contextSize) throw new PromptTooLongError(tokens.length, loaded.info.contextSize, 0);
+    const spans = request.spans ?? [[1, tokens.length]];
+    const scored = new Set<number>();
+    for (const span of spans) {
+      const [start, end] = Array.isArray(span) ? span : [];
+      if (!Number.isInteger(start) || !Number.isInteger(end) || (start as number) < 1 || (end as number) > tokens.length || (start as number) > (end as number)) {
+        throw new InvalidArgumentError(`score spans must be [start, end) with 1 ≤ start ≤ end ≤ ${tokens.length}, got ${JSON.stringify(span)}`);
+      }
+      for (let i = start as number; i < (end as number); i++) scored.add(i);
+    }
+    const method = request.method ?? 'logits';
+    if (method !== 'logits' && method !== 'probabilities') {
+      throw new InvalidArgumentError(`score method must be "logits" or "probabilities", got ${JSON.stringify(method)}`);
+    }
+    const first = Math.min(...scored);
+    const adapters = request.adapters === undefined ? this.defaultAdapters : resolveAdapterSpecs(request.adapters);
+    const signal = AbortSignal.any([context.signal, this.unloadController.signal]);
+    const pool = await this.leasePool(loaded, adapters);
+    let sequence: LlamaContextSequence;
+    try {
+      sequence = await pool.scheduler.acquire(context.message.from ?? 'anonymous', signal, (free) => this.chooseSlot(pool, free, undefined));
+    } catch (error) {
+      this.releasePool(loaded, pool);
+      throw error;
+    }
+    const finished = new Deferred();
+    this.active.add(finished.promise);
+    try {
+      const owner = pool.owners.get(sequence) as SlotOwner;
+      owner.session = undefined;
+      owner.lastUsed = this.clock.now();
+      // The logits of the token before the first scored one are needed, so it must be evaluated.
+      const { evaluate, cached } = await this.prepareSlot(sequence, tokens as Token[], first - 1);
+      const logprobs: number[] = [];
+      for (let offset = 0; offset < evaluate.length; offset += SCORE_CHUNK) {
+        if (signal.aborted) throw signal.reason instanceof ActorError ? signal.reason : new AbortedError('score', { cause: signal.reason });
+        const chunk = evaluate.slice(offset, offset + SCORE_CHUNK);
+        const items: ControlledEvaluateInputItem[] = chunk.map((token, i) => {
+          const next = cached + offset + i + 1;
+          if (!scored.has(next)) return token;
+          const target = tokens[next] as Token;
+          return [
+            token,
+            {
+              generateNext:
+                method === 'logits'
+                  ? { logits: { filter: { tokens: [target], includeTop: 1 } }, totalLogitWeight: true, options: { temperature: 0 } }
+                  : { probabilities: true, options: { temperature: 0 } },
+            },
+          ];
+        });
+        const outputs = await sequence.controlledEvaluate(items);
+        for (const [i, output] of outputs.entries()) {
+          const next = cached + offset + i + 1;
+          if (!scored.has(next)) continue;
+          const target = tokens[next] as Token;
+          if (method === 'logits') {
+            const logits = output?.next.logits;
+            const total = output?.next.totalLogitWeight;
+            const logit = logits?.get(target);
+            if (!logits || total === undefined || logit === undefined) throw new ModelLoadError(`llama.cpp returned no logits at token ${next}`);
+            // log p = logit − log Σ exp(l) = (logit − max) − log Σ exp(l − max), and node-llama-cpp gives Σ exp(l − max).
+            const top = Math.max(...logits.values());
+            logprobs.push(logit - top - Math.log(total));
+          } else {
+            const probability = output?.next.probabilities?.get(target) ?? 0;
+            logprobs.push(Math.log(probability));
+          }
+        }
+      }
+      return { logprobs, cachedTokens: cached };
+    } finally {
+      pool.scheduler.release(sequence);
+      this.releasePool(loaded, pool);
+      this.active.delete(finished.promise);
+      finished.resolve();
+    }
   }
 
   private grammar(loaded: Loaded, schema: object): Promise<LlamaGrammar> {
@@ -620,16 +994,17 @@ export class ModelActor extends Actor implements AsyncDisposable {
     const first = recent[0];
     // From the start of the oldest bucket with tokens to now (at least one bucket long).
     const span = first === undefined ? 0 : Math.max(now - first.bucket * RATE_BUCKET_MS, RATE_BUCKET_MS);
-    const scheduler = this.loaded?.scheduler;
+    const pools = [...(this.loaded?.pools.values() ?? [])].filter((pool) => pool.isReady);
     return {
       state: this.state,
       slots: this.loaded?.info.slots ?? this.options.slots ?? 0,
-      busySlots: scheduler?.busy ?? 0,
-      queueDepth: scheduler?.queueDepth ?? 0,
+      busySlots: pools.reduce((sum, pool) => sum + pool.scheduler.busy, 0),
+      queueDepth: pools.reduce((sum, pool) => sum + pool.scheduler.queueDepth, 0),
       maxQueue: this.options.maxQueue ?? 64,
       completed: this.completed,
       tokensGenerated: this.tokensGenerated,
       tokensPerSecond: span > 0 ? (tokens * 1000) / span : 0,
+      contexts: pools.length,
     };
   }
 
@@ -645,7 +1020,9 @@ export class ModelActor extends Actor implements AsyncDisposable {
     this.loaded = undefined;
     this.loading = undefined;
     if (loaded) {
-      loaded.scheduler.rejectAll(new ModelNotReadyError('unloading'));
+      for (const pool of loaded.pools.values()) {
+        if (pool.isReady) pool.scheduler.rejectAll(new ModelNotReadyError('unloading'));
+      }
       await Promise.all(this.active);
       await this.free(loaded);
     }
@@ -656,7 +1033,13 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private async free(loaded: Loaded): Promise<void> {
     const embedding = await loaded.embeddingContext?.catch(() => undefined);
     await embedding?.dispose();
-    await loaded.context.dispose();
+    for (const pool of loaded.pools.values()) {
+      if (pool.idleTimer !== undefined) this.clock.clearTimeout(pool.idleTimer);
+      const ready = await pool.ready.catch(() => undefined);
+      await ready?.context.dispose();
+    }
+    loaded.pools.clear();
+    // Adapter weights belong to the model in node-llama-cpp: they are released here.
     await loaded.model.dispose();
     if (loaded.ownsLlama) await loaded.llama.dispose();
   }
@@ -725,4 +1108,31 @@ async function checkGgufFile(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Checks adapter specs and resolves their paths; `INVALID_PARAMETER`-style errors for bad ones. */
+function resolveAdapterSpecs(specs: readonly AdapterSpec[]): AppliedAdapter[] {
+  if (!Array.isArray(specs)) throw new InvalidArgumentError(`adapters must be an array of { path, scale? }, got ${JSON.stringify(specs)}`);
+  const seen = new Set<string>();
+  return specs.map((spec, index) => {
+    if (typeof spec !== 'object' || spec === null || typeof spec.path !== 'string' || spec.path.length === 0) {
+      throw new InvalidArgumentError(`adapters[${index}] must be { path: string, scale?: number }, got ${JSON.stringify(spec)}`);
+    }
+    const scale = spec.scale ?? 1;
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+      throw new InvalidArgumentError(`adapters[${index}].scale must be a finite number, got ${String(spec.scale)}`);
+    }
+    const path = resolvePath(spec.path);
+    if (seen.has(path)) throw new InvalidArgumentError(`adapters[${index}] repeats ${path}`);
+    seen.add(path);
+    return { path, scale };
+  });
+}
+
+/** Length of the common prefix of two token lists. */
+function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
+  const limit = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < limit && a[i] === b[i]) i++;
+  return i;
 }

@@ -17,6 +17,20 @@ export const ModelMessage = {
   Info: 'info',
   /** How busy it is (slots, queue, tokens/s). */
   Status: 'status',
+  /** Adds a LoRA adapter to the model's adapter set (or changes its scale): {@link ApplyAdapterRequest}. */
+  ApplyAdapter: 'applyAdapter',
+  /** Removes one adapter from the set, or all of them: {@link RemoveAdapterRequest}. */
+  RemoveAdapter: 'removeAdapter',
+  /** Changes the scale of an adapter in the set: {@link SetAdapterScaleRequest}. */
+  SetAdapterScale: 'setAdapterScale',
+  /** The adapter set and the contexts that serve adapter sets: {@link AdapterListing}. */
+  ListAdapters: 'listAdapters',
+  /** Checks an adapter file against this model without loading it: `{ path }` → `AdapterInfo`. */
+  ValidateAdapter: 'validateAdapter',
+  /** A conversation formatted with the model's chat template and tokenized, with the assistant turns marked: {@link ChatTokens}. */
+  TokenizeChat: 'tokenizeChat',
+  /** The model's log-probability of given tokens after their prefix: {@link ScoreRequest} → {@link ScoreResult}. */
+  Score: 'score',
 } as const;
 export type ModelMessage = (typeof ModelMessage)[keyof typeof ModelMessage];
 
@@ -84,6 +98,105 @@ export interface GenerateRequest {
    * chatty session cannot starve others. Defaults to `session`, else the message's `from`, else `anonymous`.
    */
   fairnessKey?: string;
+  /**
+   * The LoRA adapters to generate with: `[]` is the base model. Requests naming the same set share
+   * a context and its batches; a set no context serves yet gets one (see `maxContexts`). Defaults
+   * to the model's adapter set (`applyAdapter`).
+   */
+  adapters?: AdapterSpec[];
+}
+
+/** A LoRA adapter to apply, by file path. */
+export interface AdapterSpec {
+  /** Path of the adapter GGUF. */
+  path: string;
+  /** Multiplies the adapter's update (llama.cpp applies `scale · alpha / rank`); 0 disables it, negative inverts it. Defaults to `1`. */
+  scale?: number;
+}
+
+/** An adapter in a set: absolute path and scale. */
+export interface AppliedAdapter {
+  path: string;
+  scale: number;
+}
+
+/** Payload of {@link ModelMessage.ApplyAdapter}. */
+export interface ApplyAdapterRequest {
+  path: string;
+  /** Defaults to `1`. */
+  scale?: number;
+}
+
+/** Payload of {@link ModelMessage.RemoveAdapter}. */
+export interface RemoveAdapterRequest {
+  /** The adapter to remove. Defaults to all of them. */
+  path?: string;
+}
+
+/** Payload of {@link ModelMessage.SetAdapterScale}. */
+export interface SetAdapterScaleRequest {
+  path: string;
+  scale: number;
+}
+
+/** One llama.cpp context serving one adapter set. */
+export interface AdapterContextInfo {
+  adapters: AppliedAdapter[];
+  /** Whether this is the model's adapter set (kept while idle); other contexts are freed when idle. */
+  isDefault: boolean;
+  slots: number;
+  busySlots: number;
+  queueDepth: number;
+  /** node-llama-cpp's estimate of the context's memory (KV cache and compute buffers), in bytes. */
+  estimatedBytes: number;
+}
+
+/** Reply of the adapter messages: the model's adapter set and the contexts alive now. */
+export interface AdapterListing {
+  /** The model's adapter set, used by requests that do not name one. */
+  applied: AppliedAdapter[];
+  contexts: AdapterContextInfo[];
+  /** The most contexts (adapter sets served at once), the default set's included. */
+  maxContexts: number;
+}
+
+/** Payload of {@link ModelMessage.TokenizeChat}. */
+export interface TokenizeChatRequest {
+  messages: ChatMessage[];
+}
+
+/** Reply of {@link ModelMessage.TokenizeChat}. */
+export interface ChatTokens {
+  /** The conversation as the model sees it, ending after the last assistant turn's end-of-turn token. */
+  tokens: number[];
+  /**
+   * Token index ranges `[start, end)` of the assistant turns: each turn's text and the end-of-turn
+   * token that follows it (what a model must learn to produce).
+   */
+  assistantSpans: Array<[number, number]>;
+}
+
+/** Payload of {@link ModelMessage.Score}. */
+export interface ScoreRequest {
+  tokens: number[];
+  /** Index ranges `[start, end)` of the tokens to score (start ≥ 1: a token is scored given those before it). Defaults to `[[1, tokens.length]]`. */
+  spans?: Array<[number, number]>;
+  /** Adapter set to score with, as in {@link GenerateRequest.adapters}. Defaults to the model's. */
+  adapters?: AdapterSpec[];
+  /**
+   * `logits`: from the target's logit, the top logit and the sum of all probabilities (three numbers a token).
+   * `probabilities`: from the full next-token distribution (the whole vocabulary a token; slower, for cross-checks).
+   * Defaults to `logits`.
+   */
+  method?: 'logits' | 'probabilities';
+}
+
+/** Reply of {@link ModelMessage.Score}. */
+export interface ScoreResult {
+  /** Natural-log probability of each scored token, in order. */
+  logprobs: number[];
+  /** Tokens found already evaluated in the slot's KV cache and not evaluated again. */
+  cachedTokens: number;
 }
 
 /** Token accounting of one generation, on the `done` event and in the `ask` result. */
@@ -157,6 +270,8 @@ export interface ModelStatus {
   tokensGenerated: number;
   /** Aggregate decode rate over the last few seconds of generation. */
   tokensPerSecond: number;
+  /** llama.cpp contexts alive: one per adapter set in use. */
+  contexts: number;
 }
 
 /** Lifecycle states of a model (an xstate machine). */
@@ -204,6 +319,17 @@ export interface ModelActorOptions {
    * clears the slot for every request. Defaults to `true`.
    */
   reuseKvCache?: boolean;
+  /** The adapter set the model starts with (see {@link ModelMessage.ApplyAdapter}). Defaults to none. */
+  adapters?: AdapterSpec[];
+  /**
+   * The most llama.cpp contexts at once, the default adapter set's included: each adapter set in use
+   * needs its own context (KV cache for `slots × contextSize` tokens plus compute buffers; see
+   * `listAdapters` for the estimate). A request for another set when all are busy gets
+   * `ADAPTER_CONTEXTS_FULL`. Defaults to `3`.
+   */
+  maxContexts?: number;
+  /** How long a context of a non-default adapter set is kept after its last request, in ms (0 frees it at once). Defaults to `30_000`. */
+  adapterContextIdleMs?: number;
   /** Enables `embed` (creates an embedding context on first use). Defaults to `true`. */
   embeddings?: boolean;
   /** Called with load progress from 0 to 1. */

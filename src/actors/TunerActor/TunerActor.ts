@@ -1,0 +1,268 @@
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { type Address, address, parseAddress } from '../../messaging/address.js';
+import { Actor } from '../../messaging/Actor.js';
+import { type Clock, systemClock } from '../../messaging/Clock.js';
+import { AbortedError, InvalidArgumentError, UnsupportedMessageError } from '../../messaging/errors.js';
+import type { Message } from '../../messaging/Message.js';
+import type { StreamCallback, TokenStreamEventInput } from '../../messaging/TokenStreamEvent.js';
+import type { ActorContext, ActorLifecycleContext, ActorOptions, StateReporter } from '../../messaging/types.js';
+import { PromptTooLongError } from '../ModelActor/modelErrors.js';
+import {
+  type AdapterSpec,
+  type AppliedAdapter,
+  type ChatMessage,
+  type ChatTokens,
+  type ModelInfo,
+  ModelMessage,
+  type ScoreResult,
+} from '../ModelActor/types.js';
+import { prepareTrainingData } from './prepareTrainingData.js';
+import {
+  type EvaluateRequest,
+  type EvaluationProgress,
+  type EvaluationResult,
+  type ExampleLoss,
+  type PrepareTrainingDataRequest,
+  type TrainingConfig,
+  type TrainingConversation,
+  type TrainingDataset,
+  type TrainingExample,
+  TunerMessage,
+  type TunerActorOptions,
+  type TunerStatus,
+} from './types.js';
+import { validateTrainingConfig } from './validateTrainingConfig.js';
+
+interface Running {
+  operation: string;
+  startedAt: number;
+  completed?: number;
+  total?: number;
+}
+
+/**
+ * Fine-tuning operations on one model, as messages: LoRA adapters (validated, then applied to the
+ * model's adapter set without reloading it), training data preparation, training config
+ * validation, and evaluation (perplexity and loss over the assistant tokens, from the model's own
+ * next-token probabilities). It never calls llama.cpp itself: everything that touches the model
+ * goes to the ModelActor, which owns it.
+ *
+ * `ask` any message for its result; `streamAsk` / `stream` {@link TunerMessage.Evaluate} for
+ * `progress` events (one per example) and a `done` event whose `data` is the result. What the
+ * tuner is doing is published to the inspection hook as `@actor.state` (`idle` / `busy`).
+ *
+ * @example
+ * ```ts
+ * router.registerActor('tuner', new TunerActor({ model: '@(model)' }), TunerActor.actorOptions);
+ * await router.ask('tuner', TunerMessage.ApplyAdapter, { path: 'adapters/style.gguf', scale: 0.5 });
+ * const dataset = await router.ask<TrainingDataset>('tuner', TunerMessage.PrepareTrainingData, {
+ *   conversations, validationSplit: 0.2, seed: 7,
+ * });
+ * const { perplexity } = await router.ask<EvaluationResult>('tuner', TunerMessage.Evaluate, {
+ *   examples: dataset.validation, adapters: [],
+ * }, { timeout: 60_000 });
+ * ```
+ */
+export class TunerActor extends Actor {
+  /** Router options: several operations at once, so `status` answers during a long evaluation. */
+  static readonly actorOptions: ActorOptions = { concurrency: 16 };
+
+  private readonly model: Address;
+  private readonly clock: Clock;
+  private readonly modelTimeout: number;
+  private logger: Logger | undefined;
+  private stateReporter: StateReporter | undefined;
+  private readonly running = new Set<Running>();
+  private lastEvaluation: EvaluationResult | undefined;
+
+  constructor(options: TunerActorOptions) {
+    super();
+    if (options?.model === undefined) throw new InvalidArgumentError('TunerActor needs the address of its model');
+    this.model = address(parseAddress(options.model));
+    this.clock = options.clock ?? systemClock;
+    this.modelTimeout = options.modelTimeout ?? 600_000;
+    this.logger = options.logger;
+  }
+
+  override onStart(context: ActorLifecycleContext): void {
+    this.logger ??= context.logger;
+    this.stateReporter = context.reportState;
+    context.reportState('idle', { model: this.model });
+  }
+
+  override async receive(message: Message, context: ActorContext): Promise<unknown> {
+    const payload = (message.payload ?? {}) as Record<string, unknown>;
+    switch (message.type) {
+      case TunerMessage.ValidateAdapter:
+        return this.toModel(context, ModelMessage.ValidateAdapter, { path: payload.path });
+      case TunerMessage.ApplyAdapter:
+        // Validated first, so a bad file gets the precise error before any context is touched.
+        await this.toModel(context, ModelMessage.ValidateAdapter, { path: payload.path });
+        return this.toModel(context, ModelMessage.ApplyAdapter, payload);
+      case TunerMessage.RemoveAdapter:
+        return this.toModel(context, ModelMessage.RemoveAdapter, payload);
+      case TunerMessage.SetAdapterScale:
+        return this.toModel(context, ModelMessage.SetAdapterScale, payload);
+      case TunerMessage.ListAdapters:
+        return this.toModel(context, ModelMessage.ListAdapters, {});
+      case TunerMessage.PrepareTrainingData:
+        return this.track('prepareTrainingData', () => this.prepare(payload as unknown as PrepareTrainingDataRequest, context));
+      case TunerMessage.ValidateTrainingConfig:
+        return validateTrainingConfig((payload as { config?: TrainingConfig }).config ?? {});
+      case TunerMessage.Evaluate:
+        return this.evaluate(payload as unknown as EvaluateRequest, context, undefined);
+      case TunerMessage.Status:
+        return this.status();
+      default:
+        return super.receive(message, context);
+    }
+  }
+
+  override async stream(payload: unknown, onChunk: StreamCallback<TokenStreamEventInput>, context: ActorContext): Promise<void> {
+    if (context.message.type !== TunerMessage.Evaluate) {
+      throw new UnsupportedMessageError(context.self.slice(2, -1), context.message.type);
+    }
+    const result = await this.evaluate(payload as EvaluateRequest, context, onChunk);
+    await onChunk({ type: 'done', data: result as unknown as Record<string, unknown> });
+  }
+
+  /** What the tuner is doing now, and the last evaluation's result. */
+  status(): TunerStatus {
+    return {
+      state: this.running.size === 0 ? 'idle' : 'busy',
+      running: [...this.running].map((r) => ({ ...r })),
+      lastEvaluation: this.lastEvaluation,
+    };
+  }
+
+  private toModel<R>(context: ActorContext, type: string, payload: unknown): Promise<R> {
+    return context.router.ask<R>(this.model, type, payload, { signal: context.signal, timeout: this.modelTimeout });
+  }
+
+  private async prepare(request: PrepareTrainingDataRequest, context: ActorContext): Promise<TrainingDataset> {
+    if (typeof request !== 'object' || request === null) throw new InvalidArgumentError('prepareTrainingData needs { conversations }');
+    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {});
+    const contextSize = request.contextSize ?? info.contextSize;
+    if (!Number.isInteger(contextSize) || contextSize < 2) {
+      throw new InvalidArgumentError(`contextSize must be an integer of at least 2, got ${String(request.contextSize)}`);
+    }
+    return prepareTrainingData(request.conversations, {
+      ...(request.validationSplit === undefined ? {} : { validationSplit: request.validationSplit }),
+      ...(request.seed === undefined ? {} : { seed: request.seed }),
+      contextSize,
+      tokenizeChat: (messages: ChatMessage[]) => this.toModel<ChatTokens>(context, ModelMessage.TokenizeChat, { messages }),
+      signal: context.signal,
+    });
+  }
+
+  /**
+   * Scores each example's assistant tokens with the model (and adapter set) and reports the mean
+   * negative log-likelihood per token and its exponential, the perplexity. One `progress` event per
+   * example when streaming; an abort stops the model's scoring within one chunk of tokens.
+   */
+  private async evaluate(
+    request: EvaluateRequest,
+    context: ActorContext,
+    onChunk: StreamCallback<TokenStreamEventInput> | undefined,
+  ): Promise<EvaluationResult> {
+    if (typeof request !== 'object' || request === null || !Array.isArray(request.examples) || request.examples.length === 0) {
+      throw new InvalidArgumentError('evaluate needs { examples: [...] } with at least one example');
+    }
+    const adapters = evaluationAdapters(request);
+    const running: Running = { operation: 'evaluate', startedAt: this.clock.now(), completed: 0, total: request.examples.length };
+    return this.track(running, async () => {
+      const examples = await this.asExamples(request.examples, context);
+      const startedAt = this.clock.now();
+      const losses: ExampleLoss[] = [];
+      let sum = 0;
+      let count = 0;
+      for (const [index, example] of examples.entries()) {
+        if (context.signal.aborted) throw new AbortedError('evaluate', { cause: context.signal.reason });
+        if (example.assistantSpans.length === 0) continue;
+        const { logprobs } = await this.toModel<ScoreResult>(context, ModelMessage.Score, {
+          tokens: example.tokens,
+          spans: example.assistantSpans,
+          ...(adapters === undefined ? {} : { adapters }),
+          ...(request.method === undefined ? {} : { method: request.method }),
+        });
+        const exampleSum = logprobs.reduce((total, logprob) => total - logprob, 0);
+        sum += exampleSum;
+        count += logprobs.length;
+        losses.push({ id: example.id, loss: logprobs.length > 0 ? exampleSum / logprobs.length : 0, tokens: logprobs.length });
+        running.completed = index + 1;
+        const progress: EvaluationProgress = {
+          completed: index + 1,
+          total: examples.length,
+          exampleId: example.id,
+          tokens: count,
+          averageLoss: count > 0 ? sum / count : 0,
+        };
+        this.stateReporter?.('busy', { operation: 'evaluate', ...progress });
+        if (onChunk) await onChunk({ type: 'progress', data: progress as unknown as Record<string, unknown> });
+      }
+      if (count === 0) throw new InvalidArgumentError('evaluate found no assistant tokens to score in the examples');
+      const durationMs = this.clock.now() - startedAt;
+      const averageLoss = sum / count;
+      const result: EvaluationResult = {
+        perplexity: Math.exp(averageLoss),
+        averageLoss,
+        totalTokens: count,
+        examples: losses,
+        adapters: adapters?.map((a): AppliedAdapter => ({ path: resolve(a.path), scale: a.scale ?? 1 })),
+        durationMs,
+        tokensPerSecond: durationMs > 0 ? (count * 1000) / durationMs : 0,
+      };
+      this.lastEvaluation = result;
+      return result;
+    });
+  }
+
+  /** Prepared examples pass through; conversations are formatted and tokenized, none held out. */
+  private async asExamples(items: Array<TrainingExample | TrainingConversation>, context: ActorContext): Promise<TrainingExample[]> {
+    const prepared = items.every((item) => Array.isArray((item as TrainingExample).tokens));
+    if (prepared) {
+      return (items as TrainingExample[]).map((item, index) => {
+        if (!Array.isArray(item.assistantSpans)) {
+          throw new InvalidArgumentError(`examples[${index}] has tokens but no assistantSpans`);
+        }
+        return item;
+      });
+    }
+    if (items.some((item) => Array.isArray((item as TrainingExample).tokens))) {
+      throw new InvalidArgumentError('examples must be all prepared examples or all conversations, not a mix');
+    }
+    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {});
+    const dataset = await prepareTrainingData(items as TrainingConversation[], {
+      validationSplit: 0,
+      contextSize: info.contextSize,
+      tokenizeChat: (messages) => this.toModel<ChatTokens>(context, ModelMessage.TokenizeChat, { messages }),
+      signal: context.signal,
+    });
+    const [first] = dataset.overlong;
+    if (first) throw new PromptTooLongError(first.tokens, first.contextSize, 0);
+    return dataset.train;
+  }
+
+  /** Runs an operation while publishing `busy` / `idle` to the inspection hook. */
+  private async track<T>(operation: string | Running, run: () => Promise<T>): Promise<T> {
+    const running = typeof operation === 'string' ? { operation, startedAt: this.clock.now() } : operation;
+    this.running.add(running);
+    this.stateReporter?.('busy', { operation: running.operation });
+    try {
+      return await run();
+    } finally {
+      this.running.delete(running);
+      if (this.running.size === 0) this.stateReporter?.('idle', { model: this.model });
+    }
+  }
+}
+
+function evaluationAdapters(request: EvaluateRequest): AdapterSpec[] | undefined {
+  if (request.adapter !== undefined && request.adapters !== undefined) {
+    throw new InvalidArgumentError('evaluate takes adapter or adapters, not both');
+  }
+  if (request.adapter !== undefined) return [typeof request.adapter === 'string' ? { path: request.adapter } : request.adapter];
+  return request.adapters;
+}
+
