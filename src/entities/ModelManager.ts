@@ -7,8 +7,9 @@ import type {
   GenerationUsage,
 } from '../actors/ModelActor/types.js';
 import { ModelMessage } from '../actors/ModelActor/types.js';
+import { TunerActor } from '../actors/TunerActor/TunerActor.js';
 import { type Address, address, parseAddress } from '../messaging/address.js';
-import { AbortedError, InvalidArgumentError } from '../messaging/errors.js';
+import { AbortedError, ActorAlreadyRegisteredError, InvalidArgumentError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import type { TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
 import { EntityNotFoundError, InvalidEntityError, ProviderUnsupportedError } from './entityErrors.js';
@@ -139,8 +140,28 @@ export class ModelManager {
     return this.router.registerActor(id, actor, options);
   }
 
-  /** Stops a model's actor (its generations are aborted and the model freed); the entity stays. */
-  stopModel(model: string | Address): Promise<boolean> {
+  /**
+   * Starts the model (if needed) and its {@link TunerActor} (if needed), at `@(<model id>.tuner)`,
+   * and returns the tuner's address: adapters, training data and evaluation for that model.
+   */
+  async ensureTuner(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    const modelAddress = await this.ensureStarted(model, options);
+    const id = `${parseAddress(modelAddress)}.tuner`;
+    if (!this.router.has(id)) {
+      try {
+        this.router.registerActor(id, new TunerActor({ model: modelAddress }), TunerActor.actorOptions);
+      } catch (error) {
+        // Two callers raced to start it: the other one won, which is what both wanted.
+        if (!(error instanceof ActorAlreadyRegisteredError)) throw error;
+      }
+    }
+    return address(id);
+  }
+
+  /** Stops a model's actor (its generations are aborted and the model freed) and its tuner; the entity stays. */
+  async stopModel(model: string | Address): Promise<boolean> {
+    const tuner = `${parseAddress(model)}.tuner`;
+    if (this.router.has(tuner)) await this.router.unregisterActor(tuner);
     return this.router.unregisterActor(model);
   }
 

@@ -13,4 +13,6 @@ export interface ServerContext {
   logger: Logger;
   /** Directories model files must be inside (resolved, absolute). */
   modelDirs: string[];
+  /** Directories adapter files must be inside (resolved, absolute). */
+  adapterDirs: string[];
 }

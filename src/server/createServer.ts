@@ -8,6 +8,7 @@ import type { SessionManager } from '../entities/SessionManager.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import { errorBody, HttpError, httpStatus } from './httpErrors.js';
+import { adapterRoutes } from './adapterRoutes.js';
 import { nativeRoutes } from './nativeRoutes.js';
 import { openaiRoutes, sendError } from './openaiRoutes.js';
 import type { ServerContext } from './ServerContext.js';
@@ -28,6 +29,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Directories that model files published over HTTP must be inside. Defaults to `['models']`. */
   modelDirs?: string[];
+  /** Directories that LoRA adapter files named over HTTP must be inside. Defaults to `modelDirs`. */
+  adapterDirs?: string[];
   /** Defaults to the router's logger. */
   logger?: Logger;
 }
@@ -72,6 +75,7 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     metrics: new ServerMetrics(options.router, options.models),
     logger,
     modelDirs: (options.modelDirs ?? ['models']).map((dir) => resolve(dir)),
+    adapterDirs: (options.adapterDirs ?? options.modelDirs ?? ['models']).map((dir) => resolve(dir)),
   };
 
   if (options.apiKey) {
@@ -105,6 +109,7 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(PAGE, 'utf8')));
   openaiRoutes(app, context);
   nativeRoutes(app, context);
+  adapterRoutes(app, context);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -1,4 +1,3 @@
-import { isAbsolute, relative, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelStatus } from '../actors/ModelActor/types.js';
 import { ModelMessage } from '../actors/ModelActor/types.js';
@@ -6,13 +5,14 @@ import { SessionMessage } from '../actors/SessionActor/types.js';
 import { address } from '../messaging/address.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
-import { HttpError } from './httpErrors.js';
+import { confinedPath, confinePayloadPaths } from './confinedPath.js';
 import type { ServerContext } from './ServerContext.js';
 import { SseWriter } from './SseWriter.js';
 
 type Body = Record<string, unknown>;
 
-function asObject(body: unknown): Body {
+/** @internal */
+export function asObject(body: unknown): Body {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidArgumentError('the request body must be a JSON object');
   return body as Body;
@@ -24,8 +24,8 @@ function optionalTimeout(body: Body): { timeout?: number } {
   return { timeout: body.timeout };
 }
 
-/** Streams a GenerationStream's events as SSE (`event: token|done|error`); the client leaving aborts it. */
-async function pipeEvents(reply: FastifyReply, start: (signal: AbortSignal) => GenerationStream): Promise<FastifyReply> {
+/** @internal Streams a GenerationStream's events as SSE (`event: token|done|error`); the client leaving aborts it. */
+export async function pipeEvents(reply: FastifyReply, start: (signal: AbortSignal) => GenerationStream): Promise<FastifyReply> {
   const controller = new AbortController();
   const stream = start(controller.signal);
   if (stream.rejectedWith) throw stream.rejectedWith;
@@ -37,19 +37,6 @@ async function pipeEvents(reply: FastifyReply, start: (signal: AbortSignal) => G
   return reply;
 }
 
-/** Model paths must resolve inside one of the configured directories. */
-function confinedPath(context: ServerContext, path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('path must be a non-empty string');
-  const absolute = resolve(path);
-  const allowed = context.modelDirs.some((dir) => {
-    const inside = relative(dir, absolute);
-    return inside.length > 0 && !inside.startsWith('..') && !isAbsolute(inside);
-  });
-  if (!allowed) {
-    throw new HttpError('PATH_NOT_ALLOWED', `model path is outside the allowed directories (${context.modelDirs.join(', ') || 'none configured'})`);
-  }
-  return absolute;
-}
 
 /** @internal Routes of the actor model itself: ask/stream any actor, sessions, models, health. */
 export function nativeRoutes(app: FastifyInstance, context: ServerContext): void {
@@ -58,6 +45,7 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
   app.post<{ Params: { id: string } }>('/actors/:id/ask', async (request) => {
     const body = asObject(request.body);
     if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
+    confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
     const reply = await router.ask(address(request.params.id), body.type, body.payload, optionalTimeout(body));
     return { reply };
   });
@@ -66,6 +54,7 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
     const body = asObject(request.body);
     if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
     const type = body.type;
+    confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
     return pipeEvents(reply, (signal) => router.stream(address(request.params.id), type, body.payload, { signal, ...optionalTimeout(body) }));
   });
 
@@ -112,7 +101,7 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
     if (typeof body.id !== 'string' || typeof body.provider !== 'string') {
       throw new InvalidArgumentError('a model needs id, provider and path');
     }
-    const path = confinedPath(context, body.path);
+    const path = confinedPath(context.modelDirs, body.path, 'model');
     const published = await models.publishModel({
       id: body.id,
       provider: address(body.provider.replace(/^@\((.*)\)$/, '$1')),

@@ -13,6 +13,7 @@ import {
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { FinishReason } from '../messaging/TokenStreamEvent.js';
+import { confinedPath } from './confinedPath.js';
 import { errorBody, httpStatus } from './httpErrors.js';
 import { SseWriter } from './SseWriter.js';
 import type { ServerContext } from './ServerContext.js';
@@ -98,6 +99,25 @@ function openAiUsage(usage: Partial<GenerationUsage> | undefined) {
   };
 }
 
+/**
+ * The extension field `adapters: [{path, scale?}]` (as llama.cpp's server takes `lora`): the LoRA
+ * adapter set to generate with, `[]` for the base model. Paths must lie inside the adapter directories.
+ */
+function requestAdapters(context: ServerContext, body: Body): Pick<GenerateRequest, 'adapters'> {
+  if (body.adapters === undefined || body.adapters === null) return {};
+  if (!Array.isArray(body.adapters)) throw new InvalidArgumentError('adapters must be an array of { path, scale? }');
+  return {
+    adapters: body.adapters.map((adapter: unknown, index) => {
+      const spec = adapter as Body | null;
+      if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`adapters[${index}] must be { path, scale? }`);
+      return {
+        path: confinedPath(context.adapterDirs, spec.path, 'adapter'),
+        ...(spec.scale === undefined ? {} : { scale: spec.scale as number }),
+      };
+    }),
+  };
+}
+
 /** The session a request names (`session` in the body or `x-session-id`), if any. */
 function sessionOf(request: FastifyRequest, body: Body): string | undefined {
   const header = request.headers['x-session-id'];
@@ -132,7 +152,7 @@ async function startGeneration(
   }
   await context.models.getModel(modelId(body)); // 404 for anything that is not a published model
   const model = await context.models.ensureStarted(modelId(body), { signal });
-  const generate: GenerateRequest = { ...request_, params };
+  const generate: GenerateRequest = { ...request_, params, ...requestAdapters(context, body) };
   return { stream: context.router.stream(model, ModelMessage.Generate, generate, { signal }) };
 }
 

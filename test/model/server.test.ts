@@ -1,10 +1,15 @@
-import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { open, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Llama } from 'node-llama-cpp';
 import OpenAI from 'openai';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyModel } from '../../scripts/make-models.js';
+import { ensureTinyAdapters, ensureTinyModel } from '../../scripts/make-models.js';
 import {
+  type AdapterListing,
+  address,
   createServer,
+  type EvaluationResult,
   type ModelLoadOptions,
   ModelMessage,
   type ModelStatus,
@@ -250,6 +255,107 @@ describe('HTTP server: native endpoints, health and metrics', () => {
       'llama_actors_tokens_per_second{model="tiny"}',
     ]) {
       expect(metrics).toContain(name);
+    }
+  });
+});
+
+describe('HTTP server: adapters and evaluation (TunerActor)', () => {
+  const json = async <T>(response: Response): Promise<T> => (await response.json()) as T;
+  const send = (url: string, method: string, body: unknown) =>
+    fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('applies, rescales, lists and removes adapters; chat requests may name their own set', async () => {
+    const { url, client } = await setup();
+    const adapters = await ensureTinyAdapters();
+    const chat = { model: 'tiny', messages: [{ role: 'user' as const, content: 'hello' }], max_tokens: 10, temperature: 0 };
+    const base = (await client.chat.completions.create(chat)).choices[0]?.message.content;
+
+    const validated = await send(`${url}/models/tiny/adapters/validate`, 'POST', { path: adapters.valid });
+    expect(await json<{ rank: number }>(validated)).toMatchObject({ rank: 4, architecture: 'llama' });
+    const applied = await send(`${url}/models/tiny/adapters`, 'POST', { path: adapters.valid, scale: 1 });
+    expect(applied.status).toBe(200);
+    expect((await json<AdapterListing>(applied)).applied).toEqual([{ path: adapters.valid, scale: 1 }]);
+    const adapted = (await client.chat.completions.create(chat)).choices[0]?.message.content;
+    expect(adapted).not.toBe(base);
+    // The extension field `adapters` picks the set per request: [] is the base model.
+    const explicitBase = await client.chat.completions.create({ ...chat, adapters: [] } as typeof chat);
+    expect(explicitBase.choices[0]?.message.content).toBe(base);
+
+    const rescaled = await send(`${url}/models/tiny/adapters`, 'PATCH', { path: adapters.valid, scale: 0 });
+    expect((await json<AdapterListing>(rescaled)).applied).toEqual([{ path: adapters.valid, scale: 0 }]);
+    expect((await client.chat.completions.create(chat)).choices[0]?.message.content).toBe(base);
+    const listed = await json<AdapterListing>(await fetch(`${url}/models/tiny/adapters`));
+    expect(listed.contexts.some((c) => c.isDefault && c.adapters.length === 1)).toBe(true);
+    const removed = await fetch(`${url}/models/tiny/adapters?path=${encodeURIComponent(adapters.valid)}`, { method: 'DELETE' });
+    expect((await json<AdapterListing>(removed)).applied).toEqual([]);
+  });
+
+  it('bad adapters get typed 4xx answers; paths outside the adapter directories are refused', async () => {
+    const { url } = await setup();
+    const adapters = await ensureTinyAdapters();
+    const bad = await send(`${url}/models/tiny/adapters`, 'POST', { path: adapters.badShape });
+    expect(bad.status).toBe(400);
+    expect((await json<{ error: { code: string; message: string } }>(bad)).error).toMatchObject({
+      code: 'INCOMPATIBLE_ADAPTER',
+      message: expect.stringContaining('blk.0.attn_q.weight'),
+    });
+    const missing = await send(`${url}/models/tiny/adapters`, 'POST', { path: `${dirname(tinyPath)}/missing.gguf` });
+    expect(missing.status).toBe(404);
+    expect((await json<{ error: { code: string } }>(missing)).error.code).toBe('ADAPTER_FILE_NOT_FOUND');
+    const notApplied = await send(`${url}/models/tiny/adapters`, 'DELETE', { path: adapters.valid });
+    expect(notApplied.status).toBe(404);
+    for (const response of [
+      await send(`${url}/models/tiny/adapters`, 'POST', { path: '/etc/passwd' }),
+      await send(`${url}/v1/chat/completions`, 'POST', { model: 'tiny', messages: [{ role: 'user', content: 'x' }], adapters: [{ path: '/etc/passwd' }] }),
+      // The generic actor endpoint cannot be used to reach files the dedicated ones refuse.
+      await send(`${url}/actors/tiny/ask`, 'POST', { type: 'applyAdapter', payload: { path: '/etc/passwd' } }),
+      await send(`${url}/actors/tiny/stream`, 'POST', { type: 'generate', payload: { prompt: 'x', adapters: [{ path: '/etc/hosts' }] } }),
+    ]) {
+      expect(response.status).toBe(403);
+      expect((await json<{ error: { code: string } }>(response)).error.code).toBe('PATH_NOT_ALLOWED');
+    }
+    expect((await fetch(`${url}/models/nope/adapters`)).status).toBe(404);
+  });
+
+  it('evaluates examples: SSE progress events then done with the metrics, or one JSON result', async () => {
+    const { url } = await setup();
+    const examples = ['actors', 'models'].map((topic) => ({
+      messages: [
+        { role: 'user', content: `What are ${topic}?` },
+        { role: 'assistant', content: `The ${topic} are part of the actor model.` },
+      ],
+    }));
+    const streamed = await send(`${url}/models/tiny/evaluate`, 'POST', { examples });
+    const events = (await streamed.text()).trim().split('\n\n');
+    expect(events.map((e) => e.split('\n')[0])).toEqual(['event: progress', 'event: progress', 'event: done']);
+    const done = JSON.parse(events[2]?.split('\n').find((line) => line.startsWith('data: '))?.slice(6) ?? '{}') as { data: EvaluationResult };
+    const plain = await json<EvaluationResult>(await send(`${url}/models/tiny/evaluate`, 'POST', { examples, stream: false }));
+    expect(plain.totalTokens).toBe(done.data.totalTokens);
+    expect(plain.averageLoss).toBeCloseTo(done.data.averageLoss, 9);
+    const bad = await send(`${url}/models/tiny/evaluate`, 'POST', { examples: [{ messages: [{ role: 'user', content: 'no answer' }] }], stream: false });
+    expect(bad.status).toBe(400);
+    expect((await json<{ error: { code: string } }>(bad)).error.code).toBe('INVALID_TRAINING_DATA');
+  });
+
+  it('health is 503 while a model loads', async () => {
+    const { url, models } = await setup();
+    const fifo = join(dirname(tinyPath), `loading-${process.pid}.gguf`);
+    execFileSync('mkfifo', [fifo]);
+    try {
+      // Opening a FIFO blocks until a writer opens it: the model stays in `loading` until then.
+      await models.publishModel({ id: 'slow', provider: address('local'), path: fifo });
+      await models.ensureStarted('slow');
+      const loading = await fetch(`${url}/health`);
+      expect(loading.status).toBe(503);
+      expect(await loading.json()).toMatchObject({ status: 'loading', models: expect.arrayContaining([{ id: 'slow', state: 'loading' }]) });
+      const writer = await open(fifo, 'w');
+      await writer.write('not a model');
+      await writer.close();
+      await expect(models.invokeModel('slow', { message: 'hi' })).rejects.toMatchObject({ code: 'INVALID_MODEL_FILE' });
+      const failed = await fetch(`${url}/health`);
+      expect(await failed.json()).toMatchObject({ models: expect.arrayContaining([{ id: 'slow', state: 'failed' }]) });
+    } finally {
+      await rm(fifo, { force: true });
     }
   });
 });

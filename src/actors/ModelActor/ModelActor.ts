@@ -236,7 +236,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
           this.loadError = error instanceof ActorError ? error : new ModelLoadError(String(error), { cause: error });
           this.lifecycle.send({ type: ModelLifecycleEvent.Fail });
           this.logger?.error({ err: error, model: this.options.modelPath }, 'model load failed');
-          throw error;
+          throw this.loadError;
         },
       );
     }
@@ -1101,7 +1101,10 @@ async function checkGgufFile(path: string): Promise<void> {
   }
   try {
     const magic = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(magic, 0, 4, 0);
+    // Not a regular file (a pipe, a device) cannot be read at an offset: that is not a model either.
+    const { bytesRead } = await handle.read(magic, 0, 4, 0).catch((error: unknown) => {
+      throw new InvalidModelFileError(path, (error as Error).message);
+    });
     if (bytesRead < 4 || magic.toString('latin1') !== 'GGUF') {
       throw new InvalidModelFileError(path, `starts with ${JSON.stringify(magic.subarray(0, bytesRead).toString('latin1'))}, not "GGUF"`);
     }
