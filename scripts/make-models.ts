@@ -65,6 +65,14 @@ export function ensureBenchModel(): Promise<string> {
   );
 }
 
+/** A rank-16 LoRA adapter for the bench model (attention query/value projections and the output matrix). Returns its path. */
+export function ensureBenchAdapter(): Promise<string> {
+  const params = { seed: 0xbe7d, rank: 16 };
+  return ensureBuilt(join(MODELS_DIR, 'bench-lora.gguf'), GENERATOR_VERSION, { ...params, base: BENCH_MODEL_PARAMS }, (path) =>
+    writeTinyAdapter(path, 'valid', params, BENCH_MODEL_PARAMS),
+  );
+}
+
 /** LoRA adapters for the tiny model, one valid and one with wrong shapes. */
 export async function ensureTinyAdapters(): Promise<TinyAdapterPaths> {
   // The adapters' shapes follow the tiny model's parameters, which are therefore part of their key.

@@ -126,11 +126,49 @@ export {
   InvalidLoraRankError,
   InvalidTrainingConfigError,
   InvalidTrainingDataError,
+  NotSupportedByBackendError,
+  TrainingInProgressError,
+  TrainingSessionErrorCode,
+  TrainingSessionNotFoundError,
+  TrainingStoppedError,
   TunerErrorCode,
   type TrainingDataProblem,
 } from './actors/TunerActor/tunerErrors.js';
+// The llama.cpp training backend, usable without the actor.
+export { TrainerProcess, type TrainerProcessOptions, type TrainerRunOptions } from './actors/TunerActor/training/TrainerProcess.js';
+export type { TrainingJob } from './actors/TunerActor/training/TrainingJob.js';
+export type { EpochMetrics, TrainingOutcome, TrainingProgress, TrainingStartInfo } from './actors/TunerActor/training/TrainerMessage.js';
+export type { TrainableTensors } from './actors/TunerActor/training/trainableTensors.js';
+export {
+  extractLora,
+  type ExtractLoraOptions,
+  type LoraExtractionResult,
+  type LoraSkippedTensor,
+  type LoraTensorReport,
+} from './actors/TunerActor/training/extractLora.js';
+export {
+  InvalidTrainingJobError,
+  LoraExtractionError,
+  NativeLibraryNotFoundError,
+  NoTrainableTensorsError,
+  NotEnoughTokensError,
+  QuantizedBaseModelError,
+  TokenOutOfVocabularyError,
+  TrainerBusyError,
+  TrainerCrashedError,
+  TrainerFailedError,
+  TrainingErrorCode,
+} from './actors/TunerActor/training/trainingErrors.js';
 export {
   TunerMessage,
+  TrainingSessionState,
+  type StartTrainingRequest,
+  type TrainingMetrics,
+  type TrainingProgressEvent,
+  type TrainingResult,
+  type TrainingRunOptions,
+  type TrainingStatus,
+  type VariantEvaluation,
   type EvaluateRequest,
   type EvaluationProgress,
   type EvaluationResult,

@@ -1,5 +1,5 @@
-import { GgufValue } from '../gguf/GgufValue.js';
-import type { GgufWriter } from '../gguf/GgufWriter.js';
+import { GgufValue } from '../../src/gguf/GgufValue.js';
+import type { GgufWriter } from '../../src/gguf/GgufWriter.js';
 
 /** The hyperparameters of a llama-architecture model, in llama.cpp's terms. */
 export interface LlamaHyperparameters {

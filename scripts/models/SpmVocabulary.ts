@@ -1,5 +1,5 @@
-import { GgufValue } from '../gguf/GgufValue.js';
-import type { GgufWriter } from '../gguf/GgufWriter.js';
+import { GgufValue } from '../../src/gguf/GgufValue.js';
+import type { GgufWriter } from '../../src/gguf/GgufWriter.js';
 
 /** llama.cpp's `llama_token_type` values as stored in `tokenizer.ggml.token_type`. */
 const TokenType = {

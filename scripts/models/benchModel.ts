@@ -1,5 +1,5 @@
-import { GgmlType } from '../gguf/GgmlType.js';
-import { GgufWriter, type GgufWriteResult, type TensorData } from '../gguf/GgufWriter.js';
+import { GgmlType } from '../../src/gguf/GgmlType.js';
+import { GgufWriter, type GgufWriteResult, type TensorData } from '../../src/gguf/GgufWriter.js';
 import { CHATML_TEMPLATE } from './chatmlTemplate.js';
 import { LlamaLayout, type LlamaTensor } from './LlamaLayout.js';
 import { Prng } from './Prng.js';

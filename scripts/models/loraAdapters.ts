@@ -1,6 +1,6 @@
-import { GgmlType } from '../gguf/GgmlType.js';
-import { GgufValue } from '../gguf/GgufValue.js';
-import { GgufWriter, type GgufWriteResult } from '../gguf/GgufWriter.js';
+import { GgmlType } from '../../src/gguf/GgmlType.js';
+import { GgufValue } from '../../src/gguf/GgufValue.js';
+import { GgufWriter, type GgufWriteResult } from '../../src/gguf/GgufWriter.js';
 import { LlamaLayout, type LlamaTensor } from './LlamaLayout.js';
 import { Prng } from './Prng.js';
 import type { TinyModelParams } from './tinyModel.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GgmlType } from '../../scripts/gguf/GgmlType.js';
-import { GgufValue } from '../../scripts/gguf/GgufValue.js';
-import { GgufWriter } from '../../scripts/gguf/GgufWriter.js';
+import { GgmlType } from '../../src/gguf/GgmlType.js';
+import { GgufValue } from '../../src/gguf/GgufValue.js';
+import { GgufWriter } from '../../src/gguf/GgufWriter.js';
 
 // node-llama-cpp's own GGUF parser is an independent reader to check the writer against.
 describe('GgufWriter', () => {

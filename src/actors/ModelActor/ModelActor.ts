@@ -105,8 +105,6 @@ interface Loaded {
 }
 
 const ROLE_ORDER = new Set(['system', 'user', 'assistant']);
-/** Tokens scored per `controlledEvaluate` call: abort is checked between chunks. */
-const SCORE_CHUNK = 32;
 const RATE_WINDOW_MS = 5_000;
 const RATE_BUCKET_MS = 100;
 
@@ -889,9 +887,12 @@ export class ModelActor extends Actor implements AsyncDisposable {
       // The logits of the token before the first scored one are needed, so it must be evaluated.
       const { evaluate, cached } = await this.prepareSlot(sequence, tokens as Token[], first - 1);
       const logprobs: number[] = [];
-      for (let offset = 0; offset < evaluate.length; offset += SCORE_CHUNK) {
+      // One batch per call, as a prompt is evaluated: an abort stops the work at the next batch,
+      // and smaller calls would cost throughput (32-token calls scored 0.85× as fast, bench/tuner.ts).
+      const chunkSize = loaded.settings.batchSize;
+      for (let offset = 0; offset < evaluate.length; offset += chunkSize) {
         if (signal.aborted) throw signal.reason instanceof ActorError ? signal.reason : new AbortedError('score', { cause: signal.reason });
-        const chunk = evaluate.slice(offset, offset + SCORE_CHUNK);
+        const chunk = evaluate.slice(offset, offset + chunkSize);
         const items: ControlledEvaluateInputItem[] = chunk.map((token, i) => {
           const next = cached + offset + i + 1;
           if (!scored.has(next)) return token;

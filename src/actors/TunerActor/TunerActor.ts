@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
 import { type Address, address, parseAddress } from '../../messaging/address.js';
 import { Actor } from '../../messaging/Actor.js';
@@ -18,12 +19,17 @@ import {
   type ScoreResult,
 } from '../ModelActor/types.js';
 import { prepareTrainingData } from './prepareTrainingData.js';
+import { TrainerProcess } from './training/TrainerProcess.js';
+import { TrainingSession } from './TrainingSession.js';
+import { TrainingInProgressError, TrainingSessionNotFoundError } from './tunerErrors.js';
 import {
   type EvaluateRequest,
   type EvaluationProgress,
   type EvaluationResult,
   type ExampleLoss,
   type PrepareTrainingDataRequest,
+  type StartTrainingRequest,
+  type TrainingResult,
   type TrainingConfig,
   type TrainingConversation,
   type TrainingDataset,
@@ -75,6 +81,11 @@ export class TunerActor extends Actor {
   private stateReporter: StateReporter | undefined;
   private readonly running = new Set<Running>();
   private lastEvaluation: EvaluationResult | undefined;
+  private readonly trainer: TrainerProcess;
+  private readonly outputDir: string;
+  private session: TrainingSession | undefined;
+  /** Settles when the current session has ended, whatever its outcome. */
+  private sessionDone: Promise<void> = Promise.resolve();
 
   constructor(options: TunerActorOptions) {
     super();
@@ -82,6 +93,8 @@ export class TunerActor extends Actor {
     this.model = address(parseAddress(options.model));
     this.clock = options.clock ?? systemClock;
     this.modelTimeout = options.modelTimeout ?? 600_000;
+    this.trainer = new TrainerProcess(options.trainer);
+    this.outputDir = resolve(options.outputDir ?? '.llama-actors/training');
     this.logger = options.logger;
   }
 
@@ -114,17 +127,79 @@ export class TunerActor extends Actor {
         return this.evaluate(payload as unknown as EvaluateRequest, context, undefined);
       case TunerMessage.Status:
         return this.status();
+      case TunerMessage.StartTraining:
+        return this.startTraining(payload as unknown as StartTrainingRequest, context, undefined);
+      case TunerMessage.StopTraining: {
+        const session = this.requireSession();
+        session.stop();
+        await this.sessionDone;
+        return session.status();
+      }
+      case TunerMessage.GetTrainingStatus:
+        return this.requireSession().status();
+      case TunerMessage.GetTrainingMetrics:
+        return this.requireSession().metrics();
       default:
         return super.receive(message, context);
     }
   }
 
+  private requireSession(): TrainingSession {
+    if (!this.session) throw new TrainingSessionNotFoundError();
+    return this.session;
+  }
+
+  /**
+   * Runs a training session: one at a time per tuner. The trainer runs in a child process; the
+   * evaluation (base vs the new adapter) goes through the model like any evaluation.
+   */
+  private async startTraining(
+    request: StartTrainingRequest,
+    context: ActorContext,
+    onChunk: StreamCallback<TokenStreamEventInput> | undefined,
+  ): Promise<TrainingResult> {
+    if (this.session?.running) throw new TrainingInProgressError(this.session.id, this.session.state);
+    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {});
+    const session = new TrainingSession(nanoid(10), {
+      clock: this.clock,
+      trainer: this.trainer,
+      modelPath: info.path,
+      outputDir: this.outputDir,
+      prepare: (dataset, signal) =>
+        this.prepare(dataset, context, signal),
+      evaluate: async (examples, adapters, signal) => {
+        const { perplexity, averageLoss, totalTokens } = await this.scoreExamples(examples, adapters, undefined, context, signal, () => {});
+        return { perplexity, averageLoss, totalTokens };
+      },
+      onProgress: async (event) => {
+        if (onChunk) await onChunk({ type: 'progress', data: event as unknown as Record<string, unknown> });
+      },
+      onState: (state, current) => this.stateReporter?.(`training:${state}`, { sessionId: current.id }),
+    });
+    this.session = session;
+    const running: Running = { operation: 'train', startedAt: this.clock.now() };
+    const done = this.track(running, () => session.run(request, context.signal));
+    this.sessionDone = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    const result = await done;
+    this.logger?.info({ sessionId: session.id, modelPath: result.modelPath, adapterPath: result.adapterPath }, 'training completed');
+    return result;
+  }
+
   override async stream(payload: unknown, onChunk: StreamCallback<TokenStreamEventInput>, context: ActorContext): Promise<void> {
-    if (context.message.type !== TunerMessage.Evaluate) {
-      throw new UnsupportedMessageError(context.self.slice(2, -1), context.message.type);
-    }
-    const result = await this.evaluate(payload as EvaluateRequest, context, onChunk);
+    let result: EvaluationResult | TrainingResult;
+    if (context.message.type === TunerMessage.Evaluate) result = await this.evaluate(payload as EvaluateRequest, context, onChunk);
+    else if (context.message.type === TunerMessage.StartTraining) result = await this.startTraining(payload as StartTrainingRequest, context, onChunk);
+    else throw new UnsupportedMessageError(context.self.slice(2, -1), context.message.type);
     await onChunk({ type: 'done', data: result as unknown as Record<string, unknown> });
+  }
+
+  /** Stops a running training session (its trainer process is killed) before the actor stops. */
+  override async onStop(): Promise<void> {
+    this.session?.stop();
+    await this.sessionDone;
   }
 
   /** What the tuner is doing now, and the last evaluation's result. */
@@ -136,13 +211,13 @@ export class TunerActor extends Actor {
     };
   }
 
-  private toModel<R>(context: ActorContext, type: string, payload: unknown): Promise<R> {
-    return context.router.ask<R>(this.model, type, payload, { signal: context.signal, timeout: this.modelTimeout });
+  private toModel<R>(context: ActorContext, type: string, payload: unknown, signal: AbortSignal = context.signal): Promise<R> {
+    return context.router.ask<R>(this.model, type, payload, { signal, timeout: this.modelTimeout });
   }
 
-  private async prepare(request: PrepareTrainingDataRequest, context: ActorContext): Promise<TrainingDataset> {
+  private async prepare(request: PrepareTrainingDataRequest, context: ActorContext, signal: AbortSignal = context.signal): Promise<TrainingDataset> {
     if (typeof request !== 'object' || request === null) throw new InvalidArgumentError('prepareTrainingData needs { conversations }');
-    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {});
+    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {}, signal);
     const contextSize = request.contextSize ?? info.contextSize;
     if (!Number.isInteger(contextSize) || contextSize < 2) {
       throw new InvalidArgumentError(`contextSize must be an integer of at least 2, got ${String(request.contextSize)}`);
@@ -151,8 +226,8 @@ export class TunerActor extends Actor {
       ...(request.validationSplit === undefined ? {} : { validationSplit: request.validationSplit }),
       ...(request.seed === undefined ? {} : { seed: request.seed }),
       contextSize,
-      tokenizeChat: (messages: ChatMessage[]) => this.toModel<ChatTokens>(context, ModelMessage.TokenizeChat, { messages }),
-      signal: context.signal,
+      tokenizeChat: (messages: ChatMessage[]) => this.toModel<ChatTokens>(context, ModelMessage.TokenizeChat, { messages }, signal),
+      signal,
     });
   }
 
@@ -173,49 +248,61 @@ export class TunerActor extends Actor {
     const running: Running = { operation: 'evaluate', startedAt: this.clock.now(), completed: 0, total: request.examples.length };
     return this.track(running, async () => {
       const examples = await this.asExamples(request.examples, context);
-      const startedAt = this.clock.now();
-      const losses: ExampleLoss[] = [];
-      let sum = 0;
-      let count = 0;
-      for (const [index, example] of examples.entries()) {
-        if (context.signal.aborted) throw new AbortedError('evaluate', { cause: context.signal.reason });
-        if (example.assistantSpans.length === 0) continue;
-        const { logprobs } = await this.toModel<ScoreResult>(context, ModelMessage.Score, {
-          tokens: example.tokens,
-          spans: example.assistantSpans,
-          ...(adapters === undefined ? {} : { adapters }),
-          ...(request.method === undefined ? {} : { method: request.method }),
-        });
-        const exampleSum = logprobs.reduce((total, logprob) => total - logprob, 0);
-        sum += exampleSum;
-        count += logprobs.length;
-        losses.push({ id: example.id, loss: logprobs.length > 0 ? exampleSum / logprobs.length : 0, tokens: logprobs.length });
-        running.completed = index + 1;
-        const progress: EvaluationProgress = {
-          completed: index + 1,
-          total: examples.length,
-          exampleId: example.id,
-          tokens: count,
-          averageLoss: count > 0 ? sum / count : 0,
-        };
+      const result = await this.scoreExamples(examples, adapters, request.method, context, context.signal, async (progress) => {
+        running.completed = progress.completed;
         this.stateReporter?.('busy', { operation: 'evaluate', ...progress });
         if (onChunk) await onChunk({ type: 'progress', data: progress as unknown as Record<string, unknown> });
-      }
-      if (count === 0) throw new InvalidArgumentError('evaluate found no assistant tokens to score in the examples');
-      const durationMs = this.clock.now() - startedAt;
-      const averageLoss = sum / count;
-      const result: EvaluationResult = {
-        perplexity: Math.exp(averageLoss),
-        averageLoss,
-        totalTokens: count,
-        examples: losses,
-        adapters: adapters?.map((a): AppliedAdapter => ({ path: resolve(a.path), scale: a.scale ?? 1 })),
-        durationMs,
-        tokensPerSecond: durationMs > 0 ? (count * 1000) / durationMs : 0,
-      };
+      });
       this.lastEvaluation = result;
       return result;
     });
+  }
+
+  /** Scores the assistant tokens of each example with the model and adapter set; the mean loss and perplexity. */
+  private async scoreExamples(
+    examples: TrainingExample[],
+    adapters: AdapterSpec[] | undefined,
+    method: EvaluateRequest['method'],
+    context: ActorContext,
+    signal: AbortSignal,
+    onProgress: (progress: EvaluationProgress) => Promise<void> | void,
+  ): Promise<EvaluationResult> {
+    const startedAt = this.clock.now();
+    const losses: ExampleLoss[] = [];
+    let sum = 0;
+    let count = 0;
+    for (const [index, example] of examples.entries()) {
+      if (signal.aborted) throw new AbortedError('evaluate', { cause: signal.reason });
+      if (example.assistantSpans.length === 0) continue;
+      const { logprobs } = await this.toModel<ScoreResult>(
+        context,
+        ModelMessage.Score,
+        {
+          tokens: example.tokens,
+          spans: example.assistantSpans,
+          ...(adapters === undefined ? {} : { adapters }),
+          ...(method === undefined ? {} : { method }),
+        },
+        signal,
+      );
+      const exampleSum = logprobs.reduce((total, logprob) => total - logprob, 0);
+      sum += exampleSum;
+      count += logprobs.length;
+      losses.push({ id: example.id, loss: logprobs.length > 0 ? exampleSum / logprobs.length : 0, tokens: logprobs.length });
+      await onProgress({ completed: index + 1, total: examples.length, exampleId: example.id, tokens: count, averageLoss: count > 0 ? sum / count : 0 });
+    }
+    if (count === 0) throw new InvalidArgumentError('evaluate found no assistant tokens to score in the examples');
+    const durationMs = this.clock.now() - startedAt;
+    const averageLoss = sum / count;
+    return {
+      perplexity: Math.exp(averageLoss),
+      averageLoss,
+      totalTokens: count,
+      examples: losses,
+      adapters: adapters?.map((a): AppliedAdapter => ({ path: resolve(a.path), scale: a.scale ?? 1 })),
+      durationMs,
+      tokensPerSecond: durationMs > 0 ? (count * 1000) / durationMs : 0,
+    };
   }
 
   /** Prepared examples pass through; conversations are formatted and tokenized, none held out. */

@@ -85,3 +85,45 @@ export class InvalidTrainingConfigError extends ActorError {
     super(TunerErrorCode.InvalidTrainingConfig, `invalid training config: ${message}`);
   }
 }
+
+/** Stable codes of the training-session errors. */
+export const TrainingSessionErrorCode = {
+  NotSupportedByBackend: 'NOT_SUPPORTED_BY_BACKEND',
+  TrainingSessionNotFound: 'TRAINING_SESSION_NOT_FOUND',
+  TrainingInProgress: 'TRAINING_IN_PROGRESS',
+  TrainingStopped: 'TRAINING_STOPPED',
+} as const;
+
+/** A valid setting the llama.cpp training backend cannot honour (QLoRA, several windows per step). */
+export class NotSupportedByBackendError extends ActorError {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(TrainingSessionErrorCode.NotSupportedByBackend, `${message}: not supported by the llama.cpp backend`);
+  }
+}
+
+/** `stopTraining`, `getTrainingStatus` or `getTrainingMetrics` with no training session (the reference's `trainingSessionNotFound`). */
+export class TrainingSessionNotFoundError extends ActorError {
+  constructor(detail = 'no training session has been started on this tuner') {
+    super(TrainingSessionErrorCode.TrainingSessionNotFound, `training session not found: ${detail}`);
+  }
+}
+
+/** `startTraining` while another session of this tuner is running. */
+export class TrainingInProgressError extends ActorError {
+  constructor(
+    readonly sessionId: string,
+    state: string,
+  ) {
+    super(TrainingSessionErrorCode.TrainingInProgress, `training session ${sessionId} is ${state}; stop it or wait for it first`);
+  }
+}
+
+/** How a stopped training session's `startTraining` ends. */
+export class TrainingStoppedError extends ActorError {
+  constructor(readonly sessionId: string) {
+    super(TrainingSessionErrorCode.TrainingStopped, `training session ${sessionId} was stopped`);
+  }
+}

@@ -2,6 +2,10 @@ import type { Logger } from 'pino';
 import type { Address } from '../../messaging/address.js';
 import type { Clock } from '../../messaging/Clock.js';
 import type { AdapterSpec, AppliedAdapter, ChatMessage } from '../ModelActor/types.js';
+import type { EpochMetrics, TrainingProgress, TrainingStartInfo } from './training/TrainerMessage.js';
+import type { TrainableTensors } from './training/trainableTensors.js';
+import type { LoraTensorReport } from './training/extractLora.js';
+import type { TrainerProcessOptions } from './training/TrainerProcess.js';
 
 /** Message types a TunerActor handles. */
 export const TunerMessage = {
@@ -23,6 +27,18 @@ export const TunerMessage = {
   Evaluate: 'evaluate',
   /** → {@link TunerStatus}. */
   Status: 'status',
+  /**
+   * Trains the model on a dataset in a child process and turns the change into a LoRA adapter:
+   * {@link StartTrainingRequest} → {@link TrainingResult}. `stream` / `streamAsk` for `progress`
+   * events (stage, epoch, step, losses, tokens/s, ETA).
+   */
+  StartTraining: 'startTraining',
+  /** Ends the running session at once (the trainer process is killed; no partial file stays) → {@link TrainingStatus}. */
+  StopTraining: 'stopTraining',
+  /** The last (or running) session: → {@link TrainingStatus}. */
+  GetTrainingStatus: 'getTrainingStatus',
+  /** Loss and throughput history of the last (or running) session: → {@link TrainingMetrics}. */
+  GetTrainingMetrics: 'getTrainingMetrics',
 } as const;
 export type TunerMessage = (typeof TunerMessage)[keyof typeof TunerMessage];
 
@@ -178,12 +194,124 @@ export interface TunerStatus {
   lastEvaluation: EvaluationResult | undefined;
 }
 
+/** Lifecycle states of a training session (an xstate machine). */
+export const TrainingSessionState = {
+  Preparing: 'preparing',
+  Training: 'training',
+  Evaluating: 'evaluating',
+  Completed: 'completed',
+  Stopped: 'stopped',
+  Failed: 'failed',
+} as const;
+export type TrainingSessionState = (typeof TrainingSessionState)[keyof typeof TrainingSessionState];
+
+/** How a run is laid out on the llama.cpp backend, beside the reference {@link TrainingConfig}. */
+export interface TrainingRunOptions {
+  /** Tokens per training window, a multiple of 256. Defaults to `256`. */
+  contextSize?: number;
+  /** Which weights train: `all`, or `{ layers?, tensors? }` such as `{ tensors: ['attn_q', 'attn_v'] }`. Defaults to `all`. */
+  trainable?: TrainableTensors;
+  /** Learning rate of the last epoch (it decays geometrically from `learningRate`). Defaults to `learningRate / 10`. */
+  minLearningRate?: number;
+  /** AdamW weight decay. Defaults to `0`. */
+  weightDecay?: number;
+  /** CPU threads of the trainer process. Defaults to `max(1, cores - 1)`, as the ModelActor. */
+  threads?: number;
+  /** Seeds the order of the training windows. Defaults to `0`. */
+  seed?: number;
+  /** Where the trained GGUF goes. Defaults to `<outputDir>/<model>-<session>.gguf`. */
+  outputPath?: string;
+  /** Where the LoRA adapter goes. Defaults to `<outputPath without .gguf>-lora-r<rank>.gguf`. */
+  adapterPath?: string;
+}
+
+/** Payload of {@link TunerMessage.StartTraining}. */
+export interface StartTrainingRequest {
+  /** A prepared dataset, or conversations (prepared with the request's `validationSplit` and `seed`). */
+  dataset: TrainingDataset | PrepareTrainingDataRequest;
+  /** The reference settings (rank, learning rate, epochs, ...). Defaults to all defaults. */
+  config?: TrainingConfig;
+  options?: TrainingRunOptions;
+}
+
+/** Perplexity and loss of one model variant in a training result. */
+export interface VariantEvaluation {
+  perplexity: number;
+  averageLoss: number;
+  totalTokens: number;
+}
+
+/** What a completed {@link TunerMessage.StartTraining} returns. */
+export interface TrainingResult {
+  sessionId: string;
+  /** The trained GGUF, loadable by a ModelActor. */
+  modelPath: string;
+  /** The LoRA adapter made from the weight change, applicable to the base model. */
+  adapterPath: string;
+  lora: {
+    rank: number;
+    alpha: number;
+    /** Share of the weight change's energy the rank keeps, over the adapter's tensors (`‖B·A‖² / ‖ΔW‖²`). */
+    retainedEnergy: number;
+    relativeError: number;
+    /** Share of the change in tensors a LoRA cannot carry (norm vectors). */
+    uncoveredEnergy: number;
+    tensors: LoraTensorReport[];
+  };
+  trainLoss: number;
+  validationLoss: number | null;
+  initialValidationLoss: number | null;
+  /** One entry per epoch, epoch 0 (before training) first. */
+  history: EpochMetrics[];
+  tokensPerSecond: number;
+  durationMs: number;
+  /** The base model and the base with the new adapter, evaluated on the validation examples (the training ones without validation). */
+  evaluation: { examples: 'validation' | 'train'; base: VariantEvaluation; adapter: VariantEvaluation };
+  info: TrainingStartInfo;
+}
+
+/** The `data` of a training's `progress` events. */
+export type TrainingProgressEvent =
+  | { stage: typeof TrainingSessionState.Preparing; message: string }
+  | ({ stage: typeof TrainingSessionState.Training } & TrainingProgress)
+  | { stage: typeof TrainingSessionState.Evaluating; message: string };
+
+/** What {@link TunerMessage.GetTrainingStatus} returns. */
+export interface TrainingStatus {
+  sessionId: string;
+  state: TrainingSessionState;
+  startedAt: number;
+  endedAt: number | undefined;
+  /** Process id of the trainer child while it runs. */
+  trainerPid: number | undefined;
+  /** The latest training progress. */
+  progress: TrainingProgress | undefined;
+  /** Set once completed. */
+  result: TrainingResult | undefined;
+  /** Set when failed. */
+  error: { code: string; message: string } | undefined;
+}
+
+/** What {@link TunerMessage.GetTrainingMetrics} returns. */
+export interface TrainingMetrics {
+  sessionId: string;
+  state: TrainingSessionState;
+  /** Completed epochs, epoch 0 (before training) first. */
+  history: EpochMetrics[];
+  /** Every progress report so far, in order. */
+  progress: TrainingProgress[];
+}
+
 /** Options of a {@link TunerActor}. */
 export interface TunerActorOptions {
   /** Address of the ModelActor whose model this tuner works on. */
   model: Address | string;
   /** Timeout of each request to the model, in ms. Defaults to `600_000`. */
   modelTimeout?: number;
+  /** Where trained models and adapters go unless a run names its paths. Defaults to `.llama-actors/training`. */
+  outputDir?: string;
+  /** Options of the trainer process (kill grace time, a log sink). Defaults to its defaults. */
+  trainer?: TrainerProcessOptions;
   /** Defaults to the router's actor logger. */
   logger?: Logger;
   /** Defaults to the system clock. */

@@ -9,13 +9,15 @@ import type { GgufValue } from './GgufValue.js';
  * Produces a tensor's values chunk by chunk, in ggml order (dimension 0 varies fastest).
  * `chunk` is to be filled completely with the elements starting at index `firstIndex`; the
  * writer calls it for consecutive chunks, in order, so a fill may keep state such as a PRNG.
+ *
+ * @internal
  */
 export type TensorFill = (chunk: Float32Array, firstIndex: number) => void;
 
-/** A tensor's values: all of them at once, or a {@link TensorFill} for tensors too big to hold. */
+/** A tensor's values: all of them at once, or a {@link TensorFill} for tensors too big to hold. @internal */
 export type TensorData = Float32Array | TensorFill;
 
-/** What {@link GgufWriter.writeTo} wrote. */
+/** What {@link GgufWriter.writeTo} wrote. @internal */
 export interface GgufWriteResult {
   readonly path: string;
   readonly bytes: number;
@@ -61,6 +63,8 @@ const ValueType = {
  * writer.addTensor('output_norm.weight', GgmlType.F32, [64], new Float32Array(64).fill(1));
  * await writer.writeTo('models/x.gguf');
  * ```
+ *
+ * @internal
  */
 export class GgufWriter {
   readonly #alignment: number;

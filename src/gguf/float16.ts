@@ -4,6 +4,8 @@
  * would produce from the same float32 values. (Node 20 has no `Float16Array`.)
  *
  * `source` and `target` must have the same length.
+ *
+ * @internal
  */
 export function float32ToFloat16(source: Float32Array, target: Uint16Array): void {
   if (source.length !== target.length) {
@@ -44,4 +46,34 @@ function roundShift(value: number, shift: number): number {
   const remainder = value & ((1 << shift) - 1);
   const halfway = 1 << (shift - 1);
   return remainder > halfway || (remainder === halfway && (truncated & 1) === 1) ? truncated + 1 : truncated;
+}
+
+let halfTable: Float32Array | undefined;
+
+/**
+ * Converts IEEE 754 binary16 bit patterns to float32 values (exact: every half is a float).
+ * `source` and `target` must have the same length.
+ *
+ * @internal
+ */
+export function float16ToFloat32(source: Uint16Array, target: Float32Array): void {
+  if (source.length !== target.length) {
+    throw new RangeError(`length mismatch: ${source.length} values into ${target.length} slots`);
+  }
+  // 65536 entries (256 KiB) decoded once beat decoding every element of multi-million-element tensors.
+  const table = (halfTable ??= buildHalfTable());
+  for (let i = 0; i < source.length; i++) target[i] = table[source[i]!]!;
+}
+
+function buildHalfTable(): Float32Array {
+  const table = new Float32Array(65536);
+  for (let bits = 0; bits < 65536; bits++) {
+    const sign = bits & 0x8000 ? -1 : 1;
+    const exponent = (bits >>> 10) & 0x1f;
+    const mantissa = bits & 0x3ff;
+    if (exponent === 0) table[bits] = sign * mantissa * 2 ** -24;
+    else if (exponent === 0x1f) table[bits] = mantissa === 0 ? sign * Infinity : NaN;
+    else table[bits] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+  }
+  return table;
 }

@@ -2,6 +2,8 @@
  * A typed GGUF metadata value. GGUF stores the exact type next to every value and llama.cpp
  * rejects a key whose type differs from the one it expects (a `uint32` where it wants a `float32`,
  * for instance), so values carry their GGUF type instead of being inferred from JavaScript types.
+ *
+ * @internal
  */
 export type GgufValue =
   | { readonly type: 'uint32'; readonly value: number }
@@ -24,7 +26,7 @@ function checkInteger(value: number, min: number, max: number, type: string): nu
   return value;
 }
 
-/** Constructors for {@link GgufValue}; integers are range-checked here, before anything is written. */
+/** Constructors for {@link GgufValue}; integers are range-checked here, before anything is written. @internal */
 export const GgufValue = {
   uint32: (value: number): GgufValue => ({ type: 'uint32', value: checkInteger(value, 0, UINT32_MAX, 'uint32') }),
   int32: (value: number): GgufValue => ({ type: 'int32', value: checkInteger(value, INT32_MIN, INT32_MAX, 'int32') }),

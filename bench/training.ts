@@ -1,0 +1,220 @@
+/**
+ * Training throughput through the runtime's trainer (a `TrainerProcess`: a child process driving
+ * llama.cpp's training API, with per-micro-batch progress over IPC) ÷ the same training done by a
+ * plain script calling the same API directly (`bench/trainingDirect.ts`: synchronous calls, no
+ * callbacks, no IPC), side by side in one run. Target ≥ 0.95.
+ *
+ * Both sides get the same resolved job (tiny model by default, the demo corpus tokenized by
+ * node-llama-cpp, no shuffling so the losses must match to the last digit) and are timed over the
+ * same span: from the end of setup (model loaded, data laid out, `llama_opt_init` done) to the
+ * trained GGUF in place, i.e. an initial validation pass, `epochs` × (training pass + validation
+ * pass) and the save. Tokens/s = training tokens ÷ that time. Process start and model load are
+ * reported separately for the runtime side. Rounds alternate which side goes first; medians.
+ *
+ *   npx tsx bench/training.ts [--rounds 3] [--epochs 4] [--threads 1] [--context 256]
+ *
+ * The runtime side is {@link trainThroughRuntime}; point it at the TunerActor once that drives the
+ * trainer, and the comparison stays the same.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { ensureTinyModel } from '../scripts/make-models.js';
+import { preflightTrainingJob } from '../src/actors/TunerActor/training/preflightTrainingJob.js';
+import { TrainerProcess } from '../src/actors/TunerActor/training/TrainerProcess.js';
+import type { ResolvedTrainingJob, TrainingJob } from '../src/actors/TunerActor/training/TrainingJob.js';
+import { ForeignLoad } from './ForeignLoad.js';
+
+function flag(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+const ROUNDS = flag('rounds', 3);
+const EPOCHS = flag('epochs', 4);
+/** One thread by default: on a 2-core machine, two training threads spend most of their time in ggml_barrier. */
+const THREADS = flag('threads', 1);
+const CONTEXT = flag('context', 256);
+const DIRECT = fileURLToPath(new URL('./trainingDirect.ts', import.meta.url));
+const CORPUS = fileURLToPath(new URL('../scripts/corpus/demo-corpus.txt', import.meta.url));
+
+/** One side's figures for one round. */
+interface SideResult {
+  tokens: number;
+  trainingMs: number;
+  tokensPerSecond: number;
+  /** CPU time of the process that trained, over its life (for the foreign-load estimate). */
+  cpuMs: number;
+  trainLoss: number;
+  validationLoss: number;
+  /** Runtime side only: fork to `started` (process start, tsx, model load, data layout). */
+  startupMs?: number;
+}
+
+/**
+ * The runtime side: the job through a {@link TrainerProcess}, timed from its `started` message to
+ * the resolved outcome, as the caller sees them. Swap the body for the TunerActor's
+ * `startTraining` to measure the actor path; keep the span (started → done) the same.
+ */
+async function trainThroughRuntime(job: TrainingJob): Promise<SideResult> {
+  const trainer = new TrainerProcess();
+  const spawned = performance.now();
+  let started = Number.NaN;
+  let pid = 0;
+  let cpuMs = 0;
+  const outcome = await trainer.run(job, {
+    onSpawn: (childPid) => (pid = childPid),
+    onStarted: () => {
+      started = performance.now();
+    },
+    onProgress: (progress) => {
+      // The last sample before the child exits (only its save is left).
+      if (progress.epochComplete && progress.epoch === progress.epochs) cpuMs = processCpuMs(pid);
+    },
+  });
+  const trainingMs = performance.now() - started;
+  const tokens = (outcome.history.length - 1) * outcome.info.stepsPerEpoch * outcome.info.microBatchSize;
+  return {
+    tokens,
+    trainingMs,
+    tokensPerSecond: (tokens * 1000) / trainingMs,
+    cpuMs,
+    trainLoss: outcome.trainLoss,
+    validationLoss: outcome.validationLoss ?? Number.NaN,
+    startupMs: started - spawned,
+  };
+}
+
+/** The direct side: `trainingDirect.ts` in its own process. */
+async function trainDirectly(jobFile: string): Promise<SideResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', DIRECT, jobFile], { maxBuffer: 64 << 20 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as SideResult;
+}
+
+/** utime + stime of a live process, in ms (0 where /proc is not available). */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // fields 14 and 15 of stat(5); USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const round3 = (value: number): number => Math.round(value * 1000) / 1000;
+
+async function main(): Promise<void> {
+  const modelPath = await ensureTinyModel();
+  // Tokenize here, then let node-llama-cpp go: the trainers load llama.cpp in their own processes.
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath });
+  const paragraphs = readFileSync(CORPUS, 'utf8')
+    .split(/\n\s*\n/)
+    .filter((paragraph) => paragraph.trim() !== '');
+  const tokenize = (text: string): Token[] => [model.tokens.bos!, ...model.tokenize(text), model.tokens.eos!];
+  const split = Math.round(paragraphs.length * 0.75);
+  const train = paragraphs.slice(0, split).map(tokenize);
+  const validation = paragraphs.slice(split).map(tokenize);
+  await model.dispose();
+  await llama.dispose();
+
+  const directory = await mkdtemp(join(tmpdir(), 'llama-actors-bench-training-'));
+  try {
+    const base: TrainingJob = {
+      baseModelPath: modelPath,
+      outputPath: join(directory, 'runtime.gguf'),
+      train,
+      validation,
+      contextSize: CONTEXT,
+      epochs: EPOCHS,
+      learningRate: 1e-3,
+      minLearningRate: 1e-4,
+      threads: THREADS,
+      seed: 1,
+      shuffle: false, // the direct script does not shuffle: same order, same losses
+      keepContextLength: false, // nor does it patch the saved header
+    };
+    const { job: resolved } = await preflightTrainingJob(base);
+    const directJob: ResolvedTrainingJob = { ...resolved, outputPath: join(directory, 'direct.gguf') };
+    const jobFile = join(directory, 'job.json');
+    await writeFile(jobFile, JSON.stringify(directJob));
+
+    const trainTokens = train.reduce((sum, sequence) => sum + sequence.length, 0);
+    const validationTokens = validation.reduce((sum, sequence) => sum + sequence.length, 0);
+    console.log(
+      `llama-actors training benchmark: node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; ` +
+        `tiny model (${modelPath}), ${trainTokens} train / ${validationTokens} validation tokens (demo corpus), context ${resolved.contextSize}, ` +
+        `stride ${resolved.stride}, batch ${resolved.batchSize}, micro-batch ${resolved.microBatchSize}, ${EPOCHS} epochs, AdamW, threads ${THREADS}, ${ROUNDS} rounds (median)\n`,
+    );
+
+    const runtime: SideResult[] = [];
+    const direct: SideResult[] = [];
+    const foreign = new ForeignLoad();
+    for (let round = 0; round < ROUNDS; round++) {
+      const sides = [
+        async () => direct.push(await foreign.measure(() => trainDirectly(jobFile), (result) => result.cpuMs)),
+        async () => runtime.push(await foreign.measure(() => trainThroughRuntime(base), (result) => result.cpuMs)),
+      ];
+      if (round % 2 === 1) sides.reverse();
+      for (const side of sides) await side();
+      const r = runtime.at(-1)!;
+      const d = direct.at(-1)!;
+      console.log(
+        `round ${round + 1}: runtime ${Math.round(r.tokensPerSecond)} tokens/s, direct ${Math.round(d.tokensPerSecond)} tokens/s, ratio ${round3(r.tokensPerSecond / d.tokensPerSecond)}`,
+      );
+    }
+
+    const runtimeRate = median(runtime.map((result) => result.tokensPerSecond));
+    const directRate = median(direct.map((result) => result.tokensPerSecond));
+    const sameLosses = runtime.every(
+      (result, index) => result.trainLoss === direct[index]!.trainLoss && result.validationLoss === direct[index]!.validationLoss,
+    );
+    const range = (results: SideResult[]): string =>
+      `${Math.round(Math.min(...results.map((r) => r.tokensPerSecond)))}..${Math.round(Math.max(...results.map((r) => r.tokensPerSecond)))}`;
+    console.log();
+    console.table({
+      'direct: plain script, sync calls, no callbacks': {
+        'tokens/s': Math.round(directRate),
+        'min..max': range(direct),
+        'ms (timed span)': Math.round(median(direct.map((r) => r.trainingMs))),
+        '÷ direct': 1,
+        'final train / validation loss': `${round3(direct[0]!.trainLoss)} / ${round3(direct[0]!.validationLoss)}`,
+      },
+      'runtime: TrainerProcess (child, progress over IPC)': {
+        'tokens/s': Math.round(runtimeRate),
+        'min..max': range(runtime),
+        'ms (timed span)': Math.round(median(runtime.map((r) => r.trainingMs))),
+        '÷ direct': round3(runtimeRate / directRate),
+        'final train / validation loss': `${round3(runtime[0]!.trainLoss)} / ${round3(runtime[0]!.validationLoss)}`,
+      },
+    });
+    const perRound = runtime.map((result, index) => result.tokensPerSecond / direct[index]!.tokensPerSecond);
+    console.log(
+      `runtime ÷ direct: ${round3(runtimeRate / directRate)} (target ≥ 0.95): ${runtimeRate / directRate >= 0.95 ? 'met' : 'NOT met'}; ` +
+        `median of per-round ratios ${round3(median(perRound))}; same losses on both sides: ${sameLosses ? 'yes' : 'NO'}`,
+    );
+    console.log(
+      `runtime start-up (fork, tsx, model load, data layout, llama_opt_init), not in the timed span: median ${Math.round(median(runtime.map((r) => r.startupMs ?? 0)))} ms`,
+    );
+    console.log(`other processes kept cores busy (average): ${foreign.coresText}`);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
