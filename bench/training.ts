@@ -1,20 +1,20 @@
 /**
- * Training throughput through the runtime's trainer (a `TrainerProcess`: a child process driving
- * llama.cpp's training API, with per-micro-batch progress over IPC) ÷ the same training done by a
- * plain script calling the same API directly (`bench/trainingDirect.ts`: synchronous calls, no
- * callbacks, no IPC), side by side in one run. Target ≥ 0.95.
+ * Training throughput through the TunerActor (`startTraining` over the router: a TrainingSession
+ * running a `TrainerProcess`, a child process driving llama.cpp's training API, with per-micro-batch
+ * progress over IPC and streamed to the caller) ÷ the same training done by a plain script calling
+ * the same API directly (`bench/trainingDirect.ts`: synchronous calls, no callbacks, no IPC), side
+ * by side in one run. Target ≥ 0.95.
  *
  * Both sides get the same resolved job (tiny model by default, the demo corpus tokenized by
  * node-llama-cpp, no shuffling so the losses must match to the last digit) and are timed over the
  * same span: from the end of setup (model loaded, data laid out, `llama_opt_init` done) to the
  * trained GGUF in place, i.e. an initial validation pass, `epochs` × (training pass + validation
- * pass) and the save. Tokens/s = training tokens ÷ that time. Process start and model load are
- * reported separately for the runtime side. Rounds alternate which side goes first; medians.
+ * pass) and the save. On the TunerActor side that span is the session's lifecycle from `training`
+ * to `evaluating`, timed by the router's inspection events (the LoRA extraction and evaluation that
+ * follow are not training). Tokens/s = training tokens ÷ that time. Process start and model load
+ * are reported separately for the runtime side. Rounds alternate which side goes first; medians.
  *
  *   npx tsx bench/training.ts [--rounds 3] [--epochs 4] [--threads 1] [--context 256]
- *
- * The runtime side is {@link trainThroughRuntime}; point it at the TunerActor once that drives the
- * trainer, and the comparison stays the same.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,9 +25,21 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { ensureTinyModel } from '../scripts/make-models.js';
+import { pino } from 'pino';
 import { preflightTrainingJob } from '../src/actors/TunerActor/training/preflightTrainingJob.js';
-import { TrainerProcess } from '../src/actors/TunerActor/training/TrainerProcess.js';
 import type { ResolvedTrainingJob, TrainingJob } from '../src/actors/TunerActor/training/TrainingJob.js';
+import {
+  type Address,
+  InspectionEventType,
+  MessageRouter,
+  ModelActor,
+  type TrainingDataset,
+  type TrainingProgress,
+  type TrainingResult,
+  type TrainingStatus,
+  TunerActor,
+  TunerMessage,
+} from '../src/index.js';
 import { ForeignLoad } from './ForeignLoad.js';
 
 function flag(name: string, fallback: number): number {
@@ -57,37 +69,101 @@ interface SideResult {
   startupMs?: number;
 }
 
-/**
- * The runtime side: the job through a {@link TrainerProcess}, timed from its `started` message to
- * the resolved outcome, as the caller sees them. Swap the body for the TunerActor's
- * `startTraining` to measure the actor path; keep the span (started → done) the same.
- */
-async function trainThroughRuntime(job: TrainingJob): Promise<SideResult> {
-  const trainer = new TrainerProcess();
-  const spawned = performance.now();
-  let started = Number.NaN;
-  let pid = 0;
-  let cpuMs = 0;
-  const outcome = await trainer.run(job, {
-    onSpawn: (childPid) => (pid = childPid),
-    onStarted: () => {
-      started = performance.now();
-    },
-    onProgress: (progress) => {
-      // The last sample before the child exits (only its save is left).
-      if (progress.epochComplete && progress.epoch === progress.epochs) cpuMs = processCpuMs(pid);
+/** The TunerActor in front of a ModelActor for the base model, and the session's state changes as the router reports them. */
+interface Runtime {
+  router: MessageRouter;
+  tuner: Address;
+  /** When the session last entered each state (`performance.now()`). */
+  entered: Map<string, number>;
+}
+
+async function startRuntime(modelPath: string): Promise<Runtime> {
+  const entered = new Map<string, number>();
+  const router = new MessageRouter({
+    logger: pino({ level: 'warn' }),
+    inspect: (event) => {
+      if (event.type === InspectionEventType.ActorState && event.actor === '@(tuner)') entered.set(event.state, performance.now());
     },
   });
-  const trainingMs = performance.now() - started;
-  const tokens = (outcome.history.length - 1) * outcome.info.stepsPerEpoch * outcome.info.microBatchSize;
+  const model = new ModelActor({ modelPath, threads: 1, slots: 1 });
+  const address = router.registerActor('model', model, model.actorOptions);
+  await model.load();
+  const tuner = router.registerActor('tuner', new TunerActor({ model: address }), TunerActor.actorOptions);
+  return { router, tuner, entered };
+}
+
+/** Token sequences as a dataset (plain text: no assistant turns, scored whole when the session evaluates). */
+function asDataset(train: number[][], validation: number[][], contextSize: number): TrainingDataset {
+  const examples = (sequences: number[][], prefix: string) =>
+    sequences.map((tokens, i) => ({ id: `${prefix}${i}`, tokens, assistantSpans: [], assistantTokens: 0 }));
+  const count = (sequences: number[][]) => sequences.reduce((sum, s) => sum + s.length, 0);
+  return {
+    train: examples(train, 't'),
+    validation: examples(validation, 'v'),
+    overlong: [],
+    counts: {
+      examples: train.length + validation.length,
+      trainExamples: train.length,
+      validationExamples: validation.length,
+      trainTokens: count(train),
+      validationTokens: count(validation),
+      assistantTokens: 0,
+    },
+    validationSplit: 0,
+    seed: 0,
+    contextSize,
+  };
+}
+
+/**
+ * The runtime side: `startTraining` on the TunerActor, streamed, timed from the session entering
+ * `training` (the trainer's `started`) to it entering `evaluating` (the trained GGUF in place).
+ */
+async function trainThroughRuntime(runtime: Runtime, job: TrainingJob): Promise<SideResult> {
+  const { router, tuner, entered } = runtime;
+  entered.clear();
+  const requested = performance.now();
+  let pid = 0;
+  let cpuMs = 0;
+  const streamed = await router.streamAsk(
+    tuner,
+    TunerMessage.StartTraining,
+    {
+      dataset: asDataset(job.train, job.validation ?? [], job.contextSize),
+      config: { epochs: job.epochs, learningRate: job.learningRate, loraRank: 8 },
+      options: {
+        contextSize: job.contextSize,
+        minLearningRate: job.minLearningRate as number,
+        threads: job.threads as number,
+        seed: job.seed as number,
+        shuffle: false,
+        outputPath: job.outputPath,
+      },
+    },
+    {
+      timeout: Number.POSITIVE_INFINITY,
+      onChunk: async (event) => {
+        if (event.type !== 'progress' || (event.data as { stage?: string }).stage !== 'training') return;
+        const progress = event.data as unknown as TrainingProgress;
+        if (pid === 0) pid = (await router.ask<TrainingStatus>(tuner, TunerMessage.GetTrainingStatus, null)).trainerPid ?? 0;
+        // The last sample before the child exits (only its save is left).
+        if (progress.epochComplete && progress.epoch === progress.epochs) cpuMs = processCpuMs(pid);
+      },
+    },
+  );
+  if (streamed.error) throw streamed.error;
+  const result = streamed.data as unknown as TrainingResult;
+  const started = entered.get('training:training') ?? Number.NaN;
+  const trainingMs = (entered.get('training:evaluating') ?? Number.NaN) - started;
+  const tokens = (result.history.length - 1) * result.info.stepsPerEpoch * result.info.microBatchSize;
   return {
     tokens,
     trainingMs,
     tokensPerSecond: (tokens * 1000) / trainingMs,
     cpuMs,
-    trainLoss: outcome.trainLoss,
-    validationLoss: outcome.validationLoss ?? Number.NaN,
-    startupMs: started - spawned,
+    trainLoss: result.trainLoss,
+    validationLoss: result.validationLoss ?? Number.NaN,
+    startupMs: started - requested,
   };
 }
 
@@ -159,13 +235,14 @@ async function main(): Promise<void> {
         `stride ${resolved.stride}, batch ${resolved.batchSize}, micro-batch ${resolved.microBatchSize}, ${EPOCHS} epochs, AdamW, threads ${THREADS}, ${ROUNDS} rounds (median)\n`,
     );
 
+    const actors = await startRuntime(modelPath);
     const runtime: SideResult[] = [];
     const direct: SideResult[] = [];
     const foreign = new ForeignLoad();
     for (let round = 0; round < ROUNDS; round++) {
       const sides = [
         async () => direct.push(await foreign.measure(() => trainDirectly(jobFile), (result) => result.cpuMs)),
-        async () => runtime.push(await foreign.measure(() => trainThroughRuntime(base), (result) => result.cpuMs)),
+        async () => runtime.push(await foreign.measure(() => trainThroughRuntime(actors, base), (result) => result.cpuMs)),
       ];
       if (round % 2 === 1) sides.reverse();
       for (const side of sides) await side();
@@ -192,7 +269,7 @@ async function main(): Promise<void> {
         '÷ direct': 1,
         'final train / validation loss': `${round3(direct[0]!.trainLoss)} / ${round3(direct[0]!.validationLoss)}`,
       },
-      'runtime: TrainerProcess (child, progress over IPC)': {
+      'runtime: TunerActor startTraining (child, progress over IPC and the router)': {
         'tokens/s': Math.round(runtimeRate),
         'min..max': range(runtime),
         'ms (timed span)': Math.round(median(runtime.map((r) => r.trainingMs))),
@@ -206,9 +283,10 @@ async function main(): Promise<void> {
         `median of per-round ratios ${round3(median(perRound))}; same losses on both sides: ${sameLosses ? 'yes' : 'NO'}`,
     );
     console.log(
-      `runtime start-up (fork, tsx, model load, data layout, llama_opt_init), not in the timed span: median ${Math.round(median(runtime.map((r) => r.startupMs ?? 0)))} ms`,
+      `runtime start-up (request to the session in \`training\`: fork, tsx, model load, data layout, llama_opt_init), not in the timed span: median ${Math.round(median(runtime.map((r) => r.startupMs ?? 0)))} ms`,
     );
     console.log(`other processes kept cores busy (average): ${foreign.coresText}`);
+    await actors.router.dispose();
   } finally {
     await rm(directory, { recursive: true, force: true });
   }

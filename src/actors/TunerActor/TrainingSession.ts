@@ -155,6 +155,7 @@ export class TrainingSession {
         // As the ModelActor: all cores but one. All of them spin-wait against anything else running (5–8× slower).
         threads: options.threads ?? defaultThreads(),
         ...(options.seed === undefined ? {} : { seed: options.seed }),
+        ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }),
       },
       {
         signal,

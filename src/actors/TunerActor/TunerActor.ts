@@ -273,13 +273,14 @@ export class TunerActor extends Actor {
     let count = 0;
     for (const [index, example] of examples.entries()) {
       if (signal.aborted) throw new AbortedError('evaluate', { cause: signal.reason });
-      if (example.assistantSpans.length === 0) continue;
+      // Plain text (no assistant turns marked) is scored whole, every token given those before it.
+      const spans: Array<[number, number]> = example.assistantSpans.length > 0 ? example.assistantSpans : [[1, example.tokens.length]];
       const { logprobs } = await this.toModel<ScoreResult>(
         context,
         ModelMessage.Score,
         {
           tokens: example.tokens,
-          spans: example.assistantSpans,
+          spans,
           ...(adapters === undefined ? {} : { adapters }),
           ...(method === undefined ? {} : { method }),
         },

@@ -56,7 +56,10 @@ export interface TrainingConversation {
 export interface TrainingExample {
   id: string;
   tokens: number[];
-  /** Token ranges `[start, end)` of the assistant turns (text and end-of-turn token): the tokens that are learned and scored. */
+  /**
+   * Token ranges `[start, end)` of the assistant turns (text and end-of-turn token): the tokens that
+   * are scored. Empty for plain text, which is scored whole.
+   */
   assistantSpans: Array<[number, number]>;
   /** Tokens in the assistant spans. */
   assistantTokens: number;
@@ -219,6 +222,8 @@ export interface TrainingRunOptions {
   threads?: number;
   /** Seeds the order of the training windows. Defaults to `0`. */
   seed?: number;
+  /** Shuffle the training windows each epoch. Defaults to `true`. */
+  shuffle?: boolean;
   /** Where the trained GGUF goes. Defaults to `<outputDir>/<model>-<session>.gguf`. */
   outputPath?: string;
   /** Where the LoRA adapter goes. Defaults to `<outputPath without .gguf>-lora-r<rank>.gguf`. */
