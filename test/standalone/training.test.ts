@@ -72,6 +72,9 @@ describe('resolveTrainingJob', () => {
     [{ train: [[1, -2]] }, 'train', 'train[0][1] is -2, not a token id'],
     [{ trainable: { layers: ['x'] } as never }, 'trainable.layers', 'trainable.layers must be an array of block indices'],
     [{ outputPath: '/models/base.gguf' }, 'outputPath', 'outputPath must differ from baseModelPath'],
+    [{ lora: { outputPath: '/out/lora.gguf', rank: 0 } }, 'lora.rank', 'lora.rank must be an integer from 1 to 65536, got 0'],
+    [{ lora: { outputPath: '/models/base.gguf', rank: 8 } }, 'lora.outputPath', 'lora.outputPath must differ from outputPath and baseModelPath'],
+    [{ lora: { outputPath: '/out/lora.gguf', rank: 8, alpha: -1 } }, 'lora.alpha', 'lora alpha -1 is not above 0'],
   ])('rejects %j naming the numbers', (overrides, field, message) => {
     const error = caught(() => resolveTrainingJob(job(overrides as Partial<TrainingJob>)));
     expect(error).toBeInstanceOf(InvalidTrainingJobError);

@@ -4,7 +4,6 @@ import type { Clock } from '../../messaging/Clock.js';
 import { ActorError, InvalidArgumentError } from '../../messaging/errors.js';
 import { defaultThreads } from '../ModelActor/ModelActor.js';
 import type { AdapterSpec } from '../ModelActor/types.js';
-import { extractLora } from './training/extractLora.js';
 import type { EpochMetrics, TrainingProgress } from './training/TrainerMessage.js';
 import type { TrainerProcess } from './training/TrainerProcess.js';
 import { createTrainingLifecycle, type TrainingLifecycle, TrainingLifecycleEvent } from './trainingLifecycle.js';
@@ -156,6 +155,13 @@ export class TrainingSession {
         threads: options.threads ?? defaultThreads(),
         ...(options.seed === undefined ? {} : { seed: options.seed }),
         ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }),
+        // Extracted in the trainer process: seconds of SVD must not block this event loop.
+        lora: {
+          outputPath: adapterPath,
+          rank: config.loraRank,
+          alpha: config.loraAlpha,
+          ...(options.trainable === undefined ? {} : { tensors: options.trainable }),
+        },
       },
       {
         signal,
@@ -180,19 +186,16 @@ export class TrainingSession {
           // The trainer is never slowed by a slow listener: progress is reported, not awaited.
           void Promise.resolve(context.onProgress({ stage: TrainingSessionState.Training, ...progress })).catch(() => {});
         },
+        onSaved: () => {
+          this.lifecycle.send({ type: TrainingLifecycleEvent.Trained });
+          void Promise.resolve(
+            context.onProgress({ stage: TrainingSessionState.Evaluating, message: `extracting a rank-${config.loraRank} LoRA adapter` }),
+          ).catch(() => {});
+        },
       },
     );
-    this.lifecycle.send({ type: TrainingLifecycleEvent.Trained });
-
-    await context.onProgress({ stage: TrainingSessionState.Evaluating, message: `extracting a rank-${config.loraRank} LoRA adapter` });
-    const lora = await extractLora({
-      baseModelPath: context.modelPath,
-      trainedModelPath: modelPath,
-      outputPath: adapterPath,
-      rank: config.loraRank,
-      alpha: config.loraAlpha,
-      ...(options.trainable === undefined ? {} : { tensors: options.trainable }),
-    });
+    const lora = outcome.lora;
+    if (lora === undefined) throw new ActorError('TRAINING_FAILED', `the trainer of session ${this.id} returned no LoRA adapter`);
     this.check(signal);
     const onValidation = dataset.validation.length > 0;
     const examples = onValidation ? dataset.validation : dataset.train;

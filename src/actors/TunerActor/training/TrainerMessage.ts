@@ -3,6 +3,7 @@
  * one `job`; the child answers `started`, then `progress` messages, then exactly one of `done` or
  * `error`, and exits.
  */
+import type { LoraExtractionResult } from './extractLora.js';
 import type { ResolvedTrainingJob } from './TrainingJob.js';
 
 /** Message types of the trainer protocol. */
@@ -13,6 +14,8 @@ export const TrainerMessage = {
   Started: 'started',
   /** Child → parent: training progress. */
   Progress: 'progress',
+  /** Child → parent: the trained GGUF is in place; a LoRA extraction may follow before `done`. */
+  Saved: 'saved',
   /** Child → parent: the trained GGUF is in place. */
   Done: 'done',
   /** Child → parent: the job failed with a typed error. */
@@ -96,6 +99,8 @@ export interface TrainingOutcome {
   tokensPerSecond: number;
   durationMs: number;
   info: TrainingStartInfo;
+  /** The adapter extracted after training, when the job asked for one. */
+  lora?: LoraExtractionResult;
 }
 
 /** Parent → child. */
@@ -114,6 +119,12 @@ export interface TrainerProgressMessage extends TrainingProgress {
   type: typeof TrainerMessage.Progress;
 }
 
+/** Child → parent: {@link TrainerMessage.Saved}. */
+export interface TrainerSavedMessage {
+  type: typeof TrainerMessage.Saved;
+  outputPath: string;
+}
+
 /** Child → parent: {@link TrainerMessage.Done}. */
 export interface TrainerDoneMessage extends TrainingOutcome {
   type: typeof TrainerMessage.Done;
@@ -128,4 +139,9 @@ export interface TrainerErrorMessage {
 }
 
 /** Anything the child sends. */
-export type TrainerChildMessage = TrainerStartedMessage | TrainerProgressMessage | TrainerDoneMessage | TrainerErrorMessage;
+export type TrainerChildMessage =
+  | TrainerStartedMessage
+  | TrainerProgressMessage
+  | TrainerSavedMessage
+  | TrainerDoneMessage
+  | TrainerErrorMessage;

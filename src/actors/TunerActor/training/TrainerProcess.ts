@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortedError } from '../../../messaging/errors.js';
 import type { LlamaNativeOptions } from './llamaNative.js';
@@ -40,6 +41,8 @@ export interface TrainerRunOptions {
   onStarted?: (info: TrainingStartInfo) => void;
   /** Called during and at the end of every epoch. */
   onProgress?: (progress: TrainingProgress) => void;
+  /** Called when the trained GGUF is in place (before the LoRA extraction, if the job asks for one). */
+  onSaved?: (outputPath: string) => void;
 }
 
 /** The run in progress: checked first (no child yet), then supervised. */
@@ -190,6 +193,9 @@ export class TrainerProcess {
             callSafely(() => options.onProgress?.(progress));
             break;
           }
+          case TrainerMessage.Saved:
+            callSafely(() => options.onSaved?.(message.outputPath));
+            break;
           case TrainerMessage.Done: {
             const { type: _type, ...result } = message;
             outcome = result;
@@ -210,6 +216,7 @@ export class TrainerProcess {
             return;
           }
           await removePartialFiles(job.outputPath);
+          if (job.lora !== undefined && child.pid !== undefined) await removeWriterPartials(job.lora.outputPath, child.pid);
           if (active.stopping) reject(new AbortedError('training'));
           else if (failure !== undefined) reject(failure);
           else reject(new TrainerCrashedError(code, signal, [...stderrTail]));
@@ -225,6 +232,15 @@ export class TrainerProcess {
 
 async function removePartialFiles(outputPath: string): Promise<void> {
   await Promise.all([rm(outputPath + PARTIAL_SUFFIX, { force: true }), rm(outputPath + F32_COPY_SUFFIX, { force: true })]);
+}
+
+/** The GGUF writer's temporary files of one process for `path` (`<path>.<pid>-<random>.partial`). */
+async function removeWriterPartials(path: string, pid: number): Promise<void> {
+  const prefix = `${basename(path)}.${pid}-`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  await Promise.all(
+    names.filter((name) => name.startsWith(prefix) && name.endsWith(PARTIAL_SUFFIX)).map((name) => rm(join(dirname(path), name), { force: true })),
+  );
 }
 
 function readLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {

@@ -1,6 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { countTokens, tokenWindowStarts } from './tokenWindows.js';
 import type { TrainableTensors } from './trainableTensors.js';
+
+/** A LoRA adapter to extract from the weight change once training is done, in the trainer process. */
+export interface LoraJob {
+  /** Where the adapter GGUF goes (written to a `.partial` file first, renamed when complete). */
+  outputPath: string;
+  /** Rank of the factorization. */
+  rank: number;
+  /** `adapter.lora.alpha`. Defaults to the rank. */
+  alpha?: number;
+  /** Which changed tensors go into the adapter. Defaults to `all`. */
+  tensors?: TrainableTensors;
+}
 import { InvalidTrainingJobError, NotEnoughTokensError } from './trainingErrors.js';
 
 /** llama.cpp rounds every context up to a multiple of this many tokens. */
@@ -75,6 +87,11 @@ export interface TrainingJob {
   keepContextLength?: boolean;
   /** Least time between two in-epoch progress messages, in ms (one always ends each epoch). Defaults to `250`. */
   progressIntervalMs?: number;
+  /**
+   * Also turn the weight change into a LoRA adapter, in the trainer process (a truncated SVD per
+   * matrix is seconds of CPU on a real model: it must not block the runtime's event loop). Defaults to none.
+   */
+  lora?: LoraJob;
 }
 
 /** A {@link TrainingJob} checked and with every default filled in; what the trainer process receives. */
@@ -98,6 +115,7 @@ export interface ResolvedTrainingJob {
   shuffle: boolean;
   keepContextLength: boolean;
   progressIntervalMs: number;
+  lora: LoraJob | undefined;
   /** Set by the preflight when selected weights are F16 / BF16: the trainer converts the model to F32 first. */
   convertToF32: boolean;
 }
@@ -191,6 +209,7 @@ export function resolveTrainingJob(job: TrainingJob): ResolvedTrainingJob {
     shuffle: requireBoolean(job.shuffle ?? true, 'shuffle'),
     keepContextLength: requireBoolean(job.keepContextLength ?? true, 'keepContextLength'),
     progressIntervalMs,
+    lora: resolveLoraJob(job.lora, outputPath, baseModelPath),
     convertToF32: false,
   };
 }
@@ -210,6 +229,20 @@ function requireInteger(value: unknown, field: string, min: number, max: number)
     throw new InvalidTrainingJobError(field, `${field} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
+}
+
+function resolveLoraJob(lora: LoraJob | undefined, outputPath: string, baseModelPath: string): LoraJob | undefined {
+  if (lora === undefined) return undefined;
+  if (typeof lora !== 'object' || lora === null) throw new InvalidTrainingJobError('lora', `lora must be { outputPath, rank, alpha?, tensors? }, got ${String(lora)}`);
+  const loraPath = requireString(lora.outputPath, 'lora.outputPath');
+  if (loraPath === outputPath || loraPath === baseModelPath) {
+    throw new InvalidTrainingJobError('lora.outputPath', `lora.outputPath must differ from outputPath and baseModelPath (${loraPath})`);
+  }
+  const rank = requireInteger(lora.rank, 'lora.rank', 1, 65_536);
+  const alpha = lora.alpha === undefined ? undefined : requireNumber(lora.alpha, 'lora.alpha');
+  if (alpha !== undefined && alpha <= 0) throw new InvalidTrainingJobError('lora.alpha', `lora alpha ${alpha} is not above 0`);
+  if (lora.tensors !== undefined) checkTrainable(lora.tensors);
+  return { outputPath: loraPath, rank, ...(alpha === undefined ? {} : { alpha }), ...(lora.tensors === undefined ? {} : { tensors: lora.tensors }) };
 }
 
 function requireBoolean(value: unknown, field: string): boolean {

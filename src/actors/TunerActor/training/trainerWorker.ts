@@ -8,6 +8,7 @@
  * Not meant to be run by hand; it exits with code 2 when started without an IPC channel.
  */
 import { ActorError } from '../../../messaging/errors.js';
+import { extractLora } from './extractLora.js';
 import { runTraining } from './runTraining.js';
 import {
   type TrainerChildMessage,
@@ -40,7 +41,17 @@ process.once('message', (message: TrainerJobMessage) => {
     onMicroBatch: exitIfOrphaned,
     // Measured faster than koffi's async calls; this process has no other use for its event loop.
     nativeCalls: 'sync',
-  }).then(
+  })
+    .then(async (outcome) => {
+      send({ type: TrainerMessage.Saved, outputPath: outcome.outputPath });
+      const lora = message.job.lora;
+      if (lora === undefined) return outcome;
+      return {
+        ...outcome,
+        lora: await extractLora({ baseModelPath: message.job.baseModelPath, trainedModelPath: outcome.outputPath, ...lora }),
+      };
+    })
+    .then(
     (outcome) => finish({ type: TrainerMessage.Done, ...outcome }, 0),
     (error: unknown) =>
       finish(
