@@ -428,6 +428,21 @@ describe('training on llama.cpp in a child process', () => {
       }
     });
 
+    it('stops when its signal is aborted, writing nothing', async () => {
+      const controller = new AbortController();
+      const outputPath = join(directory, 'lora-aborted.gguf');
+      const extraction = extractLora({
+        baseModelPath: basePath,
+        trainedModelPath: matricesOnly.outputPath,
+        outputPath,
+        rank: 4,
+        signal: controller.signal,
+        onTensor: () => controller.abort(),
+      });
+      await expect(extraction).rejects.toMatchObject({ code: ErrorCode.Aborted });
+      expect(existsSync(outputPath)).toBe(false);
+    });
+
     it('at a small rank keeps part of the change, reports how much, and still helps', async () => {
       const small = await extractLora({
         baseModelPath: basePath,

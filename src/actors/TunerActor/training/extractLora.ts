@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { GgmlType } from '../../../gguf/GgmlType.js';
 import { GgufValue } from '../../../gguf/GgufValue.js';
 import { GgufWriter } from '../../../gguf/GgufWriter.js';
+import { AbortedError } from '../../../messaging/errors.js';
 import { type GgufModelInfo, type GgufTensor, inspectGgufModel, TRAINABLE_GGML_TYPES } from './inspectGgufModel.js';
 import { decodeGgufTensor, readGgufTensorBytes } from './readGgufTensor.js';
 import { isTrainableTensor, type TrainableTensors } from './trainableTensors.js';
@@ -30,6 +31,8 @@ export interface ExtractLoraOptions {
   seed?: number;
   /** Called after each tensor is factorized. */
   onTensor?: (report: LoraTensorReport) => void;
+  /** Stops the extraction between tensors (nothing is written); it then rejects with `ABORTED`. */
+  signal?: AbortSignal;
 }
 
 /** How well the adapter carries one tensor's change. */
@@ -128,6 +131,7 @@ export async function extractLora(options: ExtractLoraOptions): Promise<LoraExtr
   const trainedFile = await open(options.trainedModelPath, 'r');
   try {
     for (const baseTensor of base.tensors) {
+      if (options.signal?.aborted) throw new AbortedError('LoRA extraction', { cause: options.signal.reason });
       const trainedTensor = trainedByName.get(baseTensor.name);
       if (trainedTensor === undefined) {
         throw new LoraExtractionError(`tensor ${baseTensor.name} of the base model is missing from the trained model`);
