@@ -36,6 +36,7 @@ import {
 import { loadLlama } from './loadLlama.js';
 import { ForeignLoad } from './ForeignLoad.js';
 import { PROMPT, PROMPTS } from './prompts.js';
+import { median } from './args.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,10 +61,6 @@ const CONTEXT_SIZE = 1024;
 const MODEL_ID = 'bench';
 const promptAt = (i: number): string => `${PROMPTS[i % PROMPTS.length]}${i >= PROMPTS.length ? ` (${i})` : ''}`;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 const range = (values: number[]): string => `${Math.min(...values).toFixed(1)}..${Math.max(...values).toFixed(1)}`;
 
 /** Chunk arrival times of one stream, as its consumer saw them. */
@@ -94,7 +91,6 @@ class Arrivals {
     return this.first - this.started;
   }
 }
-
 
 const modelPath = values.model === 'bench' ? await ensureBenchModel() : values.model === 'tiny' ? await ensureTinyModel() : (values.model as string);
 const llama = await loadLlama('auto'); // what the runtime loads: a local build when there is one

@@ -29,12 +29,7 @@ import { type Binary, LOCAL_BUILD_HINT, loadLlama } from './loadLlama.js';
 import { MessageRouter, ModelActor, ModelMessage, type TokenStreamEvent } from '../src/index.js';
 import { ForeignLoad } from './ForeignLoad.js';
 import { PROMPT, PROMPTS } from './prompts.js';
-
-function flag(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
+import { flag, median } from './args.js';
 
 function binaryFlag(name: string, fallback: Binary | undefined): Binary | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -56,12 +51,6 @@ const BINARY = binaryFlag('binary', 'auto') as Binary;
 const CHILD = binaryFlag('child', undefined);
 /** Greedy, with the runtime's other sampling defaults spelled out so both sides get the same. */
 const SAMPLING = { temperature: 0, topK: 40, topP: 0.95, minP: 0.05 } as const;
-
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -94,7 +83,6 @@ async function rawGenerate(sequence: LlamaContextSequence, prompt: Token[], maxT
   }
   return arrivals;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Item 3's child process: loads one binary, then decodes one stream per request from the parent.

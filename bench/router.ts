@@ -17,12 +17,7 @@ import {
   type TokenStreamEvent,
   type TokenStreamEventInput,
 } from '../src/index.js';
-
-function flag(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
+import { flag, median } from './args.js';
 
 const ROUNDS = flag('rounds', 7);
 const ASKS = flag('asks', 50_000);
@@ -49,11 +44,6 @@ class BenchActor extends Actor {
   override stream(payload: unknown, onChunk: StreamCallback<TokenStreamEventInput>, context: ActorContext): Promise<void> {
     return produce(payload as number, onChunk, context.signal);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function elapsedMs(start: bigint): number {

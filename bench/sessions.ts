@@ -24,6 +24,7 @@ import {
   type Turn,
 } from '../src/index.js';
 import { defaultThreads } from '../src/actors/ModelActor/ModelActor.js';
+import { median } from './args.js';
 
 const { values } = parseArgs({
   options: {
@@ -101,11 +102,6 @@ async function measure(reuseKvCache: boolean) {
   }
   await router.dispose();
   return { first: median(first), continued: median(continued), promptTokens, evaluated, firstEvaluated };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 console.log(`sessions benchmark: ${modelPath}, ${threads} thread(s), ${rounds} rounds (median), ~${historyTokens} tokens of history`);

@@ -19,12 +19,7 @@ import type { LlamaContext, LlamaModel } from 'node-llama-cpp';
 import { ensureBenchModel, ensureTinyModel } from '../scripts/make-models.js';
 import { loadLlama } from './loadLlama.js';
 import { ForeignLoad } from './ForeignLoad.js';
-
-function flag(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
+import { flag, median } from './args.js';
 
 function textFlag<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
   const index = process.argv.indexOf(`--${name}`);
@@ -41,14 +36,7 @@ const SECONDS = flag('seconds', 6);
 const BINARY = textFlag('binary', ['auto', 'prebuilt', 'local'] as const, 'auto');
 const PROMPT = 'Once upon a time';
 
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 
 /** A busy loop in a child process: takes one core until stopped. */
 async function startBusyLoop(): Promise<ChildProcess> {

@@ -41,12 +41,7 @@ import {
   TunerMessage,
 } from '../src/index.js';
 import { ForeignLoad } from './ForeignLoad.js';
-
-function flag(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
+import { flag, median } from './args.js';
 
 const ROUNDS = flag('rounds', 3);
 const EPOCHS = flag('epochs', 4);
@@ -181,12 +176,6 @@ function processCpuMs(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const round3 = (value: number): number => Math.round(value * 1000) / 1000;

@@ -33,22 +33,13 @@ import {
 } from '../src/index.js';
 import { loadLlama } from './loadLlama.js';
 import { PROMPTS } from './prompts.js';
-
-function flag(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
+import { flag, median } from './args.js';
 
 const ROUNDS = flag('rounds', 3);
 const THREADS = flag('threads', 2);
 const TOKENS = flag('tokens', 48);
 const CONTEXT_SIZE = 1024;
 const BATCH_SIZE = 512;
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 const MiB = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 const conversations: TrainingConversation[] = PROMPTS.map((prompt, i) => ({
