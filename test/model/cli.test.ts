@@ -4,7 +4,8 @@
  * child's output, never on timers.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -34,6 +35,7 @@ class Cli {
     });
     this.child.stderr.setEncoding('utf8').on('data', (text: string) => {
       this.stderr += text;
+      for (const wake of this.waiters) wake();
     });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
@@ -55,6 +57,23 @@ class Cli {
         } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
           this.waiters.delete(check);
           reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before ${pattern}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Resolves once stderr (all of it so far) matches `pattern`; rejects if the process exits first. */
+  untilStderr(pattern: RegExp): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (pattern.test(this.stderr)) {
+          this.waiters.delete(check);
+          resolve();
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          this.waiters.delete(check);
+          reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before ${pattern} on stderr\nstderr:\n${this.stderr}`));
         }
       };
       this.waiters.add(check);
@@ -94,7 +113,7 @@ describe('llama-actors CLI', () => {
     const [top, serve] = await Promise.all([runCli(['--help']), runCli(['serve', '--help'])]);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/^Usage: llama-actors <command>/);
-    expect(top.stdout).toMatch(/serve .*\n.*chat .*\n.*demo .*\n.*bench /);
+    expect(top.stdout).toMatch(/serve .*\n.*chat .*\n.*train .*\n.*demo .*\n.*bench /);
     expect(serve.code).toBe(0);
     expect(serve.stdout).toContain('Usage: llama-actors serve');
     expect(serve.stdout).toContain('--api-key KEY');
@@ -167,5 +186,60 @@ describe('llama-actors CLI', () => {
     expect(stored).toBe(reply);
     again.child.stdin.end(); // Ctrl-D
     expect(await again.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('llama-actors train', () => {
+  const conversations = ['actors', 'models', 'tokens', 'sessions', 'streams', 'adapters', 'routers', 'contexts', 'slots', 'messages', 'queues', 'batches']
+    .flatMap((topic) => [0, 1].map((round) => ({
+      id: `${topic}-${round}`,
+      messages: [
+        { role: 'user', content: `What are ${topic}?` },
+        { role: 'assistant', content: `The ${topic} are part of the actor model, and the model streams tokens to the session.` },
+      ],
+    })))
+    .map((conversation) => JSON.stringify(conversation))
+    .join('\n');
+
+  it('trains on a JSON-lines file, prints progress and the trained model and adapter paths', async () => {
+    const data = join(dataDir, 'chats.jsonl');
+    await writeFile(data, conversations);
+    const out = join(dataDir, 'trained');
+    const result = await runCli(['train', '--data', data, '--model', tinyPath, '--epochs', '3', '--learning-rate', '0.002', '--threads', '1', '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/epoch 3\/3 step \d+\/\d+: train loss [\d.]+, validation loss [\d.]+, \d+ tokens\/s, ETA \d+ s/);
+    const [, modelPath] = /trained model +(\S+)/.exec(result.stdout) ?? [];
+    const [, adapterPath] = /LoRA adapter +(\S+) \(rank 8, keeps [\d.]+ % of the weight change\)/.exec(result.stdout) ?? [];
+    expect(modelPath?.startsWith(out)).toBe(true);
+    expect(existsSync(modelPath as string)).toBe(true);
+    expect(existsSync(adapterPath as string)).toBe(true);
+    const [, before, after] = /validation loss ([\d.]+) → ([\d.]+) nats per token/.exec(result.stdout) ?? [];
+    expect(Number(after)).toBeLessThan(Number(before));
+  });
+
+  it('Ctrl-C stops training at once and leaves nothing partial; bad data exits 1 naming the line or example', async () => {
+    const data = join(dataDir, 'chats-stop.jsonl');
+    await writeFile(data, conversations);
+    const out = join(dataDir, 'stopped');
+    const cli = new Cli(['train', '--data', data, '--model', tinyPath, '--epochs', '1000', '--threads', '1', '--out', out]);
+    running.push(cli);
+    await cli.untilStderr(/epoch 1\/1000 step/);
+    cli.child.kill('SIGINT');
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr).toContain('training stopped; no model was written');
+    expect(existsSync(out) ? await readdir(out) : []).toEqual([]);
+
+    const bad = join(dataDir, 'bad.jsonl');
+    await writeFile(bad, `${JSON.stringify({ id: 'ok', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] })}\n{not json\n`);
+    const badJson = await runCli(['train', '--data', bad, '--model', tinyPath]);
+    expect(badJson.code).toBe(1);
+    expect(badJson.stderr).toContain('line 2: not valid JSON');
+    await writeFile(bad, JSON.stringify([{ id: 'x', messages: [{ role: 'bot', content: 'hi' }] }]));
+    const badRole = await runCli(['train', '--data', bad, '--model', tinyPath]);
+    expect(badRole.code).toBe(1);
+    expect(badRole.stderr).toContain('INVALID_TRAINING_DATA: conversation 0 ("x"): message 0 has role "bot"');
+    const missing = await runCli(['train', '--model', tinyPath]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--data FILE is required');
   });
 });
