@@ -27,7 +27,19 @@ export interface ProviderEntity {
 /** How a model's actor is created: everything of {@link ModelActorOptions} that can be stored as JSON. */
 export type ModelLoadOptions = Pick<
   ModelActorOptions,
-  'slots' | 'maxQueue' | 'contextSize' | 'batchSize' | 'threads' | 'flashAttention' | 'gpuLayers' | 'defaultParams' | 'embeddings' | 'reuseKvCache'
+  | 'slots'
+  | 'maxQueue'
+  | 'contextSize'
+  | 'batchSize'
+  | 'threads'
+  | 'flashAttention'
+  | 'gpuLayers'
+  | 'defaultParams'
+  | 'embeddings'
+  | 'reuseKvCache'
+  | 'adapters'
+  | 'maxContexts'
+  | 'adapterContextIdleMs'
 >;
 
 /** A model: a provider, a GGUF file and its load options. Its actor runs at its own address. */

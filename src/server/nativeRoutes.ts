@@ -102,6 +102,8 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
       throw new InvalidArgumentError('a model needs id, provider and path');
     }
     const path = confinedPath(context.modelDirs, body.path, 'model');
+    // Load options may name adapters the model starts with: the same directories apply.
+    confinePayloadPaths(context.adapterDirs, body.load);
     const published = await models.publishModel({
       id: body.id,
       provider: address(body.provider.replace(/^@\((.*)\)$/, '$1')),

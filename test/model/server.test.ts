@@ -307,6 +307,7 @@ describe('HTTP server: adapters and evaluation (TunerActor)', () => {
     for (const response of [
       await send(`${url}/models/tiny/adapters`, 'POST', { path: '/etc/passwd' }),
       await send(`${url}/v1/chat/completions`, 'POST', { model: 'tiny', messages: [{ role: 'user', content: 'x' }], adapters: [{ path: '/etc/passwd' }] }),
+      await send(`${url}/models`, 'POST', { id: 'with-lora', provider: 'local', path: tinyPath, load: { adapters: [{ path: '/etc/passwd' }] } }),
       // The generic actor endpoint cannot be used to reach files the dedicated ones refuse.
       await send(`${url}/actors/tiny/ask`, 'POST', { type: 'applyAdapter', payload: { path: '/etc/passwd' } }),
       await send(`${url}/actors/tiny/stream`, 'POST', { type: 'generate', payload: { prompt: 'x', adapters: [{ path: '/etc/hosts' }] } }),
