@@ -45,7 +45,7 @@ The model must have F32, F16 or BF16 weights: llama.cpp cannot train quantized o
 
 Examples:
   llama-actors train --data chats.jsonl --model ~/models/base-f16.gguf --epochs 4
-  llama-actors train --data chats.jsonl --tensors attn_q,attn_v --layers 10,11 --rank 16`;
+  llama-actors train --data chats.jsonl --tensors attn_q,attn_output --layers 10,11 --rank 16`;
 
 const TRAIN_OPTIONS = {
   ...MODEL_OPTIONS,
