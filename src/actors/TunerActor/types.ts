@@ -212,7 +212,7 @@ export type TrainingSessionState = (typeof TrainingSessionState)[keyof typeof Tr
 export interface TrainingRunOptions {
   /** Tokens per training window, a multiple of 256. Defaults to `256`. */
   contextSize?: number;
-  /** Which weights train: `all`, or `{ layers?, tensors? }` such as `{ tensors: ['attn_q', 'attn_output'] (attn_k and attn_v get no gradient upstream) }`. Defaults to `all`. */
+  /** Which weights train: `all`, or `{ layers?, tensors? }` such as `{ tensors: ['attn_q', 'attn_output'] }` (attn_k and attn_v get no gradient upstream). Defaults to `all`. */
   trainable?: TrainableTensors;
   /** Learning rate of the last epoch (it decays geometrically from `learningRate`). Defaults to `learningRate / 10`. */
   minLearningRate?: number;
