@@ -156,6 +156,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
   private stateReporter: StateReporter | undefined;
   /** The model's adapter set: what requests that name none generate with. */
   private defaultAdapters: AppliedAdapter[] = [];
+  /** `adapterSetKey(defaultAdapters)`, kept with it: every request's release compares against it. */
+  private defaultKey = '';
   /** Adapter-set changes run one at a time. */
   private adapterChange: Promise<unknown> = Promise.resolve();
   /** Validated adapters by absolute path (re-validated when the file changes). */
@@ -173,7 +175,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
         throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
       }
     }
-    if (options.adapters !== undefined) this.defaultAdapters = resolveAdapterSpecs(options.adapters);
+    if (options.adapters !== undefined) this.setDefaultAdapters(resolveAdapterSpecs(options.adapters));
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
@@ -374,8 +376,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       const limit = this.options.maxContexts ?? 3;
       if (loaded.pools.size >= limit) {
         // Make room by freeing an idle context of a set nobody uses now.
-        const defaultKey = adapterSetKey(this.defaultAdapters);
-        const idle = [...loaded.pools.values()].find((p) => p.leases === 0 && p.key !== defaultKey);
+        const idle = [...loaded.pools.values()].find((p) => p.leases === 0 && p.key !== this.defaultKey);
         if (!idle) throw new AdapterContextsFullError(loaded.pools.size, limit);
         this.freePool(loaded, idle);
       }
@@ -413,7 +414,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
 
   private freeWhenIdle(loaded: Loaded, pool: ContextPool): void {
     if (pool.leases > 0 || pool.idleTimer !== undefined || loaded.pools.get(pool.key) !== pool) return;
-    if (pool.key === adapterSetKey(this.defaultAdapters)) return;
+    if (pool.key === this.defaultKey) return;
     const idleMs = this.options.adapterContextIdleMs ?? 30_000;
     if (idleMs === 0) {
       this.freePool(loaded, pool);
@@ -433,6 +434,11 @@ export class ModelActor extends Actor implements AsyncDisposable {
     pool.idleTimer = undefined;
     this.logger?.info({ adapters: pool.adapters.map((a) => a.path), contexts: loaded.pools.size }, 'adapter context freed');
     void pool.ready.then((ready) => ready.context.dispose()).catch(() => {});
+  }
+
+  private setDefaultAdapters(adapters: AppliedAdapter[]): void {
+    this.defaultAdapters = adapters;
+    this.defaultKey = adapterSetKey(adapters);
   }
 
   /** Validates an adapter against the loaded model, once per file version. */
@@ -455,10 +461,10 @@ export class ModelActor extends Actor implements AsyncDisposable {
       const loaded = await this.ready();
       if (signal.aborted) throw new AbortedError('changing adapters', { cause: signal.reason });
       const next = change(this.defaultAdapters);
-      const previousKey = adapterSetKey(this.defaultAdapters);
+      const previousKey = this.defaultKey;
       if (adapterSetKey(next) !== previousKey) {
         const pool = await this.leasePool(loaded, next);
-        this.defaultAdapters = next;
+        this.setDefaultAdapters(next);
         this.releasePool(loaded, pool);
         const previous = loaded.pools.get(previousKey);
         if (previous) this.freeWhenIdle(loaded, previous);
@@ -473,7 +479,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
 
   /** The model's adapter set and the contexts alive now. */
   private adapterListing(loaded: Loaded): AdapterListing {
-    const defaultKey = adapterSetKey(this.defaultAdapters);
+    const defaultKey = this.defaultKey;
     return {
       applied: this.defaultAdapters.map((a) => ({ ...a })),
       contexts: [...loaded.pools.values()]

@@ -202,26 +202,16 @@ export class TrainingSession {
     await context.onProgress({ stage: TrainingSessionState.Evaluating, message: `evaluating the base model and the adapter on ${examples.length} examples` });
     const base = await context.evaluate(examples, [], signal);
     const adapter = await context.evaluate(examples, [{ path: adapterPath }], signal);
+    const { outputPath: _outputPath, lora: _lora, ...training } = outcome;
+    const { rank, alpha, retainedEnergy, relativeError, uncoveredEnergy, tensors } = lora;
     return {
+      ...training,
       sessionId: this.id,
       modelPath,
       adapterPath,
-      lora: {
-        rank: lora.rank,
-        alpha: lora.alpha,
-        retainedEnergy: lora.retainedEnergy,
-        relativeError: lora.relativeError,
-        uncoveredEnergy: lora.uncoveredEnergy,
-        tensors: lora.tensors,
-      },
-      trainLoss: outcome.trainLoss,
-      validationLoss: outcome.validationLoss,
-      initialValidationLoss: outcome.initialValidationLoss,
-      history: outcome.history,
-      tokensPerSecond: outcome.tokensPerSecond,
+      lora: { rank, alpha, retainedEnergy, relativeError, uncoveredEnergy, tensors },
       durationMs: this.context.clock.now() - this.startedAt,
       evaluation: { examples: onValidation ? 'validation' : 'train', base, adapter },
-      info: outcome.info,
     };
   }
 

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { Address } from '../../messaging/address.js';
 import type { Clock } from '../../messaging/Clock.js';
 import type { AdapterSpec, AppliedAdapter, ChatMessage } from '../ModelActor/types.js';
-import type { EpochMetrics, TrainingProgress, TrainingStartInfo } from './training/TrainerMessage.js';
+import type { EpochMetrics, TrainingOutcome, TrainingProgress } from './training/TrainerMessage.js';
 import type { TrainableTensors } from './training/trainableTensors.js';
-import type { LoraTensorReport } from './training/extractLora.js';
+import type { LoraExtractionResult } from './training/extractLora.js';
 import type { TrainerProcessOptions } from './training/TrainerProcess.js';
 
 /** Message types a TunerActor handles. */
@@ -247,32 +247,18 @@ export interface VariantEvaluation {
 }
 
 /** What a completed {@link TunerMessage.StartTraining} returns. */
-export interface TrainingResult {
+export interface TrainingResult extends Omit<TrainingOutcome, 'outputPath' | 'lora'> {
   sessionId: string;
   /** The trained GGUF, loadable by a ModelActor. */
   modelPath: string;
   /** The LoRA adapter made from the weight change, applicable to the base model. */
   adapterPath: string;
-  lora: {
-    rank: number;
-    alpha: number;
-    /** Share of the weight change's energy the rank keeps, over the adapter's tensors (`‖B·A‖² / ‖ΔW‖²`). */
-    retainedEnergy: number;
-    relativeError: number;
-    /** Share of the change in tensors a LoRA cannot carry (norm vectors). */
-    uncoveredEnergy: number;
-    tensors: LoraTensorReport[];
-  };
-  trainLoss: number;
-  validationLoss: number | null;
-  initialValidationLoss: number | null;
-  /** One entry per epoch, epoch 0 (before training) first. */
-  history: EpochMetrics[];
-  tokensPerSecond: number;
+  /** How well the adapter carries the change (`retainedEnergy`: `‖B·A‖² / ‖ΔW‖²`; `uncoveredEnergy`: the share in norm vectors). */
+  lora: Pick<LoraExtractionResult, 'rank' | 'alpha' | 'retainedEnergy' | 'relativeError' | 'uncoveredEnergy' | 'tensors'>;
+  /** The whole session, preparation and evaluation included. */
   durationMs: number;
   /** The base model and the base with the new adapter, evaluated on the validation examples (the training ones without validation). */
   evaluation: { examples: 'validation' | 'train'; base: VariantEvaluation; adapter: VariantEvaluation };
-  info: TrainingStartInfo;
 }
 
 /** The `data` of a training's `progress` events. */
