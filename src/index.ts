@@ -215,6 +215,8 @@ export {
   type CreateSessionOptions,
   type SessionManagerOptions,
   type SessionSummary,
+  type SessionListReport,
+  type SkippedSession,
 } from './entities/SessionManager.js';
 export {
   EntityCollection,
@@ -235,8 +237,13 @@ export {
   StoreDisposedError,
   StoreErrorCode,
   StoreWriteError,
+  StoreIoError,
+  type StoreCallSite,
+  type StoreFsProblem,
+  type StoreOperation,
 } from './entities/store/storeErrors.js';
 
 // Serving over HTTP.
 export { createServer, type LlamaActorsServer, type ServerOptions } from './server/createServer.js';
+export type { HttpLimits } from './server/httpLimits.js';
 export { ServerMetrics } from './server/ServerMetrics.js';

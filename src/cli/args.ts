@@ -16,9 +16,10 @@ export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
+  multiple?: boolean;
 }
 export type OptionSpecs = Record<string, OptionSpec>;
-export type ParsedValues = Record<string, string | boolean | undefined>;
+export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
 
 /** Flags of every model-running command. */
 export const MODEL_OPTIONS: OptionSpecs = {

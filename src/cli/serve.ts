@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createServer } from '../server/createServer.js';
 import {
@@ -9,6 +10,7 @@ import {
   MODEL_FLAGS_HELP,
   MODEL_OPTIONS,
   parse,
+  type ParsedValues,
   stringFlag,
   UsageError,
 } from './args.js';
@@ -25,8 +27,11 @@ and a chat page at /. Ctrl-C (SIGINT) or SIGTERM stops accepting requests and un
 Server flags:
       --port N           port to listen on, 0 for any free one (default: 8080)
       --host HOST        interface to bind (default: 127.0.0.1); anything but loopback needs --api-key
-      --api-key KEY      bearer token every request except / and /health must carry
-                         (default: $LLAMA_ACTORS_API_KEY, else none)
+      --api-key-file F   a file holding the bearer token every request except / and /health must
+                         carry (default: $LLAMA_ACTORS_API_KEY, else none). Never on the command
+                         line, where any user can read it with ps.
+      --allowed-host H   a Host name the server answers to, repeatable, or '*' for any
+                         (default: loopback names, plus the bound address or this machine's names)
 
 ${MODEL_FLAGS_HELP.replace('COMMAND_DEFAULT', 'info')}
 
@@ -35,13 +40,16 @@ Logs go to stderr: JSON lines, or readable lines on a terminal.
 Examples:
   llama-actors serve
   llama-actors serve --model ~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf --port 3000 --threads 2
-  llama-actors serve --host 0.0.0.0 --api-key "$(openssl rand -hex 16)"`;
+  LLAMA_ACTORS_API_KEY="$(openssl rand -hex 16)" llama-actors serve --host 0.0.0.0
+  llama-actors serve --host 0.0.0.0 --api-key-file /run/secrets/llama-key --allowed-host llm.internal`;
 
 const SERVE_OPTIONS = {
   ...MODEL_OPTIONS,
   port: { type: 'string' },
   host: { type: 'string' },
   'api-key': { type: 'string' },
+  'api-key-file': { type: 'string' },
+  'allowed-host': { type: 'string', multiple: true },
 } as const;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -55,10 +63,11 @@ export async function serve(args: string[]): Promise<number> {
   }
   const port = intFlag(values, 'port', 0, 65_535) ?? 8080;
   const host = stringFlag(values, 'host') ?? '127.0.0.1';
-  const apiKey = stringFlag(values, 'api-key') ?? (process.env.LLAMA_ACTORS_API_KEY || undefined);
+  const apiKey = await readApiKey(values);
   if (!LOOPBACK.has(host) && !apiKey) {
-    throw new UsageError(`--host ${host} is not a loopback address: pass --api-key KEY (or set LLAMA_ACTORS_API_KEY)`);
+    throw new UsageError(`--host ${host} is not a loopback address: set LLAMA_ACTORS_API_KEY or pass --api-key-file FILE`);
   }
+  const allowedHosts = allowedHostsFlag(values);
   const load = loadFlags(values);
   const logger = await createCliLogger(logLevel(values, 'info'));
   const dataDir = stringFlag(values, 'data-dir') ?? '.llama-actors';
@@ -85,6 +94,7 @@ export async function serve(args: string[]): Promise<number> {
         host,
         port,
         ...(apiKey ? { apiKey } : {}),
+        ...(allowedHosts ? { allowedHosts } : {}),
         modelDirs: [dirname(runtime.modelPath)],
         logger,
       });
@@ -107,6 +117,37 @@ export async function serve(args: string[]): Promise<number> {
   } finally {
     dispose();
   }
+}
+
+/**
+ * The key from `--api-key-file` or `LLAMA_ACTORS_API_KEY`. A key given as `--api-key KEY` is
+ * refused: the command line of a process is readable by every user of the machine.
+ */
+async function readApiKey(values: ParsedValues): Promise<string | undefined> {
+  if (values['api-key'] !== undefined) {
+    throw new UsageError('--api-key would show the key to every user in ps: set LLAMA_ACTORS_API_KEY or pass --api-key-file FILE');
+  }
+  const file = stringFlag(values, 'api-key-file');
+  if (file === undefined) return process.env.LLAMA_ACTORS_API_KEY || undefined;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read --api-key-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const key = text.trim();
+  if (key.length === 0 || /\s/.test(key)) throw new UsageError(`--api-key-file ${file} must hold one key on one line`);
+  return key;
+}
+
+/** `--allowed-host`, repeatable and comma-separated; `*` allows any. */
+function allowedHostsFlag(values: ParsedValues): string[] | '*' | undefined {
+  const raw = values['allowed-host'];
+  if (raw === undefined) return undefined;
+  const names = (Array.isArray(raw) ? raw : [String(raw)]).flatMap((value) => value.split(',')).map((name) => name.trim()).filter(Boolean);
+  if (names.includes('*')) return '*';
+  if (names.length === 0) throw new UsageError('--allowed-host needs a host name');
+  return names;
 }
 
 /** The URL, and how to call it with curl and with the openai client. */

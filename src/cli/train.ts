@@ -12,6 +12,7 @@ import {
   MODEL_OPTIONS,
   numberFlag,
   parse,
+  type ParsedValues,
   stringFlag,
   UsageError,
 } from './args.js';
@@ -90,7 +91,7 @@ export async function readConversations(path: string): Promise<TrainingConversat
     });
 }
 
-function trainable(values: Record<string, string | boolean | undefined>): TrainableTensors | undefined {
+function trainable(values: ParsedValues): TrainableTensors | undefined {
   const tensors = stringFlag(values, 'tensors');
   const layers = stringFlag(values, 'layers');
   if (tensors === undefined && layers === undefined) return undefined;

@@ -5,10 +5,12 @@ import type { CompletionEvent, SessionExport } from '../actors/SessionActor/type
 import type { GenerationParams } from '../actors/ModelActor/types.js';
 import { type Address, address, parseAddress } from '../messaging/address.js';
 import { type Clock, systemClock } from '../messaging/Clock.js';
+import { ActorError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
-import { EntityExistsError, EntityNotFoundError, InvalidEntityError } from './entityErrors.js';
+import { EntityErrorCode, EntityExistsError, EntityNotFoundError, InvalidEntityError } from './entityErrors.js';
 import type { ModelManager } from './ModelManager.js';
 import type { Store } from './store/Store.js';
+import { StoreErrorCode } from './store/storeErrors.js';
 import { EntityCollection, type OverflowPolicy, type SessionEntity } from './types.js';
 
 /** Options of {@link SessionManager}. */
@@ -46,6 +48,30 @@ export interface SessionSummary {
   /** Whether its actor is registered now. */
   active: boolean;
 }
+
+/** A stored session {@link SessionManager.listReport} left out of the list, and why. */
+export interface SkippedSession {
+  /** The id it is stored under (which its content, if readable, may contradict). */
+  id: string;
+  /**
+   * `STORE_CORRUPT` (not JSON), `STORE_IO_ERROR` (unreadable: a directory, a permission, ...) or
+   * `INVALID_ENTITY` (JSON, but not a session).
+   */
+  code: string;
+  /** Names the session and what is wrong with it (and, for store errors, the path). */
+  message: string;
+}
+
+/** What {@link SessionManager.listReport} answers. */
+export interface SessionListReport {
+  /** The sessions that could be read, most recently updated first. */
+  sessions: SessionSummary[];
+  /** The ones that could not, in id order. */
+  skipped: SkippedSession[];
+}
+
+/** Store errors that concern one stored value, so that listing the others still makes sense. */
+const DAMAGED_VALUE_CODES: readonly string[] = [StoreErrorCode.StoreCorrupt, StoreErrorCode.StoreIo];
 
 /**
  * Creates, lists, loads, forks, imports and deletes sessions. Each session is an entity in the
@@ -114,22 +140,33 @@ export class SessionManager {
     return entity;
   }
 
-  /** Every stored session, most recently updated first. */
+  /**
+   * Every stored session that can be read, most recently updated first. A damaged one is left
+   * out (and logged at warn) rather than failing the list; {@link listReport} says which.
+   */
   async list(options: { signal?: AbortSignal } = {}): Promise<SessionSummary[]> {
+    return (await this.listReport(options)).sessions;
+  }
+
+  /**
+   * Every stored session, like {@link list}, plus the ones it left out: each stored session whose
+   * value the store cannot read (`STORE_CORRUPT`, `STORE_IO_ERROR`) or that is not a valid session
+   * (`INVALID_ENTITY`: a field missing or of the wrong type, or an `id` other than the one it is
+   * stored under) is reported in `skipped` and logged at warn. A failure of the listing itself
+   * (the collection unreadable, the store disposed, an abort) still rejects.
+   */
+  async listReport(options: { signal?: AbortSignal } = {}): Promise<SessionListReport> {
     const ids = await this.store.list(EntityCollection.Sessions, options);
-    const entities = await Promise.all(ids.map((id) => this.store.get<SessionEntity>(EntityCollection.Sessions, id, options)));
-    return entities
-      .filter((e): e is SessionEntity => e !== undefined)
-      .map((e) => ({
-        id: e.id,
-        address: address(e.id),
-        model: e.model,
-        turns: e.turns.length,
-        createdAt: e.createdAt,
-        updatedAt: e.updatedAt,
-        active: this.router.has(e.id),
-      }))
-      .sort((a, b) => b.updatedAt - a.updatedAt);
+    const read = await Promise.all(ids.map((id) => this.readForList(id, options)));
+    const sessions: SessionSummary[] = [];
+    const skipped: SkippedSession[] = [];
+    for (const entry of read) {
+      if (entry === undefined) continue;
+      if ('skipped' in entry) skipped.push(entry.skipped);
+      else sessions.push(entry.summary);
+    }
+    sessions.sort((a, b) => b.updatedAt - a.updatedAt);
+    return { sessions, skipped };
   }
 
   /** Stops the session's actor (its turn in flight is cancelled) and deletes it from the store. */
@@ -175,6 +212,43 @@ export class SessionManager {
     return this.start(newId);
   }
 
+  /** One line of {@link listReport}: a summary, a skipped entry, or undefined if deleted meanwhile. */
+  private async readForList(
+    id: string,
+    options: { signal?: AbortSignal },
+  ): Promise<{ summary: SessionSummary } | { skipped: SkippedSession } | undefined> {
+    let value: unknown;
+    try {
+      value = await this.store.get<unknown>(EntityCollection.Sessions, id, options);
+    } catch (error) {
+      if (!(error instanceof ActorError && DAMAGED_VALUE_CODES.includes(error.code))) throw error;
+      return { skipped: this.skip({ id, code: error.code, message: error.message }, error) };
+    }
+    if (value === undefined) return undefined;
+    const problem = storedSessionProblem(value, id);
+    if (problem !== undefined) {
+      const message = `stored session @(${id}) is not a valid session: ${problem}`;
+      return { skipped: this.skip({ id, code: EntityErrorCode.InvalidEntity, message }) };
+    }
+    const entity = value as SessionEntity;
+    return {
+      summary: {
+        id,
+        address: address(id),
+        model: entity.model,
+        turns: entity.turns.length,
+        createdAt: entity.createdAt,
+        updatedAt: entity.updatedAt,
+        active: this.router.has(id),
+      },
+    };
+  }
+
+  private skip(skipped: SkippedSession, error?: unknown): SkippedSession {
+    this.logger.warn({ sessionId: skipped.id, code: skipped.code, err: error }, `session left out of the list: ${skipped.message}`);
+    return skipped;
+  }
+
   private start(id: string): Address {
     const actor = new SessionActor({
       sessionId: id,
@@ -202,11 +276,40 @@ function validateExport(document: unknown): SessionEntity {
   if (typeof doc !== 'object' || doc === null || doc.format !== 'llama-actors.session' || doc.version !== 1) {
     throw new InvalidEntityError('not a llama-actors session export (expected format "llama-actors.session", version 1)');
   }
-  const session = doc.session as Partial<SessionEntity> | undefined;
+  const session: unknown = doc.session;
   if (typeof session !== 'object' || session === null) throw new InvalidEntityError('the export has no session');
-  if (typeof session.id !== 'string') throw new InvalidEntityError('session.id must be a string');
-  if (typeof session.model !== 'string') throw new InvalidEntityError('session.model must be an address');
-  if (!Array.isArray(session.turns)) throw new InvalidEntityError('session.turns must be an array');
+  const problem = sessionProblem(session);
+  if (problem !== undefined) throw new InvalidEntityError(problem);
+  return session as SessionEntity;
+}
+
+/**
+ * What is wrong with a stored session listed under `id`, or undefined. Beyond what an import
+ * checks, it needs the timestamps (an import gets fresh ones) and the id it is stored under:
+ * every other call finds a session by that id, so a session claiming another is unreachable.
+ */
+function storedSessionProblem(value: unknown, id: string): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return `expected an object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`;
+  }
+  const problem = sessionProblem(value);
+  if (problem !== undefined) return problem;
+  const session = value as SessionEntity;
+  if (session.id !== id) return `session.id is ${JSON.stringify(session.id)}, not the id it is stored under`;
+  for (const field of ['createdAt', 'updatedAt'] as const) {
+    if (typeof session[field] !== 'number' || !Number.isFinite(session[field])) {
+      return `session.${field} must be a number, got ${shortJson(session[field])}`;
+    }
+  }
+  return undefined;
+}
+
+/** The first thing wrong with a session's fields, or undefined; shared by import and listing. */
+function sessionProblem(value: object): string | undefined {
+  const session = value as Partial<SessionEntity>;
+  if (typeof session.id !== 'string') return 'session.id must be a string';
+  if (typeof session.model !== 'string') return 'session.model must be an address';
+  if (!Array.isArray(session.turns)) return 'session.turns must be an array';
   for (const [index, turn] of session.turns.entries()) {
     if (
       typeof turn !== 'object' ||
@@ -215,15 +318,21 @@ function validateExport(document: unknown): SessionEntity {
       typeof turn.content !== 'string' ||
       typeof turn.at !== 'number'
     ) {
-      throw new InvalidEntityError(`session.turns[${index}] must be { role, content, at }, got ${JSON.stringify(turn)}`);
+      return `session.turns[${index}] must be { role, content, at }, got ${shortJson(turn)}`;
     }
   }
   if (session.systemPrompt !== undefined && typeof session.systemPrompt !== 'string') {
-    throw new InvalidEntityError('session.systemPrompt must be a string');
+    return 'session.systemPrompt must be a string';
   }
   const contextStart = session.contextStart ?? 0;
   if (!Number.isInteger(contextStart) || contextStart < 0 || contextStart > session.turns.length) {
-    throw new InvalidEntityError(`session.contextStart must be an integer in 0..${session.turns.length}`);
+    return `session.contextStart must be an integer in 0..${session.turns.length}`;
   }
-  return session as SessionEntity;
+  return undefined;
+}
+
+/** JSON of a value for a message, cut so that one long turn cannot flood a log line. */
+function shortJson(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 200 ? `${json.slice(0, 200)}…` : json;
 }

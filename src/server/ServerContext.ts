@@ -15,4 +15,6 @@ export interface ServerContext {
   modelDirs: string[];
   /** Directories adapter files must be inside (resolved, absolute). */
   adapterDirs: string[];
+  /** How long a streaming response waits for a client that stopped reading. */
+  writeTimeoutMs: number;
 }

@@ -1,15 +1,29 @@
 import type { ServerResponse } from 'node:http';
 
+/** Options of {@link SseWriter}. */
+export interface SseWriterOptions {
+  /** Fires when the client has gone away; writing stops at once. */
+  signal: AbortSignal;
+  /**
+   * Longest wait for a client that stops reading (its socket buffer full) before the connection is
+   * cut: without it such a client would hold its generation's slot forever.
+   */
+  writeTimeoutMs: number;
+}
+
 /**
  * @internal Server-sent events on a raw response, with backpressure: `send` resolves when the
- * socket has taken the data, so a slow client slows the producer instead of filling memory. The
- * `signal` fires when the client goes away, which is what aborts the generation behind it.
+ * socket has taken the data, so a slow client slows the producer instead of filling memory. A
+ * client that has gone, or that takes nothing for `writeTimeoutMs`, makes `send` resolve `false`
+ * at once, never wait: the caller must not hang on a `drain` that cannot come.
  */
 export class SseWriter {
-  private readonly controller = new AbortController();
   private ended = false;
 
-  constructor(private readonly response: ServerResponse) {
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly options: SseWriterOptions,
+  ) {
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -17,36 +31,48 @@ export class SseWriter {
       'x-accel-buffering': 'no',
     });
     response.flushHeaders();
-    response.on('close', () => {
-      if (!this.ended) this.controller.abort(new Error('client disconnected'));
-    });
   }
 
-  /** Fires when the client disconnects before the stream ended. */
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  /** False once the client has gone (or the stream ended): nothing more can be written. */
+  get open(): boolean {
+    return !this.ended && !this.options.signal.aborted && !this.response.destroyed;
   }
 
   /** Writes one event (`data: <json>`), optionally named; waits for the socket to drain. */
-  async send(data: unknown, event?: string): Promise<void> {
-    if (this.ended || this.controller.signal.aborted) return;
+  async send(data: unknown, event?: string): Promise<boolean> {
+    if (!this.open) return false;
     const text = `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
-    if (!this.response.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.response.off('drain', done);
-          this.response.off('close', done);
-          resolve();
-        };
-        this.response.on('drain', done);
-        this.response.on('close', done);
-      });
-    }
+    if (this.response.write(text)) return true;
+    return this.drained();
+  }
+
+  private drained(): Promise<boolean> {
+    const { signal, writeTimeoutMs } = this.options;
+    return new Promise<boolean>((resolve) => {
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.response.off('drain', onDrain);
+        this.response.off('close', onClose);
+        signal.removeEventListener('abort', onClose);
+        resolve(ok);
+      };
+      const onDrain = (): void => finish(true);
+      const onClose = (): void => finish(false);
+      const timer = setTimeout(() => {
+        // A reader that stopped reading: cut it, which fires the client signal and frees its slot.
+        this.response.destroy(new Error(`client read nothing for ${writeTimeoutMs} ms`));
+        finish(false);
+      }, writeTimeoutMs);
+      this.response.on('drain', onDrain);
+      this.response.on('close', onClose);
+      signal.addEventListener('abort', onClose, { once: true });
+      if (!this.open) finish(false);
+    });
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.response.end();
+    if (!this.response.destroyed) this.response.end();
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { TunerMessage } from '../actors/TunerActor/types.js';
 import type { Address } from '../messaging/address.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
+import { clientSignal } from './clientSignal.js';
 import { confinedPath, confinePayloadPaths } from './confinedPath.js';
 import { asObject, pipeEvents } from './nativeRoutes.js';
 import type { ServerContext } from './ServerContext.js';
@@ -25,45 +26,47 @@ export function adapterRoutes(app: FastifyInstance, context: ServerContext): voi
     await models.getModel(request.params.id); // 404 for anything that is not a published model
     return models.ensureTuner(request.params.id);
   };
-  const adapterPath = (path: unknown): string => confinedPath(context.adapterDirs, path, 'adapter');
-  const timeout = { timeout: 600_000 };
+  const adapterPath = (path: unknown): Promise<string> => confinedPath(context.adapterDirs, path, 'adapter');
+  const timeout = (request: FastifyRequest) => ({ timeout: 600_000, signal: clientSignal(request) });
 
-  app.get<Params>('/models/:id/adapters', async (request) => router.ask(await tuner(request), TunerMessage.ListAdapters, {}, timeout));
+  app.get<Params>('/models/:id/adapters', async (request) => router.ask(await tuner(request), TunerMessage.ListAdapters, {}, timeout(request)));
 
   app.post<Params>('/models/:id/adapters', async (request) => {
     const body = asObject(request.body);
-    const payload = { path: adapterPath(body.path), ...(body.scale === undefined ? {} : { scale: body.scale }) };
-    return router.ask(await tuner(request), TunerMessage.ApplyAdapter, payload, timeout);
+    const payload = { path: await adapterPath(body.path), ...(body.scale === undefined ? {} : { scale: body.scale }) };
+    return router.ask(await tuner(request), TunerMessage.ApplyAdapter, payload, timeout(request));
   });
 
   app.patch<Params>('/models/:id/adapters', async (request) => {
     const body = asObject(request.body);
     if (typeof body.scale !== 'number') throw new InvalidArgumentError('scale must be a number');
-    return router.ask(await tuner(request), TunerMessage.SetAdapterScale, { path: adapterPath(body.path), scale: body.scale }, timeout);
+    return router.ask(await tuner(request), TunerMessage.SetAdapterScale, { path: await adapterPath(body.path), scale: body.scale }, timeout(request));
   });
 
   app.delete<Params & { Querystring: { path?: string } }>('/models/:id/adapters', async (request) => {
     const body = asObject(request.body);
     const path = body.path ?? request.query.path;
-    return router.ask(await tuner(request), TunerMessage.RemoveAdapter, path === undefined ? {} : { path: adapterPath(path) }, timeout);
+    return router.ask(await tuner(request), TunerMessage.RemoveAdapter, path === undefined ? {} : { path: await adapterPath(path) }, timeout(request));
   });
 
   app.post<Params>('/models/:id/adapters/validate', async (request) => {
     const body = asObject(request.body);
-    return router.ask(await tuner(request), TunerMessage.ValidateAdapter, { path: adapterPath(body.path) }, timeout);
+    return router.ask(await tuner(request), TunerMessage.ValidateAdapter, { path: await adapterPath(body.path) }, timeout(request));
   });
 
   app.post<Params>('/models/:id/evaluate', async (request, reply) => {
     const body = asObject(request.body);
-    const payload = {
+    const requested = {
       examples: body.examples,
       ...(body.adapters === undefined ? {} : { adapters: body.adapters }),
       ...(body.adapter === undefined ? {} : { adapter: body.adapter }),
       ...(body.method === undefined ? {} : { method: body.method }),
     };
-    confinePayloadPaths(context.adapterDirs, payload);
+    const payload = await confinePayloadPaths(context.adapterDirs, requested);
     const address = await tuner(request);
-    if (body.stream === false) return router.ask(address, TunerMessage.Evaluate, payload, { timeout: Number.POSITIVE_INFINITY });
-    return pipeEvents(reply, (signal) => router.stream(address, TunerMessage.Evaluate, payload, { signal }));
+    if (body.stream === false) {
+      return router.ask(address, TunerMessage.Evaluate, payload, { timeout: Number.POSITIVE_INFINITY, signal: clientSignal(request) });
+    }
+    return pipeEvents(context, request, reply, (signal) => router.stream(address, TunerMessage.Evaluate, payload, { signal }));
   });
 }

@@ -1,14 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ModelManager } from '../entities/ModelManager.js';
 import type { SessionManager } from '../entities/SessionManager.js';
-import { InvalidArgumentError } from '../messaging/errors.js';
+import { ActorError, InvalidArgumentError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import { errorBody, HttpError, httpStatus } from './httpErrors.js';
 import { adapterRoutes } from './adapterRoutes.js';
+import { defaultAllowedHosts, hostOf, LOOPBACK_HOSTS } from './allowedHosts.js';
+import { bearerCheck } from './apiKeyCheck.js';
+import { trackClients } from './clientSignal.js';
+import { clientErrorHandler, type HttpLimits, httpServerFactory, resolveHttpLimits } from './httpLimits.js';
 import { nativeRoutes } from './nativeRoutes.js';
 import { openaiRoutes, sendError } from './openaiRoutes.js';
 import type { ServerContext } from './ServerContext.js';
@@ -23,8 +27,21 @@ export interface ServerOptions {
   host?: string;
   /** Port; `0` picks a free one. Defaults to `8080`. */
   port?: number;
-  /** Bearer token every request except `/` and `/health` must carry. Defaults to none (loopback only). */
+  /**
+   * Bearer token every request except `/` and `/health` must carry, compared in constant time.
+   * Defaults to none (loopback only).
+   */
   apiKey?: string;
+  /**
+   * More `Host` header names the server answers to (any port), or `'*'` for any. The server always
+   * answers to the loopback names (`localhost`, `127.0.0.1`, `::1`), to `host` when it is a specific
+   * address, and to this machine's host name and addresses when `host` is a wildcard; any other
+   * `Host` gets `403 HOST_NOT_ALLOWED`, which stops DNS-rebinding pages from driving a keyless
+   * loopback server from a browser. Defaults to none.
+   */
+  allowedHosts?: readonly string[] | '*';
+  /** Timeouts and size limits for slow or oversized requests. Defaults to {@link HttpLimits}' defaults. */
+  limits?: HttpLimits;
   /** Largest request body in bytes. Defaults to `1_048_576` (1 MiB). */
   bodyLimit?: number;
   /** Directories that model files published over HTTP must be inside. Defaults to `['models']`. */
@@ -33,6 +50,22 @@ export interface ServerOptions {
   adapterDirs?: string[];
   /** Defaults to the router's logger. */
   logger?: Logger;
+}
+
+/** Refuses requests whose `Host` is not one this server serves. */
+function hostCheck(allowed: readonly string[] | '*') {
+  const names = allowed === '*' ? undefined : new Set(allowed.map((name) => hostOf(name) ?? name.toLowerCase()));
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (!names) return;
+    const header = request.headers.host;
+    const name = hostOf(header);
+    if (name === undefined || !names.has(name)) {
+      throw new HttpError(
+        'HOST_NOT_ALLOWED',
+        `host ${JSON.stringify(header ?? '')} is not served here (allowed: ${[...names].join(', ')}); add it to allowedHosts (--allowed-host)`,
+      );
+    }
+  };
 }
 
 /** A created server. */
@@ -44,7 +77,7 @@ export interface LlamaActorsServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const LOOPBACK = new Set<string>(LOOPBACK_HOSTS);
 const PAGE = fileURLToPath(new URL('./public/index.html', import.meta.url));
 
 /**
@@ -67,7 +100,18 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     throw new InvalidArgumentError(`binding ${host} (not loopback) requires an apiKey`);
   }
   const logger = options.logger ?? options.router.logger;
-  const app: FastifyInstance = Fastify({ loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: options.bodyLimit ?? 1_048_576 });
+  const limits = resolveHttpLimits(options.limits);
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    serverFactory: httpServerFactory(limits),
+    clientErrorHandler,
+    // Ids are checked by the routes (INVALID_ADDRESS names the limit); the router's own cut-off
+    // would answer long ones with fastify's body, not ours.
+    routerOptions: { maxParamLength: 2_048 },
+    frameworkErrors: (error, _request, reply) =>
+      sendError(reply, new HttpError('MALFORMED_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'malformed URL (bad percent-encoding)' : `malformed request: ${error.message}`)),
+  });
   const context: ServerContext = {
     router: options.router,
     models: options.models,
@@ -76,14 +120,18 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     logger,
     modelDirs: (options.modelDirs ?? ['models']).map((dir) => resolve(dir)),
     adapterDirs: (options.adapterDirs ?? options.modelDirs ?? ['models']).map((dir) => resolve(dir)),
+    writeTimeoutMs: limits.writeTimeoutMs,
   };
 
+  trackClients(app);
+  const extraHosts = options.allowedHosts ?? [];
+  app.addHook('onRequest', hostCheck(extraHosts === '*' ? '*' : [...defaultAllowedHosts(host), ...extraHosts]));
   if (options.apiKey) {
-    const expected = `Bearer ${options.apiKey}`;
+    const authorized = bearerCheck(options.apiKey);
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?')[0];
       if (path === '/' || path === '/health') return;
-      if (request.headers.authorization !== expected) throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token');
+      if (!authorized(request.headers.authorization)) throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token');
     });
   }
   app.addHook('onResponse', async (request, reply) => {
@@ -96,7 +144,11 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendError(reply, new HttpError('BODY_TOO_LARGE', `request body too large: limit ${options.bodyLimit ?? 1_048_576} bytes`));
     }
-    if (fastifyError.code?.startsWith('FST_ERR_CTP') || (fastifyError.statusCode === 400 && !(error instanceof HttpError))) {
+    if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendError(reply, new HttpError('UNSUPPORTED_MEDIA_TYPE', `unsupported content type ${JSON.stringify(_request.headers['content-type'] ?? '')}: send application/json`));
+    }
+    const fastifyRefusal = fastifyError.code?.startsWith('FST_ERR') && (fastifyError.statusCode ?? 500) < 500;
+    if (!(error instanceof ActorError) && (fastifyError.code?.startsWith('FST_ERR_CTP') || fastifyRefusal || fastifyError.statusCode === 400)) {
       return sendError(reply, new InvalidArgumentError(`bad request body: ${fastifyError.message}`));
     }
     if (httpStatus(error) === 500) logger.error({ err: error }, 'request failed');

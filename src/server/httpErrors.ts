@@ -21,6 +21,30 @@ const STATUS: Record<string, number> = {
   INVALID_EPOCHS: 400,
   INVALID_BATCH_SIZE: 400,
   INVALID_TRAINING_CONFIG: 400,
+  INVALID_MODEL_FILE: 400,
+  MALFORMED_REQUEST: 400,
+  QUANTIZED_BASE_MODEL: 400,
+  NOT_ENOUGH_TOKENS: 400,
+  HOST_NOT_ALLOWED: 403,
+  MODEL_FILE_NOT_FOUND: 404,
+  TRAINING_SESSION_NOT_FOUND: 404,
+  REQUEST_TIMEOUT: 408,
+  MODEL_LOAD_CRASHED: 409,
+  TRAINING_IN_PROGRESS: 409,
+  HEADERS_TOO_LARGE: 431,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  URI_TOO_LONG: 414,
+  EMBEDDINGS_DISABLED: 400,
+  NO_TRAINABLE_TENSORS: 400,
+  INVALID_TRAINING_JOB: 400,
+  PROVIDER_UNSUPPORTED: 400,
+  TOKEN_OUT_OF_VOCABULARY: 400,
+  ACTOR_ALREADY_REGISTERED: 409,
+  TRAINER_BUSY: 409,
+  TRAINING_STOPPED: 409,
+  NOT_SUPPORTED_BY_BACKEND: 501,
+  ACTOR_STOPPED: 503,
+  DISPOSED: 503,
   PATH_NOT_ALLOWED: 403,
   ADAPTER_FILE_NOT_FOUND: 404,
   ADAPTER_NOT_APPLIED: 404,
@@ -51,7 +75,7 @@ export function errorBody(error: unknown): { error: { message: string; type: str
   // Internal errors do not echo their message: it may carry paths or state the client has no business seeing.
   const message = error instanceof ActorError ? error.message : 'internal error';
   const type =
-    status === 400 || status === 413
+    status === 400 || status === 408 || status === 409 || status === 413 || status === 414 || status === 415 || status === 431
       ? 'invalid_request_error'
       : status === 401 || status === 403
         ? 'authentication_error'

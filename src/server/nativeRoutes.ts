@@ -2,12 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelStatus } from '../actors/ModelActor/types.js';
 import { ModelMessage } from '../actors/ModelActor/types.js';
 import { SessionMessage } from '../actors/SessionActor/types.js';
-import { address } from '../messaging/address.js';
+import { address, parseAddress } from '../messaging/address.js';
+import { EntityNotFoundError } from '../entities/entityErrors.js';
+import { EntityCollection, type ModelLoadOptions } from '../entities/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
+import { clientSignal } from './clientSignal.js';
 import { confinedPath, confinePayloadPaths } from './confinedPath.js';
+import { pipeStream } from './pipeStream.js';
 import type { ServerContext } from './ServerContext.js';
-import { SseWriter } from './SseWriter.js';
 
 type Body = Record<string, unknown>;
 
@@ -24,19 +27,25 @@ function optionalTimeout(body: Body): { timeout?: number } {
   return { timeout: body.timeout };
 }
 
-/** @internal Streams a GenerationStream's events as SSE (`event: token|done|error`); the client leaving aborts it. */
-export async function pipeEvents(reply: FastifyReply, start: (signal: AbortSignal) => GenerationStream): Promise<FastifyReply> {
-  const controller = new AbortController();
-  const stream = start(controller.signal);
-  if (stream.rejectedWith) throw stream.rejectedWith;
-  reply.hijack();
-  const sse = new SseWriter(reply.raw);
-  sse.signal.addEventListener('abort', () => controller.abort(sse.signal.reason), { once: true });
-  for await (const event of stream) await sse.send(event, event.type);
-  sse.end();
+/**
+ * @internal Streams a GenerationStream's events as SSE (`event: token|done|error`); the client
+ * leaving (at any stage: `clientSignal` watches from the first byte) aborts it, and an error known
+ * before the first event is a plain HTTP error.
+ */
+export async function pipeEvents(
+  context: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  start: (signal: AbortSignal) => GenerationStream,
+): Promise<FastifyReply> {
+  const signal = clientSignal(request);
+  await pipeStream(reply, start(signal), {
+    signal,
+    writeTimeoutMs: context.writeTimeoutMs,
+    onEvent: (sse, event) => sse.send(event, event.type),
+  });
   return reply;
 }
-
 
 /** @internal Routes of the actor model itself: ask/stream any actor, sessions, models, health. */
 export function nativeRoutes(app: FastifyInstance, context: ServerContext): void {
@@ -45,8 +54,8 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
   app.post<{ Params: { id: string } }>('/actors/:id/ask', async (request) => {
     const body = asObject(request.body);
     if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
-    confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
-    const reply = await router.ask(address(request.params.id), body.type, body.payload, optionalTimeout(body));
+    const payload = await confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
+    const reply = await router.ask(address(request.params.id), body.type, payload, { ...optionalTimeout(body), signal: clientSignal(request) });
     return { reply };
   });
 
@@ -54,11 +63,12 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
     const body = asObject(request.body);
     if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
     const type = body.type;
-    confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
-    return pipeEvents(reply, (signal) => router.stream(address(request.params.id), type, body.payload, { signal, ...optionalTimeout(body) }));
+    const payload = await confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
+    const target = address(request.params.id);
+    return pipeEvents(context, request, reply, (signal) => router.stream(target, type, payload, { signal, ...optionalTimeout(body) }));
   });
 
-  app.get('/sessions', async () => ({ sessions: await sessions.list() }));
+  app.get('/sessions', async (request) => sessions.listReport({ signal: clientSignal(request) }));
 
   app.post('/sessions', async (request, reply) => {
     const body = asObject(request.body);
@@ -72,24 +82,26 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
     return reply.status(201).send(await sessions.get(created));
   });
 
-  app.get<{ Params: { id: string } }>('/sessions/:id', async (request) => sessions.get(request.params.id));
+  app.get<{ Params: { id: string } }>('/sessions/:id', async (request) => sessions.get(request.params.id, { signal: clientSignal(request) }));
 
   app.delete<{ Params: { id: string } }>('/sessions/:id', async (request, reply) => {
-    const deleted = await sessions.delete(request.params.id);
-    return reply.status(deleted ? 204 : 404).send();
+    const id = parseAddress(request.params.id);
+    if (!(await sessions.delete(id, { signal: clientSignal(request) }))) throw new EntityNotFoundError(EntityCollection.Sessions, id);
+    return reply.status(204).send();
   });
 
   app.post<{ Params: { id: string } }>('/sessions/:id/messages', async (request, reply) => {
     const body = asObject(request.body);
-    const session = await sessions.load(request.params.id);
+    const signal = clientSignal(request);
+    const session = await sessions.load(request.params.id, { signal });
     const inference = {
       message: body.message,
       ...(typeof body.params === 'object' && body.params !== null ? { params: body.params } : {}),
     };
     if (body.stream === false) {
-      return router.ask(session, SessionMessage.Inference, inference, { timeout: Number.POSITIVE_INFINITY });
+      return router.ask(session, SessionMessage.Inference, inference, { timeout: Number.POSITIVE_INFINITY, signal });
     }
-    return pipeEvents(reply, (signal) => router.stream(session, SessionMessage.Inference, inference, { signal }));
+    return pipeEvents(context, request, reply, (signal) => router.stream(session, SessionMessage.Inference, inference, { signal }));
   });
 
   app.post<{ Params: { id: string } }>('/sessions/:id/cancel', async (request) =>
@@ -101,14 +113,14 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
     if (typeof body.id !== 'string' || typeof body.provider !== 'string') {
       throw new InvalidArgumentError('a model needs id, provider and path');
     }
-    const path = confinedPath(context.modelDirs, body.path, 'model');
+    const path = await confinedPath(context.modelDirs, body.path, 'model');
     // Load options may name adapters the model starts with: the same directories apply.
-    confinePayloadPaths(context.adapterDirs, body.load);
+    const load = await confinePayloadPaths(context.adapterDirs, body.load);
     const published = await models.publishModel({
       id: body.id,
       provider: address(body.provider.replace(/^@\((.*)\)$/, '$1')),
       path,
-      ...(typeof body.load === 'object' && body.load !== null ? { load: body.load } : {}),
+      ...(load !== undefined ? { load: load as ModelLoadOptions } : {}),
     });
     return reply.status(201).send({ address: published });
   });

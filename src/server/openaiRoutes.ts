@@ -13,9 +13,10 @@ import {
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { FinishReason } from '../messaging/TokenStreamEvent.js';
+import { clientSignal } from './clientSignal.js';
 import { confinedPath } from './confinedPath.js';
 import { errorBody, httpStatus } from './httpErrors.js';
-import { SseWriter } from './SseWriter.js';
+import { pipeStream } from './pipeStream.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** @internal An OpenAI request body, loosely: every field is checked before use. */
@@ -103,18 +104,20 @@ function openAiUsage(usage: Partial<GenerationUsage> | undefined) {
  * The extension field `adapters: [{path, scale?}]` (as llama.cpp's server takes `lora`): the LoRA
  * adapter set to generate with, `[]` for the base model. Paths must lie inside the adapter directories.
  */
-function requestAdapters(context: ServerContext, body: Body): Pick<GenerateRequest, 'adapters'> {
+async function requestAdapters(context: ServerContext, body: Body): Promise<Pick<GenerateRequest, 'adapters'>> {
   if (body.adapters === undefined || body.adapters === null) return {};
   if (!Array.isArray(body.adapters)) throw new InvalidArgumentError('adapters must be an array of { path, scale? }');
   return {
-    adapters: body.adapters.map((adapter: unknown, index) => {
-      const spec = adapter as Body | null;
-      if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`adapters[${index}] must be { path, scale? }`);
-      return {
-        path: confinedPath(context.adapterDirs, spec.path, 'adapter'),
-        ...(spec.scale === undefined ? {} : { scale: spec.scale as number }),
-      };
-    }),
+    adapters: await Promise.all(
+      body.adapters.map(async (adapter: unknown, index) => {
+        const spec = adapter as Body | null;
+        if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`adapters[${index}] must be { path, scale? }`);
+        return {
+          path: await confinedPath(context.adapterDirs, spec.path, 'adapter'),
+          ...(spec.scale === undefined ? {} : { scale: spec.scale as number }),
+        };
+      }),
+    ),
   };
 }
 
@@ -150,9 +153,10 @@ async function startGeneration(
     const inference: InferenceRequest = { message: last.content, params };
     return { stream: context.router.stream(address, SessionMessage.Inference, inference, { signal }) };
   }
-  await context.models.getModel(modelId(body)); // 404 for anything that is not a published model
+  const adapters = await requestAdapters(context, body);
+  await context.models.getModel(modelId(body), { signal }); // 404 for anything that is not a published model
   const model = await context.models.ensureStarted(modelId(body), { signal });
-  const generate: GenerateRequest = { ...request_, params, ...requestAdapters(context, body) };
+  const generate: GenerateRequest = { ...request_, params, ...adapters };
   return { stream: context.router.stream(model, ModelMessage.Generate, generate, { signal }) };
 }
 
@@ -174,13 +178,10 @@ async function complete(context: ServerContext, request: FastifyRequest, reply: 
   const created = Math.floor(Date.now() / 1000);
   const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
 
+  // Watched from the first byte of the request: a client gone at any stage stops its work.
+  const signal = clientSignal(request);
   if (!stream) {
-    const controller = new AbortController();
-    // The response's close before it finished means the client went away: stop generating.
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
-    });
-    const { stream: generation } = await startGeneration(context, request, body, input, controller.signal);
+    const { stream: generation } = await startGeneration(context, request, body, input, signal);
     let usage: Partial<GenerationUsage> | undefined;
     generation.subscribe((event) => {
       if (event.type === 'done') usage = event.usage as Partial<GenerationUsage>;
@@ -194,13 +195,7 @@ async function complete(context: ServerContext, request: FastifyRequest, reply: 
     return reply.send({ id, object, created, model, choices: [choice], usage: openAiUsage(usage) });
   }
 
-  // Errors before the first byte are ordinary JSON errors; after it, an error chunk ends the stream.
-  const controller = new AbortController();
-  const { stream: generation } = await startGeneration(context, request, body, input, controller.signal);
-  if (generation.rejectedWith) throw generation.rejectedWith;
-  reply.hijack();
-  const sse = new SseWriter(reply.raw);
-  sse.signal.addEventListener('abort', () => controller.abort(sse.signal.reason), { once: true });
+  const { stream: generation } = await startGeneration(context, request, body, input, signal);
   const chunk = (delta: unknown, reason: string | null) => ({
     id,
     object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
@@ -208,20 +203,24 @@ async function complete(context: ServerContext, request: FastifyRequest, reply: 
     model,
     choices: [kind === 'chat' ? { index: 0, delta, finish_reason: reason, logprobs: null } : { index: 0, text: delta, finish_reason: reason, logprobs: null }],
   });
-  if (kind === 'chat') await sse.send(chunk({ role: 'assistant', content: '' }, null));
-  for await (const event of generation) {
-    if (event.type === 'token') {
-      if (event.content) await sse.send(chunk(kind === 'chat' ? { content: event.content } : event.content, null));
-    } else if (event.type === 'done') {
-      await sse.send(chunk(kind === 'chat' ? {} : '', finishReason(event.finishReason)));
-      if (includeUsage) await sse.send({ id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created, model, choices: [], usage: openAiUsage(event.usage as Partial<GenerationUsage>) });
-      await sse.send('[DONE]');
-    } else {
-      await sse.send(errorBody(generation.stats.error));
-    }
-  }
+  // Errors before the first token are plain HTTP errors (pipeStream throws them); after it, an error chunk ends the stream.
+  await pipeStream(reply, generation, {
+    signal,
+    writeTimeoutMs: context.writeTimeoutMs,
+    onStart: async (sse) => (kind === 'chat' ? sse.send(chunk({ role: 'assistant', content: '' }, null)) : undefined),
+    onEvent: async (sse, event) => {
+      if (event.type === 'token') {
+        if (event.content) await sse.send(chunk(kind === 'chat' ? { content: event.content } : event.content, null));
+      } else if (event.type === 'done') {
+        await sse.send(chunk(kind === 'chat' ? {} : '', finishReason(event.finishReason)));
+        if (includeUsage) await sse.send({ ...chunk(kind === 'chat' ? {} : '', null), choices: [], usage: openAiUsage(event.usage as Partial<GenerationUsage>) });
+        await sse.send('[DONE]');
+      } else if (event.type === 'error') {
+        await sse.send(errorBody(generation.stats.error));
+      }
+    },
+  });
   context.metrics.generation(model, generation.stats);
-  sse.end();
   return reply;
 }
 
@@ -238,13 +237,14 @@ export function openaiRoutes(app: FastifyInstance, context: ServerContext): void
 
   app.post('/v1/embeddings', async (request, reply) => {
     const body = asObject(request.body);
-    await context.models.getModel(modelId(body));
-    const model = await context.models.ensureStarted(modelId(body));
+    const signal = clientSignal(request);
+    await context.models.getModel(modelId(body), { signal });
+    const model = await context.models.ensureStarted(modelId(body), { signal });
     const input = body.input;
     if (typeof input !== 'string' && !(Array.isArray(input) && input.every((i) => typeof i === 'string'))) {
       throw new InvalidArgumentError('input must be a string or an array of strings');
     }
-    const result = await context.router.ask<EmbedResult>(model, ModelMessage.Embed, { input }, { timeout: 120_000 });
+    const result = await context.router.ask<EmbedResult>(model, ModelMessage.Embed, { input }, { timeout: 120_000, signal });
     return reply.send({
       object: 'list',
       model: modelId(body),

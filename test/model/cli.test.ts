@@ -5,6 +5,7 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,15 +117,17 @@ describe('llama-actors CLI', () => {
     expect(top.stdout).toMatch(/serve .*\n.*chat .*\n.*train .*\n.*demo .*\n.*bench /);
     expect(serve.code).toBe(0);
     expect(serve.stdout).toContain('Usage: llama-actors serve');
-    expect(serve.stdout).toContain('--api-key KEY');
+    expect(serve.stdout).toContain('--api-key-file F');
+    expect(serve.stdout).toContain('--allowed-host H');
   });
 
   it('an unknown flag, a bad value or an unknown command exits 2 with a message', async () => {
-    const [unknown, badValue, command, publicHost] = await Promise.all([
+    const [unknown, badValue, command, publicHost, keyInArgs] = await Promise.all([
       runCli(['serve', '--no-such-flag']),
       runCli(['chat', '--max-tokens', 'many']),
       runCli(['serverr']),
       runCli(['serve', '--host', '0.0.0.0']),
+      runCli(['serve', '--api-key', 'visible-in-ps']),
     ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("Unknown option '--no-such-flag'");
@@ -134,7 +137,34 @@ describe('llama-actors CLI', () => {
     expect(command.code).toBe(2);
     expect(command.stderr).toContain("unknown command 'serverr'");
     expect(publicHost.code).toBe(2);
-    expect(publicHost.stderr).toContain('is not a loopback address: pass --api-key');
+    expect(publicHost.stderr).toContain('is not a loopback address: set LLAMA_ACTORS_API_KEY or pass --api-key-file FILE');
+    // A key on the command line is readable by every user with ps: refused, pointing to the safe ways.
+    expect(keyInArgs.code).toBe(2);
+    expect(keyInArgs.stderr).toContain('--api-key would show the key to every user in ps');
+  });
+
+  it('serve takes its key from --api-key-file and answers only the allowed Host names', async () => {
+    const keyFile = join(dataDir, 'key.txt');
+    await writeFile(keyFile, 'from-a-file\n');
+    const cli = new Cli(['serve', '--model', tinyPath, '--data-dir', join(dataDir, 'keyed'), '--port', '0', '--threads', '1',
+      '--api-key-file', keyFile, '--allowed-host', 'llm.internal']);
+    running.push(cli);
+    const [, url] = await cli.until(/serving model "tiny" at (http:\/\/127\.0\.0\.1:\d+)/);
+    expect((await fetch(`${url}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer from-a-file' } })).status).toBe(200);
+    const withHost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        request(`${url}/health`, { headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+    expect(await withHost('llm.internal')).toBe(200);
+    expect(await withHost('evil.example')).toBe(403);
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
   });
 
   it('serve --port 0 answers /health and a chat completion, then exits 0 on SIGTERM', async () => {

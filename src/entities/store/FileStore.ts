@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { AbortedError, ActorError, InvalidArgumentError } from '../../messaging/errors.js';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { AbortedError, InvalidArgumentError } from '../../messaging/errors.js';
+import { makeDirectory, readRegularFile, removeTemporaries, syncDirectory, TEMPORARY_SUFFIX } from './fileSystem.js';
+import { errnoCode, FsFailure, storeFailure } from './fsProblems.js';
 import { checkStoreKey, serializeStoreValue, type Store, type StoreCallOptions, throwIfAborted } from './Store.js';
-import { StoreCorruptError, StoreDisposedError, StoreWriteError } from './storeErrors.js';
+import { type StoreCallSite, StoreCorruptError, StoreDisposedError, showCallSite } from './storeErrors.js';
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
@@ -16,7 +18,8 @@ export interface FileStoreOptions {
 }
 
 const JSON_SUFFIX = '.json';
-const TEMPORARY_SUFFIX = '.tmp';
+/** Where the first-use set-up is named in errors: it is shared by every call, so it names none. */
+const OPEN_SITE: StoreCallSite = { operation: 'open' };
 
 /**
  * The embedded, durable {@link Store}: each value is one JSON file, `<dataDir>/<collection>/<id>.json`.
@@ -29,6 +32,12 @@ const TEMPORARY_SUFFIX = '.tmp';
  * Calls on one key run one after another in call order, so the last `put` wins; calls on
  * different keys run concurrently. One process should own a `dataDir` at a time: the first call
  * removes every temporary file it finds there, including another live process's.
+ *
+ * A damaged data directory gives typed errors, never raw fs ones: a failed read (`get`, `list`,
+ * the first-use set-up) is `StoreIoError` (code `STORE_IO_ERROR`), a failed `put` or `delete` is
+ * `StoreWriteError` (`STORE_WRITE_FAILED`) and a value file that is not JSON is
+ * `StoreCorruptError` (`STORE_CORRUPT`); each names the call, the key and the path at fault.
+ * `list` lists only regular `<id>.json` files and skips anything else it finds.
  *
  * @example
  * ```ts
@@ -61,7 +70,8 @@ export class FileStore implements Store {
     checkStoreKey('collection', collection);
     checkStoreKey('id', id);
     const { signal } = options;
-    const what = `store get ${collection}/${id}`;
+    const site: StoreCallSite = { operation: 'get', collection, id };
+    const what = showCallSite(site);
     throwIfAborted(signal, what);
     await untilSettled(this.ready(), signal, what);
     const pending = this.tails.get(storeKey(collection, id));
@@ -69,11 +79,11 @@ export class FileStore implements Store {
     const file = this.file(collection, id);
     let text: string;
     try {
-      text = await readFile(file, { encoding: 'utf8', signal });
+      text = await readRegularFile(file, signal);
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(what, { cause: signal.reason });
-      if (hasCode(error, 'ENOENT')) return undefined;
-      throw error;
+      if (error instanceof FsFailure && errnoCode(error.cause) === 'ENOENT') return undefined;
+      throw await storeFailure(error, site, 'read', file);
     }
     try {
       return JSON.parse(text) as T;
@@ -88,12 +98,17 @@ export class FileStore implements Store {
     checkStoreKey('id', id);
     const json = serializeStoreValue(collection, id, value);
     const { signal } = options;
-    const what = `store put ${collection}/${id}`;
+    const site: StoreCallSite = { operation: 'put', collection, id };
+    const what = showCallSite(site);
     throwIfAborted(signal, what);
     return this.enqueue(storeKey(collection, id), signal, what, async () => {
       await this.ready();
-      await this.collectionDir(collection);
-      await this.writeAtomically(collection, id, `${json}\n`, () => throwIfAborted(signal, what));
+      try {
+        await this.collectionDir(collection);
+        await this.writeAtomically(collection, id, `${json}\n`, () => throwIfAborted(signal, what));
+      } catch (error) {
+        throw await storeFailure(error, site, 'write', this.file(collection, id));
+      }
     });
   }
 
@@ -102,7 +117,8 @@ export class FileStore implements Store {
     checkStoreKey('collection', collection);
     checkStoreKey('id', id);
     const { signal } = options;
-    const what = `store delete ${collection}/${id}`;
+    const site: StoreCallSite = { operation: 'delete', collection, id };
+    const what = showCallSite(site);
     throwIfAborted(signal, what);
     return this.enqueue(storeKey(collection, id), signal, what, async () => {
       await this.ready();
@@ -110,10 +126,16 @@ export class FileStore implements Store {
       try {
         await unlink(file);
       } catch (error) {
-        if (hasCode(error, 'ENOENT') || hasCode(error, 'ENOTDIR')) return false;
-        throw new StoreWriteError(file, error);
+        // ENOTDIR (the collection's path is a file) is damage to report, as `get` and `list` do,
+        // not a value that was never there.
+        if (errnoCode(error) === 'ENOENT') return false;
+        throw await storeFailure(error, site, 'write', file);
       }
-      await syncDirectory(join(this.dataDir, collection));
+      try {
+        await syncDirectory(join(this.dataDir, collection));
+      } catch (error) {
+        throw await storeFailure(error, site, 'write', join(this.dataDir, collection));
+      }
       return true;
     });
   }
@@ -122,22 +144,26 @@ export class FileStore implements Store {
     this.assertOpen();
     checkStoreKey('collection', collection);
     const { signal } = options;
-    const what = `store list ${collection}`;
+    const site: StoreCallSite = { operation: 'list', collection };
+    const what = showCallSite(site);
     throwIfAborted(signal, what);
     await untilSettled(this.ready(), signal, what);
     const prefix = storeKey(collection, '');
     const pending = [...this.tails].filter(([key]) => key.startsWith(prefix)).map(([, tail]) => tail);
     if (pending.length > 0) await untilSettled(Promise.all(pending), signal, what);
+    const dir = join(this.dataDir, collection);
     let entries;
     try {
-      entries = await readdir(join(this.dataDir, collection), { withFileTypes: true });
+      entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
-      if (hasCode(error, 'ENOENT')) return [];
-      throw error;
+      if (errnoCode(error) === 'ENOENT') return [];
+      throw await storeFailure(error, site, 'read', dir);
     }
     throwIfAborted(signal, what);
     const ids: string[] = [];
     for (const entry of entries) {
+      // A directory named `x.json` (or a FIFO, a symlink) is no value `get` could read: listing it
+      // would only hand the caller an id that fails.
       if (!entry.isFile() || !entry.name.endsWith(JSON_SUFFIX)) continue;
       const id = entry.name.slice(0, -JSON_SUFFIX.length);
       // Temporary files start with '.', which no valid id does; foreign files are not ours to list.
@@ -213,13 +239,17 @@ export class FileStore implements Store {
     return this.opening;
   }
 
+  /**
+   * A failure here is `StoreIoError` with operation `open`: every call waits for the set-up, so
+   * the error names the data directory rather than the call that happened to come first.
+   */
   private async open(): Promise<void> {
-    await makeDirectory(this.dataDir);
     let entries;
     try {
+      await makeDirectory(this.dataDir);
       entries = await readdir(this.dataDir, { withFileTypes: true });
     } catch (error) {
-      throw new StoreWriteError(this.dataDir, error);
+      throw await storeFailure(error, OPEN_SITE, 'read', this.dataDir);
     }
     await Promise.all(
       entries
@@ -257,9 +287,10 @@ export class FileStore implements Store {
       await rename(temporary, file);
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
-      // Someone removed the collection's directory under us: make it again on the next put.
-      if (hasCode(error, 'ENOENT')) this.collectionDirs.delete(collection);
-      throw error instanceof ActorError ? error : new StoreWriteError(file, error);
+      // Someone removed (or replaced) the collection's directory under us: the next put must
+      // make it again rather than trust that it exists.
+      if (['ENOENT', 'ENOTDIR'].includes(errnoCode(error) ?? '')) this.collectionDirs.delete(collection);
+      throw error; // `put` names it: a raw fs error here concerns `file`
     }
     await syncDirectory(dir);
   }
@@ -277,10 +308,6 @@ function isValidKey(key: string): boolean {
   } catch {
     return false;
   }
-}
-
-function hasCode(error: unknown, code: string): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === code;
 }
 
 /** Resolves or rejects with `promise`, or rejects with `AbortedError` as soon as `signal` fires. */
@@ -301,60 +328,4 @@ function untilSettled<T>(promise: Promise<T>, signal: AbortSignal | undefined, w
       },
     );
   });
-}
-
-/** `mkdir -p`, then fsyncs the parent of every directory it created so the new entries are durable. */
-async function makeDirectory(dir: string): Promise<void> {
-  let first: string | undefined;
-  try {
-    first = await mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw new StoreWriteError(dir, error);
-  }
-  if (first === undefined) return;
-  for (let created = dir; ; created = dirname(created)) {
-    await syncDirectory(dirname(created));
-    if (created === first || dirname(created) === created) break;
-  }
-}
-
-/** Removes the hidden `.tmp` files a killed writer left in `dir`. */
-async function removeTemporaries(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    throw new StoreWriteError(dir, error);
-  }
-  const stale = names.filter((name) => name.startsWith('.') && name.endsWith(TEMPORARY_SUFFIX));
-  if (stale.length === 0) return;
-  await Promise.all(
-    stale.map(async (name) => {
-      const path = join(dir, name);
-      try {
-        await unlink(path);
-      } catch (error) {
-        if (!hasCode(error, 'ENOENT')) throw new StoreWriteError(path, error);
-      }
-    }),
-  );
-  await syncDirectory(dir);
-}
-
-/**
- * fsyncs a directory, which makes a rename or unlink in it durable. Some platforms and file
- * systems cannot open or fsync a directory at all (Windows, some network mounts); there the
- * rename is as durable as the platform allows, so those refusals are not errors.
- */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (error) {
-    if (['EISDIR', 'EINVAL', 'ENOTSUP', 'EPERM'].some((code) => hasCode(error, code))) return;
-    throw new StoreWriteError(dir, error);
-  } finally {
-    await handle?.close();
-  }
 }

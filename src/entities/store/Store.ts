@@ -23,6 +23,11 @@ export interface StoreCallOptions {
  * Calls on one key take effect in call order: a `get` sees every `put` and `delete` of that key
  * called before it, even ones the caller has not awaited yet.
  *
+ * A store backed by storage that can break reports it with typed errors naming the call, the key
+ * and the path at fault: `StoreIoError` (code `STORE_IO_ERROR`) when reading fails,
+ * `StoreWriteError` (`STORE_WRITE_FAILED`) when writing does, `StoreCorruptError`
+ * (`STORE_CORRUPT`) for a value that is there but is not JSON. `MemoryStore` raises none of them.
+ *
  * @example
  * ```ts
  * await using store = new FileStore({ dataDir: './data' });
@@ -31,13 +36,17 @@ export interface StoreCallOptions {
  * ```
  */
 export interface Store extends AsyncDisposable {
-  /** The value stored at (collection, id), or undefined. */
+  /** The value stored at (collection, id), or undefined. A value that cannot be read or parsed rejects (see above). */
   get<T>(collection: string, id: string, options?: StoreCallOptions): Promise<T | undefined>;
   /** Stores a JSON-serializable value, replacing any previous one atomically. */
   put<T>(collection: string, id: string, value: T, options?: StoreCallOptions): Promise<void>;
   /** Removes it; true if something was there. */
   delete(collection: string, id: string, options?: StoreCallOptions): Promise<boolean>;
-  /** Ids in a collection, sorted. */
+  /**
+   * Ids in a collection, sorted. Lists every value that is there, a corrupt one included (so it
+   * can be found and repaired by a `put`); anything in the collection that cannot hold a value
+   * (a directory, a temporary or foreign file) is skipped, not an error.
+   */
   list(collection: string, options?: StoreCallOptions): Promise<string[]>;
   /** Refuses further calls and waits for writes already accepted. Idempotent. */
   dispose(): Promise<void>;

@@ -10,8 +10,31 @@ export const StoreErrorCode = {
   StoreCorrupt: 'STORE_CORRUPT',
   StoreDisposed: 'STORE_DISPOSED',
   StoreWriteFailed: 'STORE_WRITE_FAILED',
+  StoreIo: 'STORE_IO_ERROR',
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+/** The store call that failed; `open` is the first-use set-up every call waits for. */
+export type StoreOperation = 'open' | 'get' | 'put' | 'delete' | 'list';
+
+/** Which call failed and on which key, as the store's errors name it. */
+export interface StoreCallSite {
+  operation: StoreOperation;
+  /** Absent for `open`. */
+  collection?: string;
+  /** Absent for `open` and `list`. */
+  id?: string;
+}
+
+/** What a file-system error means for the store: the path at fault and what is wrong with it. */
+export interface StoreFsProblem {
+  /** The path at fault: for ENOTDIR the ancestor that is not a directory, not the path asked for. */
+  path: string;
+  /** The errno code (`EISDIR`, `ENOTDIR`, ...), or undefined where there is none (a FIFO where a value should be). */
+  code: string | undefined;
+  /** A phrase naming `path`, e.g. `/data/sessions is not a directory`. */
+  text: string;
+}
 
 /** Which part of a store key was refused. */
 export type StoreKeyPart = 'collection' | 'id';
@@ -52,14 +75,73 @@ export class StoreDisposedError extends ActorError {
   }
 }
 
-/** A file-system operation of a write (or of the store's housekeeping) failed; the fs error is the `cause`. */
+/**
+ * A file-system operation of a `put` or `delete` failed; the fs error is the `cause`. The message
+ * reads `store write failed at <path>: <CODE>: <problem> (store put <collection>/<id>)`, e.g.
+ * `store write failed at /data/sessions: EEXIST: /data/sessions exists and is not a directory (store put sessions/chat-1)`.
+ */
 export class StoreWriteError extends ActorError {
+  /** The call that failed; undefined only where the error was made without one. */
+  readonly operation: StoreOperation | undefined;
+  readonly collection: string | undefined;
+  readonly id: string | undefined;
+  /** The errno code of the cause, if it has one. */
+  readonly fsCode: string | undefined;
+
+  /**
+   * @param path The path the store was writing.
+   * @param site Which call failed. Without it (and `problem`) the message is the fs error's own.
+   * @param problem What is wrong with the path; defaults to the fs error's message.
+   */
   constructor(
     readonly path: string,
     cause: unknown,
+    site?: StoreCallSite,
+    problem?: StoreFsProblem,
   ) {
-    super(StoreErrorCode.StoreWriteFailed, `store write failed at ${path}: ${describe(cause)}`, { cause });
+    const detail = problem ? `${problem.code === undefined ? '' : `${problem.code}: `}${problem.text}` : describe(cause);
+    const call = site ? ` (${showCallSite(site)})` : '';
+    super(StoreErrorCode.StoreWriteFailed, `store write failed at ${path}: ${detail}${call}`, { cause });
+    this.operation = site?.operation;
+    this.collection = site?.collection;
+    this.id = site?.id;
+    this.fsCode = problem ? problem.code : (cause as NodeJS.ErrnoException | undefined)?.code;
   }
+}
+
+/**
+ * A file-system operation of a `get`, a `list` or the store's opening of its data directory
+ * failed: the path is not a directory, is a directory where a value file should be, cannot be
+ * read, and so on. The fs error (if any) is the `cause`. The message names the call, the path
+ * at fault and what is wrong with it, e.g.
+ * `store get sessions/chat-1: /data/sessions/chat-1.json is a directory (EISDIR)`.
+ */
+export class StoreIoError extends ActorError {
+  readonly operation: StoreOperation;
+  /** Undefined for `open`. */
+  readonly collection: string | undefined;
+  /** Undefined for `open` and `list`. */
+  readonly id: string | undefined;
+  /** The path at fault (for ENOTDIR, the ancestor that is not a directory). */
+  readonly path: string;
+  /** The errno code, or undefined where the store found the problem itself (a FIFO where a value should be). */
+  readonly fsCode: string | undefined;
+
+  constructor(site: StoreCallSite, problem: StoreFsProblem, cause?: unknown) {
+    const code = problem.code === undefined ? '' : ` (${problem.code})`;
+    super(StoreErrorCode.StoreIo, `${showCallSite(site)}: ${problem.text}${code}`, { cause });
+    this.operation = site.operation;
+    this.collection = site.collection;
+    this.id = site.id;
+    this.path = problem.path;
+    this.fsCode = problem.code;
+  }
+}
+
+/** @internal `store get sessions/chat-1`, `store list sessions`, `store open`: the call as messages name it. */
+export function showCallSite(site: StoreCallSite): string {
+  const key = site.collection === undefined ? '' : ` ${site.collection}${site.id === undefined ? '' : `/${site.id}`}`;
+  return `store ${site.operation}${key}`;
 }
 
 /** Shows a key in a message; long keys are cut so one bad key cannot flood a log line. */

@@ -1,0 +1,49 @@
+import type { FastifyReply } from 'fastify';
+import { ActorError, ErrorCode } from '../messaging/errors.js';
+import type { GenerationStream } from '../messaging/GenerationStream.js';
+import { StreamEventType, type TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import { SseWriter } from './SseWriter.js';
+
+/** @internal How {@link pipeStream} writes one stream. */
+export interface PipeStreamOptions {
+  /** The request's client-gone signal. */
+  signal: AbortSignal;
+  /** See {@link SseWriter}'s `writeTimeoutMs`. */
+  writeTimeoutMs: number;
+  /** Writes one event; resolve after `sse.send` so the client's pace is the producer's. */
+  onEvent(sse: SseWriter, event: TokenStreamEvent): Promise<unknown>;
+  /** Writes what goes before the first event (the OpenAI role chunk). */
+  onStart?(sse: SseWriter): Promise<unknown>;
+}
+
+/**
+ * @internal Streams a {@link GenerationStream} as server-sent events. It waits for the first event
+ * before answering: an error known before the first token (queue full, a bad parameter, an unknown
+ * actor, a model that failed to load) is thrown instead, so the route answers it as a plain HTTP
+ * error with its status (503 + Retry-After for overload), not as a 200 whose body says it failed.
+ * Whatever happens, the iterator is returned (which cancels the stream if it is still running) and
+ * the response ended, so a client that left releases the slot behind it.
+ */
+export async function pipeStream(reply: FastifyReply, stream: GenerationStream, options: PipeStreamOptions): Promise<void> {
+  const events = stream[Symbol.asyncIterator]();
+  let step: IteratorResult<TokenStreamEvent>;
+  try {
+    step = await events.next(); // a stream that never started rejects here, typed
+  } catch (error) {
+    await events.return?.();
+    throw error;
+  }
+  if (!step.done && step.value.type === StreamEventType.Error) {
+    await events.return?.();
+    throw stream.stats.error ?? new ActorError(step.value.code ?? ErrorCode.ActorFailed, step.value.error ?? 'stream failed');
+  }
+  reply.hijack();
+  const sse = new SseWriter(reply.raw, { signal: options.signal, writeTimeoutMs: options.writeTimeoutMs });
+  try {
+    await options.onStart?.(sse);
+    for (; !step.done && sse.open; step = await events.next()) await options.onEvent(sse, step.value);
+  } finally {
+    await events.return?.();
+    sse.end();
+  }
+}
