@@ -88,6 +88,7 @@ export {
   NotAnAdapterError,
 } from './actors/ModelActor/adapterErrors.js';
 export { type AdapterInfo, validateAdapter, type ValidateAdapterOptions } from './actors/ModelActor/validateAdapter.js';
+export { checkModelFile, type CheckModelFileOptions } from './gguf/checkModelFile.js';
 export {
   ModelLifecycleState,
   ModelMessage,
@@ -204,12 +205,14 @@ export {
   EntityExistsError,
   EntityNotFoundError,
   InvalidEntityError,
+  ModelLoadCrashedError,
   PromptNotFoundError,
   ProviderUnsupportedError,
 } from './entities/entityErrors.js';
 export type { InferenceProvider } from './entities/InferenceProvider.js';
 export { LocalLlamaProvider, type LocalLlamaProviderOptions } from './entities/LocalLlamaProvider.js';
 export { ModelManager, type InvokeModelOptions, type ModelManagerOptions } from './entities/ModelManager.js';
+export { validateLoadOptions } from './entities/validateLoadOptions.js';
 export {
   SessionManager,
   type CreateSessionOptions,
@@ -222,6 +225,7 @@ export {
   EntityCollection,
   ProviderKind,
   type ModelEntity,
+  type ModelLoadMarker,
   type ModelLoadOptions,
   type OverflowPolicy,
   type ProviderEntity,

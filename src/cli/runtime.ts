@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ModelMessage, type ModelInfo } from '../actors/ModelActor/types.js';
-import type { ModelLoadOptions } from '../entities/types.js';
+import { EntityCollection, type ModelEntity, type ModelLoadOptions } from '../entities/types.js';
 import { ModelManager } from '../entities/ModelManager.js';
 import { SessionManager } from '../entities/SessionManager.js';
 import { FileStore } from '../entities/store/FileStore.js';
@@ -128,6 +128,11 @@ class LoadProgress {
   }
 }
 
+/** Whether a stored model entity is the one the command line asks for. */
+function sameModel(stored: ModelEntity, wanted: ModelEntity): boolean {
+  return stored.path === wanted.path && stored.provider === wanted.provider && JSON.stringify(stored.load ?? {}) === JSON.stringify(wanted.load ?? {});
+}
+
 /** Creates the router and store, publishes provider `local` and the model, and waits for it to load. */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const status = options.status ?? process.stderr;
@@ -152,7 +157,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const models = new ModelManager({ router, store });
     const sessions = new SessionManager({ router, store, models });
     await models.publishProvider({ id: PROVIDER_ID, kind: 'local-llama' });
-    const model = await models.publishModel({ id: modelId, provider: address(PROVIDER_ID), path: modelPath, load: options.load });
+    const wanted = { id: modelId, provider: address(PROVIDER_ID), path: modelPath, load: options.load };
+    // Published again only when something changed: republishing would also clear the record of a
+    // load that crashed the last process, and a supervisor restarting us would crash on it forever.
+    const existing = await models.getModel(modelId).catch(() => undefined);
+    const model = existing && sameModel(existing, wanted) ? address(modelId) : await models.publishModel(wanted);
     const started = performance.now();
     await models.ensureStarted(model);
     let info: ModelInfo;
@@ -172,6 +181,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     await close().catch(() => {});
     if (error instanceof CliError) throw error;
     const { code, message } = error as { code?: string; message?: string };
+    if (code === 'MODEL_LOAD_CRASHED' && options.dataDir) {
+      throw new CliError(`${message}: not loading it again (delete ${join(options.dataDir, EntityCollection.ModelLoads, `${modelId}.json`)} to try anyway)`);
+    }
     throw new CliError(`could not load ${modelPath}: ${code ? `${code}: ` : ''}${message ?? String(error)}`);
   }
 }

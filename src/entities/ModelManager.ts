@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type {
   ChatMessage,
@@ -12,11 +14,23 @@ import { type Address, address, parseAddress } from '../messaging/address.js';
 import { AbortedError, ActorAlreadyRegisteredError, InvalidArgumentError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import type { TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
-import { EntityNotFoundError, InvalidEntityError, ProviderUnsupportedError } from './entityErrors.js';
+import { EntityNotFoundError, InvalidEntityError, ModelLoadCrashedError, ProviderUnsupportedError } from './entityErrors.js';
 import type { InferenceProvider } from './InferenceProvider.js';
 import { LocalLlamaProvider } from './LocalLlamaProvider.js';
 import type { Store } from './store/Store.js';
-import { EntityCollection, type ModelEntity, type ProviderEntity } from './types.js';
+import { isDamagedValueError } from './store/storeErrors.js';
+import { EntityCollection, type ModelEntity, type ModelLoadMarker, type ProviderEntity } from './types.js';
+import { validateLoadOptions } from './validateLoadOptions.js';
+
+/** Size and modification time of a model file, if it can be read. */
+async function fileIdentity(path: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  return info ? { size: info.size, mtimeMs: info.mtimeMs } : undefined;
+}
+
+
+/** Tells this process's load markers from those of earlier processes, which may have had the same pid. */
+const PROCESS_ID = randomUUID();
 
 /** Options of {@link ModelManager}. */
 export interface ModelManagerOptions {
@@ -82,17 +96,25 @@ export class ModelManager {
     return address(id);
   }
 
-  /** Stores a model entity after checking that its provider exists; its address is `@(id)`. */
+  /**
+   * Stores a model entity after checking its load options (`INVALID_ENTITY` naming the field) and
+   * that its provider exists; its address is `@(id)`. Publishing is also how a model whose load
+   * crashed an earlier process is cleared to be loaded again (see {@link ensureStarted}).
+   */
   async publishModel(entity: ModelEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
     const id = parseAddress(entity?.id);
     if (typeof entity.path !== 'string' || entity.path.length === 0) {
       throw new InvalidEntityError(`model @(${id}) needs a path to a GGUF file`);
     }
+    if (entity.load !== undefined) validateLoadOptions(entity.load);
     const providerId = parseAddress(entity.provider);
     if (!(await this.store.get(EntityCollection.Providers, providerId, options))) {
       throw new EntityNotFoundError(EntityCollection.Providers, providerId);
     }
     await this.store.put(EntityCollection.Models, id, { ...entity, id, provider: address(providerId) }, options);
+    // A marker of this process is a load still under way here, not a crash: it stays.
+    const marker = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, id, options);
+    if (marker && marker.process !== PROCESS_ID) await this.store.delete(EntityCollection.ModelLoads, id, options);
     return address(id);
   }
 
@@ -104,16 +126,37 @@ export class ModelManager {
     return entity;
   }
 
-  /** Every stored model entity. */
+  /**
+   * Every stored model entity. One the store cannot read (`STORE_CORRUPT`, `STORE_IO_ERROR`) or
+   * that is not a model (no path) is skipped and logged at warn: one damaged file must not take
+   * `/v1/models`, `/health` and the metrics down with it.
+   */
   async listModels(options: { signal?: AbortSignal } = {}): Promise<ModelEntity[]> {
     const ids = await this.store.list(EntityCollection.Models, options);
-    const models = await Promise.all(ids.map((id) => this.store.get<ModelEntity>(EntityCollection.Models, id, options)));
+    const models = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          const model = await this.store.get<ModelEntity>(EntityCollection.Models, id, options);
+          if (model === undefined || (typeof model === 'object' && model !== null && typeof model.path === 'string')) return model;
+          this.logger.warn({ model: id }, 'skipping a stored model that is not a model entity');
+        } catch (error) {
+          if (!isDamagedValueError(error)) throw error;
+          this.logger.warn({ err: error, model: id }, 'skipping a stored model the store cannot read');
+        }
+        return undefined;
+      }),
+    );
     return models.filter((m): m is ModelEntity => m !== undefined);
   }
 
   /**
    * Starts the model's actor if it is not running (concurrent callers share one start) and returns
    * its address. The model loads in the background; requests wait for it.
+   *
+   * A load is recorded in the store (a {@link ModelLoadMarker} in `model-loads`) before it starts
+   * and removed when it ends, loaded or failed: a marker another process left means that process
+   * died loading the model, and the model is refused with `MODEL_LOAD_CRASHED` until it is
+   * published again, rather than crash every restart the same way.
    */
   async ensureStarted(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
     const id = parseAddress(model);
@@ -136,8 +179,63 @@ export class ModelManager {
     if (signal?.aborted) throw new AbortedError('starting a model', { cause: signal.reason });
     if (this.router.has(id)) return address(id);
     const { actor, options } = provider.createModelActor(model, providerEntity);
+    const marker = await this.beginLoad(id, model.path);
     this.logger.info({ model: id, path: model.path, provider: providerEntity.kind }, 'starting model actor');
-    return this.router.registerActor(id, actor, options);
+    let registered: Address;
+    try {
+      registered = this.router.registerActor(id, actor, options);
+    } catch (error) {
+      await this.endLoad(marker);
+      throw error;
+    }
+    this.watchLoad(registered, marker);
+    return registered;
+  }
+
+  /**
+   * Refuses a model whose last load killed its process, while its file is the one that did it;
+   * records this load otherwise. A file changed since (size or modification time) is a new
+   * attempt, not the same crash again.
+   */
+  private async beginLoad(id: string, path: string): Promise<ModelLoadMarker> {
+    const file = await fileIdentity(path);
+    const previous = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, id);
+    if (previous && previous.process !== PROCESS_ID) {
+      const sameFile = previous.file === undefined || (file !== undefined && previous.file.size === file.size && previous.file.mtimeMs === file.mtimeMs);
+      if (sameFile) {
+        this.logger.error({ model: id, pid: previous.pid, startedAt: previous.startedAt }, 'model load crashed an earlier process');
+        throw new ModelLoadCrashedError(id, previous.startedAt, previous.pid);
+      }
+      this.logger.warn({ model: id, pid: previous.pid }, 'model load crashed an earlier process, but its file has changed since: loading it');
+    }
+    const marker: ModelLoadMarker = {
+      model: id,
+      pid: process.pid,
+      process: PROCESS_ID,
+      attempt: randomUUID(),
+      startedAt: Date.now(),
+      ...(file ? { file } : {}),
+    };
+    await this.store.put(EntityCollection.ModelLoads, id, marker);
+    return marker;
+  }
+
+  /**
+   * Removes the marker once the actor answers `info`, which it does when the load has ended:
+   * with the model's info, or with the load's typed error. Any answer means this process lived
+   * through the load.
+   */
+  private watchLoad(model: Address, marker: ModelLoadMarker): void {
+    void this.router
+      .ask(model, ModelMessage.Info, null, { timeout: Infinity })
+      .catch(() => undefined)
+      .then(() => this.endLoad(marker))
+      .catch((error: unknown) => this.logger.warn({ err: error, model: marker.model }, 'could not clear the model load marker'));
+  }
+
+  private async endLoad(marker: ModelLoadMarker): Promise<void> {
+    const stored = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, marker.model);
+    if (stored?.attempt === marker.attempt) await this.store.delete(EntityCollection.ModelLoads, marker.model);
   }
 
   /**

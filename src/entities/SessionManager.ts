@@ -5,12 +5,11 @@ import type { CompletionEvent, SessionExport } from '../actors/SessionActor/type
 import type { GenerationParams } from '../actors/ModelActor/types.js';
 import { type Address, address, parseAddress } from '../messaging/address.js';
 import { type Clock, systemClock } from '../messaging/Clock.js';
-import { ActorError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import { EntityErrorCode, EntityExistsError, EntityNotFoundError, InvalidEntityError } from './entityErrors.js';
 import type { ModelManager } from './ModelManager.js';
 import type { Store } from './store/Store.js';
-import { StoreErrorCode } from './store/storeErrors.js';
+import { isDamagedValueError } from './store/storeErrors.js';
 import { EntityCollection, type OverflowPolicy, type SessionEntity } from './types.js';
 
 /** Options of {@link SessionManager}. */
@@ -69,9 +68,6 @@ export interface SessionListReport {
   /** The ones that could not, in id order. */
   skipped: SkippedSession[];
 }
-
-/** Store errors that concern one stored value, so that listing the others still makes sense. */
-const DAMAGED_VALUE_CODES: readonly string[] = [StoreErrorCode.StoreCorrupt, StoreErrorCode.StoreIo];
 
 /**
  * Creates, lists, loads, forks, imports and deletes sessions. Each session is an entity in the
@@ -221,7 +217,7 @@ export class SessionManager {
     try {
       value = await this.store.get<unknown>(EntityCollection.Sessions, id, options);
     } catch (error) {
-      if (!(error instanceof ActorError && DAMAGED_VALUE_CODES.includes(error.code))) throw error;
+      if (!isDamagedValueError(error)) throw error;
       return { skipped: this.skip({ id, code: error.code, message: error.message }, error) };
     }
     if (value === undefined) return undefined;

@@ -8,6 +8,7 @@ export const EntityErrorCode = {
   ProviderUnsupported: 'PROVIDER_UNSUPPORTED',
   ContextOverflow: 'CONTEXT_OVERFLOW',
   PromptNotFound: 'PROMPT_NOT_FOUND',
+  ModelLoadCrashed: 'MODEL_LOAD_CRASHED',
 } as const;
 
 /** No provider, model or session with that id. */
@@ -62,5 +63,22 @@ export class ContextOverflowError extends ActorError {
 export class PromptNotFoundError extends ActorError {
   constructor(readonly promptId: string) {
     super(EntityErrorCode.PromptNotFound, `no prompt with id ${JSON.stringify(promptId)} in this session`);
+  }
+}
+
+/**
+ * A previous process died while loading this model (llama.cpp aborts on some malformed files), so
+ * it is not loaded again until it is published again: otherwise every restart would crash the same way.
+ */
+export class ModelLoadCrashedError extends ActorError {
+  constructor(
+    readonly model: string,
+    readonly startedAt: number,
+    readonly pid: number,
+  ) {
+    super(
+      EntityErrorCode.ModelLoadCrashed,
+      `model @(${model}) crashed the process while loading at ${new Date(startedAt).toISOString()} (pid ${pid}); replace the file or publish the model again to retry`,
+    );
   }
 }

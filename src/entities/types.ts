@@ -6,6 +6,12 @@ export const EntityCollection = {
   Providers: 'providers',
   Models: 'models',
   Sessions: 'sessions',
+  /**
+   * Not entities: one {@link ModelLoadMarker} per model whose load is under way, keyed by model id.
+   * Written before a model's actor starts loading and removed once the load has ended either way,
+   * so one found by another process marks a load that killed its process.
+   */
+  ModelLoads: 'model-loads',
 } as const;
 export type EntityCollection = (typeof EntityCollection)[keyof typeof EntityCollection];
 
@@ -50,6 +56,26 @@ export interface ModelEntity {
   /** Path of the GGUF file. */
   path: string;
   load?: ModelLoadOptions;
+}
+
+/**
+ * A model load in progress, as `ModelManager` records it in the `model-loads` collection.
+ * While one left by another process exists, that model is refused with `MODEL_LOAD_CRASHED` until
+ * it is published again.
+ */
+export interface ModelLoadMarker {
+  /** The model's id. */
+  model: string;
+  /** The loading process's pid, for the message. */
+  pid: number;
+  /** A random id of the loading process: pids repeat (a container's server is often pid 1 on every start). */
+  process: string;
+  /** A random id of this load attempt, so a finished attempt never removes a later one's marker. */
+  attempt: string;
+  /** When the load started, in ms since the epoch. */
+  startedAt: number;
+  /** The model file as it was then: a file changed since is loaded again. */
+  file?: { size: number; mtimeMs: number };
 }
 
 /** One message of a conversation, as stored. */

@@ -106,7 +106,7 @@ describe('ModelActor: loading and info', () => {
     await writeFile(notGguf, 'this is not a model');
     for (const [modelPath, code, text] of [
       ['/nonexistent/model.gguf', ModelErrorCode.ModelFileNotFound, 'model file not found: /nonexistent/model.gguf'],
-      [notGguf, ModelErrorCode.InvalidModelFile, 'starts with "this", not "GGUF"'],
+      [notGguf, ModelErrorCode.InvalidModelFile, 'does not start with the GGUF magic'],
     ] as const) {
       const router = new MessageRouter({ logger: pino({ level: 'silent' }) });
       routers.push(router);

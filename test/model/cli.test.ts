@@ -6,9 +6,9 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +165,25 @@ describe('llama-actors CLI', () => {
     expect(await withHost('evil.example')).toBe(403);
     cli.child.kill('SIGTERM');
     expect((await cli.exited).code).toBe(0);
+  });
+
+  it('serve refuses a model whose load killed the last process, and says how to retry', async () => {
+    const dir = join(dataDir, 'crashed');
+    const args = ['serve', '--model', tinyPath, '--data-dir', dir, '--port', '0', '--threads', '1'];
+    const first = new Cli(args);
+    running.push(first);
+    await first.until(/serving model "tiny"/);
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    // What a process that died mid-load leaves behind (its own test: modelLoadCrash.test.ts).
+    const file = await stat(tinyPath);
+    const marker = join(dir, 'model-loads', 'tiny.json');
+    await mkdir(dirname(marker), { recursive: true });
+    await writeFile(marker, JSON.stringify({ model: 'tiny', pid: 4242, process: 'earlier', attempt: 'a', startedAt: 0, file: { size: file.size, mtimeMs: file.mtimeMs } }));
+    const refused = await runCli(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('model @(tiny) crashed the process while loading at 1970-01-01T00:00:00.000Z (pid 4242)');
+    expect(refused.stderr).toContain(`delete ${marker} to try anyway`);
   });
 
   it('serve --port 0 answers /health and a chat completion, then exits 0 on SIGTERM', async () => {

@@ -346,3 +346,20 @@ describe('SessionManager listing on a damaged store', () => {
     await expect(sessions.list({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortedError);
   });
 });
+
+describe('ModelManager listing on a damaged store', () => {
+  it('listModels skips a corrupt or non-model entry and lists the rest', async () => {
+    const dir = await freshDir();
+    await using store = new FileStore({ dataDir: dir });
+    const router = newRouter();
+    routers.push(router);
+    const { records, logger } = captureLogger();
+    const models = new ModelManager({ router, store, providers: [], logger });
+    await store.put('models', 'good', { id: 'good', provider: '@(local)', path: '/models/good.gguf' });
+    await store.put('models', 'not-a-model', { id: 'not-a-model', hello: 'world' });
+    await writeFile(join(dir, 'models', 'corrupt.json'), '{"id": "corr');
+    await mkdir(join(dir, 'models', 'dir.json'));
+    expect((await models.listModels()).map((m) => m.id)).toEqual(['good']);
+    expect(records.filter((r) => r.level === 40)).toHaveLength(2);
+  });
+});

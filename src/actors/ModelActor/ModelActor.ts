@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import {
@@ -17,6 +17,7 @@ import {
   type Token,
 } from 'node-llama-cpp';
 import type { Logger } from 'pino';
+import { checkModelFile } from '../../gguf/checkModelFile.js';
 import { Actor } from '../../messaging/Actor.js';
 import { type Clock, systemClock } from '../../messaging/Clock.js';
 import { Deferred } from '../../messaging/Deferred.js';
@@ -31,7 +32,6 @@ import {
   EmbeddingsDisabledError,
   EmptyPromptError,
   InvalidModelFileError,
-  ModelFileNotFoundError,
   ModelLoadError,
   ModelNotReadyError,
   PromptTooLongError,
@@ -245,7 +245,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
 
   private async doLoad(): Promise<Loaded> {
     const path = this.options.modelPath;
-    await checkGgufFile(path);
+    await checkModelFile(path);
     let llama = this.options.llama;
     const ownsLlama = llama === undefined;
     if (!llama) {
@@ -1095,29 +1095,6 @@ function evaluateOptions(
 /** Leaves optional fields out rather than undefined, so events serialize cleanly. */
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** Checks that `path` exists and starts with the GGUF magic, before llama.cpp sees it. */
-async function checkGgufFile(path: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelFileNotFoundError(path);
-    throw new InvalidModelFileError(path, (error as Error).message);
-  }
-  try {
-    const magic = Buffer.alloc(4);
-    // Not a regular file (a pipe, a device) cannot be read at an offset: that is not a model either.
-    const { bytesRead } = await handle.read(magic, 0, 4, 0).catch((error: unknown) => {
-      throw new InvalidModelFileError(path, (error as Error).message);
-    });
-    if (bytesRead < 4 || magic.toString('latin1') !== 'GGUF') {
-      throw new InvalidModelFileError(path, `starts with ${JSON.stringify(magic.subarray(0, bytesRead).toString('latin1'))}, not "GGUF"`);
-    }
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Checks adapter specs and resolves their paths; `INVALID_PARAMETER`-style errors for bad ones. */

@@ -158,3 +158,11 @@ function showKey(key: unknown): string {
   const shown = key.length > 160 ? `${key.slice(0, 160)}…` : key;
   return JSON.stringify(shown);
 }
+
+/**
+ * Whether `error` says a stored value exists but cannot be read (`STORE_CORRUPT`, `STORE_IO_ERROR`):
+ * what a listing skips and reports rather than failing whole.
+ */
+export function isDamagedValueError(error: unknown): error is ActorError {
+  return error instanceof ActorError && (error.code === StoreErrorCode.StoreCorrupt || error.code === StoreErrorCode.StoreIo);
+}
