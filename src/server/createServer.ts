@@ -11,6 +11,7 @@ import { errorBody, HttpError, httpStatus } from './httpErrors.js';
 import { adapterRoutes } from './adapterRoutes.js';
 import { defaultAllowedHosts, hostOf, LOOPBACK_HOSTS } from './allowedHosts.js';
 import { bearerCheck } from './apiKeyCheck.js';
+import { checkBodyDepth } from './bodyDepth.js';
 import { trackClients } from './clientSignal.js';
 import { clientErrorHandler, type HttpLimits, httpServerFactory, resolveHttpLimits } from './httpLimits.js';
 import { nativeRoutes } from './nativeRoutes.js';
@@ -124,6 +125,7 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
   };
 
   trackClients(app);
+  app.addHook('preValidation', async (request) => checkBodyDepth(request.body));
   const extraHosts = options.allowedHosts ?? [];
   app.addHook('onRequest', hostCheck(extraHosts === '*' ? '*' : [...defaultAllowedHosts(host), ...extraHosts]));
   if (options.apiKey) {

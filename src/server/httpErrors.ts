@@ -33,6 +33,7 @@ const STATUS: Record<string, number> = {
   TRAINING_IN_PROGRESS: 409,
   HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  EXPECTATION_FAILED: 417,
   URI_TOO_LONG: 414,
   EMBEDDINGS_DISABLED: 400,
   NO_TRAINABLE_TENSORS: 400,
@@ -75,7 +76,7 @@ export function errorBody(error: unknown): { error: { message: string; type: str
   // Internal errors do not echo their message: it may carry paths or state the client has no business seeing.
   const message = error instanceof ActorError ? error.message : 'internal error';
   const type =
-    status === 400 || status === 408 || status === 409 || status === 413 || status === 414 || status === 415 || status === 431
+    status === 400 || status === 408 || status === 409 || status === 413 || status === 414 || status === 415 || status === 417 || status === 431
       ? 'invalid_request_error'
       : status === 401 || status === 403
         ? 'authentication_error'

@@ -66,6 +66,12 @@ export function httpServerFactory(limits: ResolvedHttpLimits) {
       },
       handler,
     );
+    // Without a listener node answers an `Expect` it does not know with a bare 417.
+    server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+      const body = JSON.stringify(errorBody(new HttpError('EXPECTATION_FAILED', `unsupported Expect header ${JSON.stringify(request.headers.expect ?? '')}: only 100-continue is`)));
+      response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      response.end(body);
+    });
     return server;
   };
 }

@@ -259,8 +259,8 @@ describe('overload and errors before the first byte', () => {
     expect([unknown.status, (await errorOf(unknown)).code]).toEqual([404, 'ACTOR_NOT_FOUND']);
   });
 
-  it('every error has the documented shape and code: long ids, bad URLs, missing sessions, bad model files', async () => {
-    const { url } = await setup();
+  it('every error has the documented shape and code: long ids, bad URLs, deep bodies, Expect, missing sessions, bad model files', async () => {
+    const { url, port } = await setup();
     const cases: Array<[Promise<Response>, number, string]> = [
       [fetch(`${url}/sessions/${'a'.repeat(300)}`), 400, 'INVALID_ADDRESS'],
       [fetch(`${url}/sessions/%E0%A4%A`), 400, 'MALFORMED_REQUEST'],
@@ -274,6 +274,14 @@ describe('overload and errors before the first byte', () => {
       expect([response.status, error.code]).toEqual([status, code]);
       expect(error.message.length).toBeGreaterThan(0);
     }
+    // 10 000 levels parse, but describing such a value overflowed the stack: a 500 and an actor restart.
+    const deep = `{"model":"tiny","messages":[{"role":${'['.repeat(10_000)}${']'.repeat(10_000)},"content":"x"}]}`;
+    const nested = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    expect([nested.status, (await errorOf(nested)).message]).toEqual([400, 'request body nests more than 64 levels deep']);
+    const expectation = await rawExchange(port, (socket) =>
+      socket.write('POST /v1/models HTTP/1.1\r\nhost: localhost\r\nexpect: 200-ok\r\ncontent-length: 0\r\n\r\n'),
+    );
+    expect(expectation).toMatch(/^HTTP\/1\.1 417[\s\S]*"code":"EXPECTATION_FAILED"/);
     // A bad file the user named is the user's mistake: 400, not 500.
     const junk = join(dirname(tinyPath), `junk-${process.pid}.gguf`);
     await writeFile(junk, 'this is not a model at all');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defaultAllowedHosts, hostOf } from '../../src/server/allowedHosts.js';
 import { bearerCheck } from '../../src/server/apiKeyCheck.js';
+import { checkBodyDepth } from '../../src/server/bodyDepth.js';
 import { confinedPath, confinePayloadPaths } from '../../src/server/confinedPath.js';
 import { resolveHttpLimits } from '../../src/server/httpLimits.js';
 import { SseWriter } from '../../src/server/SseWriter.js';
@@ -156,5 +157,19 @@ describe('Host names, the API key check and the HTTP limits', () => {
     expect(() => resolveHttpLimits({ headersTimeoutMs: 5_000, requestTimeoutMs: 1_000 })).toThrow(
       'headersTimeoutMs (5000) must not exceed requestTimeoutMs (1000)',
     );
+  });
+});
+
+describe('request body depth', () => {
+  it('allows 64 levels, refuses 65, and walks 100 000 levels without recursion', () => {
+    const nest = (levels: number): unknown => {
+      let value: unknown = 'leaf';
+      for (let i = 0; i < levels; i++) value = i % 2 ? [value] : { v: value };
+      return value;
+    };
+    expect(() => checkBodyDepth(nest(64))).not.toThrow();
+    expect(() => checkBodyDepth(nest(65))).toThrow('request body nests more than 64 levels deep');
+    expect(() => checkBodyDepth(nest(100_000))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => checkBodyDepth(undefined)).not.toThrow();
   });
 });
