@@ -1,4 +1,6 @@
 import { hostname, networkInterfaces } from 'node:os';
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from './httpErrors.js';
 
 /** The names a loopback-bound server answers to. */
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
@@ -32,4 +34,20 @@ export function hostOf(header: string | undefined): string | undefined {
   if (bracketed) return bracketed[1];
   const plain = /^([a-z0-9._-]+)(?::\d{1,5})?$/.exec(value);
   return plain?.[1]?.replace(/\.$/, '');
+}
+
+/** @internal An `onRequest` hook refusing requests whose `Host` is not one of `allowed` (`'*'`: any). */
+export function hostCheck(allowed: readonly string[] | '*') {
+  const names = allowed === '*' ? undefined : new Set(allowed.map((name) => hostOf(name) ?? name.toLowerCase()));
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!names) return;
+    const header = request.headers.host;
+    const name = hostOf(header);
+    if (name === undefined || !names.has(name)) {
+      throw new HttpError(
+        'HOST_NOT_ALLOWED',
+        `host ${JSON.stringify(header ?? '')} is not served here (allowed: ${[...names].join(', ')}); add it to allowedHosts (--allowed-host)`,
+      );
+    }
+  };
 }

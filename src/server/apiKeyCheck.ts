@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from './httpErrors.js';
 
 /**
  * @internal A bearer-token check that takes the same time whatever the guess: both sides are
@@ -10,5 +12,17 @@ export function bearerCheck(apiKey: string): (authorization: string | undefined)
   return (authorization) => {
     const given = createHash('sha256').update(authorization ?? '').digest();
     return timingSafeEqual(given, expected) && authorization !== undefined;
+  };
+}
+
+/** Routes a browser or a load balancer must reach without the key: the chat page (it asks for the key) and the health check. */
+const OPEN_PATHS = new Set(['/', '/health']);
+
+/** @internal An `onRequest` hook requiring `Authorization: Bearer <apiKey>` on every route but {@link OPEN_PATHS}. */
+export function apiKeyHook(apiKey: string) {
+  const authorized = bearerCheck(apiKey);
+  return async (request: FastifyRequest): Promise<void> => {
+    if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return;
+    if (!authorized(request.headers.authorization)) throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token');
   };
 }

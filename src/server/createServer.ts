@@ -1,21 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ModelManager } from '../entities/ModelManager.js';
 import type { SessionManager } from '../entities/SessionManager.js';
-import { ActorError, InvalidArgumentError } from '../messaging/errors.js';
+import { InvalidArgumentError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
-import { errorBody, HttpError, httpStatus } from './httpErrors.js';
+import { errorHandler } from './errorHandler.js';
+import { errorBody, HttpError, sendError } from './httpErrors.js';
 import { adapterRoutes } from './adapterRoutes.js';
-import { defaultAllowedHosts, hostOf, LOOPBACK_HOSTS } from './allowedHosts.js';
-import { bearerCheck } from './apiKeyCheck.js';
+import { defaultAllowedHosts, hostCheck, LOOPBACK_HOSTS } from './allowedHosts.js';
+import { apiKeyHook } from './apiKeyCheck.js';
 import { checkBodyDepth } from './bodyDepth.js';
 import { trackClients } from './clientSignal.js';
 import { clientErrorHandler, type HttpLimits, httpServerFactory, resolveHttpLimits } from './httpLimits.js';
 import { nativeRoutes } from './nativeRoutes.js';
-import { openaiRoutes, sendError } from './openaiRoutes.js';
+import { openaiRoutes } from './openaiRoutes.js';
 import type { ServerContext } from './ServerContext.js';
 import { ServerMetrics } from './ServerMetrics.js';
 
@@ -51,22 +52,6 @@ export interface ServerOptions {
   adapterDirs?: string[];
   /** Defaults to the router's logger. */
   logger?: Logger;
-}
-
-/** Refuses requests whose `Host` is not one this server serves. */
-function hostCheck(allowed: readonly string[] | '*') {
-  const names = allowed === '*' ? undefined : new Set(allowed.map((name) => hostOf(name) ?? name.toLowerCase()));
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    if (!names) return;
-    const header = request.headers.host;
-    const name = hostOf(header);
-    if (name === undefined || !names.has(name)) {
-      throw new HttpError(
-        'HOST_NOT_ALLOWED',
-        `host ${JSON.stringify(header ?? '')} is not served here (allowed: ${[...names].join(', ')}); add it to allowedHosts (--allowed-host)`,
-      );
-    }
-  };
 }
 
 /** A created server. */
@@ -128,34 +113,12 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
   app.addHook('preValidation', async (request) => checkBodyDepth(request.body));
   const extraHosts = options.allowedHosts ?? [];
   app.addHook('onRequest', hostCheck(extraHosts === '*' ? '*' : [...defaultAllowedHosts(host), ...extraHosts]));
-  if (options.apiKey) {
-    const authorized = bearerCheck(options.apiKey);
-    app.addHook('onRequest', async (request) => {
-      const path = request.url.split('?')[0];
-      if (path === '/' || path === '/health') return;
-      if (!authorized(request.headers.authorization)) throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token');
-    });
-  }
+  if (options.apiKey) app.addHook('onRequest', apiKeyHook(options.apiKey));
   app.addHook('onResponse', async (request, reply) => {
     context.metrics.request(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode);
   });
 
-  app.setErrorHandler((error, _request, reply) => {
-    // fastify's own refusals (bad JSON, too large, wrong content type) become typed 4xx answers.
-    const fastifyError = error as { code?: string; statusCode?: number; message: string };
-    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendError(reply, new HttpError('BODY_TOO_LARGE', `request body too large: limit ${options.bodyLimit ?? 1_048_576} bytes`));
-    }
-    if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return sendError(reply, new HttpError('UNSUPPORTED_MEDIA_TYPE', `unsupported content type ${JSON.stringify(_request.headers['content-type'] ?? '')}: send application/json`));
-    }
-    const fastifyRefusal = fastifyError.code?.startsWith('FST_ERR') && (fastifyError.statusCode ?? 500) < 500;
-    if (!(error instanceof ActorError) && (fastifyError.code?.startsWith('FST_ERR_CTP') || fastifyRefusal || fastifyError.statusCode === 400)) {
-      return sendError(reply, new InvalidArgumentError(`bad request body: ${fastifyError.message}`));
-    }
-    if (httpStatus(error) === 500) logger.error({ err: error }, 'request failed');
-    return sendError(reply, error);
-  });
+  app.setErrorHandler(errorHandler(options.bodyLimit ?? 1_048_576, logger));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody(new HttpError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))),
   );

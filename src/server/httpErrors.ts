@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { ActorError, ErrorCode } from '../messaging/errors.js';
 
 /** @internal HTTP status for each stable error code; anything unknown is a 500. */
@@ -93,4 +94,11 @@ export class HttpError extends ActorError {
   constructor(code: string, message: string) {
     super(code, message);
   }
+}
+
+/** @internal Sends a typed error as JSON with its status (503s say when to retry). */
+export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
+  const status = httpStatus(error);
+  if (status === 503) reply.header('retry-after', '1');
+  return reply.status(status).send(errorBody(error));
 }

@@ -15,7 +15,7 @@ import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { FinishReason } from '../messaging/TokenStreamEvent.js';
 import { clientSignal } from './clientSignal.js';
 import { confinedPath } from './confinedPath.js';
-import { errorBody, httpStatus } from './httpErrors.js';
+import { errorBody } from './httpErrors.js';
 import { pipeStream } from './pipeStream.js';
 import type { ServerContext } from './ServerContext.js';
 
@@ -158,13 +158,6 @@ async function startGeneration(
   const model = await context.models.ensureStarted(modelId(body), { signal });
   const generate: GenerateRequest = { ...request_, params, ...adapters };
   return { stream: context.router.stream(model, ModelMessage.Generate, generate, { signal }) };
-}
-
-/** @internal Sends a typed error as JSON with its status (503s say when to retry). */
-export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
-  const status = httpStatus(error);
-  if (status === 503) reply.header('retry-after', '1');
-  return reply.status(status).send(errorBody(error));
 }
 
 /** Serves one chat or text completion, streamed as OpenAI SSE chunks or as one JSON object. */
