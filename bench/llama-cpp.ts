@@ -1,0 +1,189 @@
+/**
+ * The project against the engine limit: llama.cpp's own tools, built from the llama.cpp source
+ * node-llama-cpp bundles (`bench/llamaCppTools.ts`, cached outside the clone), on the same GGUF and
+ * threads, greedy, in interleaved rounds (the order flips every round; medians are reported, with
+ * the other processes' CPU use during the measurements):
+ *
+ *  1. one stream's decode rate at 1 and 2 threads: `llama-bench -p 0 -n N` ÷ a ModelActor stream
+ *     (tokens after the first ÷ time from the first to the last, as its consumer sees them);
+ *  2. prefill of ~1,000 tokens at 1 and 2 threads: `llama-bench -p 1000 -n 0` ÷ the ModelActor's
+ *     prompt tokens ÷ time to first token;
+ *  3. 8 concurrent streams over HTTP, aggregate tokens/s: `llama-server -np 8` ÷ `llama-actors serve
+ *     --slots 8` (both driven by the openai client, the same 8 prompts, `max_tokens` N);
+ *  4. the same 8 requests one after another, and concurrent ÷ one after another for each server.
+ *
+ *   npx tsx bench/llama-cpp.ts [--rounds 3] [--tokens 64] [--threads 2] [--model bench|PATH]
+ *
+ * `--model bench` is the generated F16 bench model; give a quantized file (e.g. one made with the
+ * build's `llama-quantize`: `npx tsx bench/llama-cpp.ts --quantize Q4_K_M`) for the quantized rows.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+import { pino } from 'pino';
+import { ensureBenchModel } from '../scripts/make-models.js';
+import { MessageRouter, ModelActor, ModelMessage, type TokenStreamEvent } from '../src/index.js';
+import { flag, median } from './args.js';
+import { ForeignLoad } from './ForeignLoad.js';
+import { ensureLlamaCppTools, type LlamaCppTools } from './llamaCppTools.js';
+import { loadLlama } from './loadLlama.js';
+import { PROMPT, PROMPTS } from './prompts.js';
+
+const ROUNDS = flag('rounds', 3);
+const TOKENS = flag('tokens', 64);
+const MAX_THREADS = flag('threads', 2);
+const CONTEXT = 1024;
+const SLOTS = 8;
+const run = promisify(execFile);
+const argument = (name: string): string | undefined => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+};
+/** About 1,000 tokens of plain text for the prefill rows. */
+const LONG_PROMPT = Array.from({ length: 90 }, (_, i) => `${PROMPTS[i % PROMPTS.length]} and then`).join(' ');
+
+async function modelPath(tools: LlamaCppTools): Promise<string> {
+  const given = argument('model');
+  const base = given === undefined || given === 'bench' ? await ensureBenchModel() : given;
+  const quantize = argument('quantize');
+  if (!quantize) return base;
+  const out = base.replace(/\.gguf$/, `-${quantize.toLowerCase()}.gguf`);
+  if (!existsSync(out)) await run(tools.quantize, [base, out, quantize], { maxBuffer: 1 << 26 });
+  return out;
+}
+
+/** `llama-bench`'s tokens/s for one test (`-p P -n N`). */
+async function llamaBench(tools: LlamaCppTools, model: string, threads: number, prompt: number, generate: number): Promise<number> {
+  const { stdout } = await run(tools.bench, ['-m', model, '-t', String(threads), '-p', String(prompt), '-n', String(generate), '-r', '1', '-fa', '0', '-o', 'json']);
+  const rows = JSON.parse(stdout) as Array<{ avg_ts: number }>;
+  return rows[0]?.avg_ts ?? Number.NaN;
+}
+
+/** A ModelActor on its own router: the in-process side of items 1 and 2. */
+async function modelActor(model: string, threads: number) {
+  const router = new MessageRouter({ logger: pino({ level: 'silent' }) });
+  const llama = await loadLlama('auto');
+  const actor = new ModelActor({ modelPath: model, llama, slots: 1, threads, contextSize: CONTEXT * 2, flashAttention: false });
+  router.registerActor('model', actor, actor.actorOptions);
+  await router.ask('model', ModelMessage.Info, null, { timeout: Infinity });
+  const generate = async (prompt: string, maxTokens: number) => {
+    const times: number[] = [];
+    let usage: { promptTokens?: number; timeToFirstTokenMs?: number } = {};
+    await router.streamAsk('model', ModelMessage.Generate, { prompt, params: { maxTokens, temperature: 0 }, session: `s${Math.random()}` }, {
+      timeout: Infinity,
+      onChunk: (event: TokenStreamEvent) => {
+        if (event.type === 'token') times.push(performance.now());
+        if (event.type === 'done') usage = (event.usage ?? {}) as typeof usage;
+      },
+    });
+    const decode = times.length > 1 ? ((times.length - 1) * 1000) / ((times.at(-1) as number) - (times[0] as number)) : Number.NaN;
+    const prefill = ((usage.promptTokens ?? 0) * 1000) / (usage.timeToFirstTokenMs ?? Number.NaN);
+    return { decode, prefill };
+  };
+  return { generate, close: async () => { await router.dispose(); await llama.dispose(); } };
+}
+
+/** A server child process, resolved with its base URL once it answers. */
+async function startServer(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const errors = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+  return new Promise((resolve, reject) => {
+    const onLine = (line: string) => {
+      const match = ready.exec(line);
+      if (match) resolve({ url: match[1] as string, child });
+    };
+    lines.on('line', onLine);
+    errors.on('line', onLine);
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code} before it was ready`)));
+  });
+}
+
+/** Aggregate completion tokens/s of the 8 prompts, all at once or one after another. */
+async function serve(url: string, model: string, concurrent: boolean): Promise<number> {
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const one = async (prompt: string) => {
+    const completion = await client.completions.create({ model, prompt, max_tokens: TOKENS, temperature: 0 });
+    return completion.usage?.completion_tokens ?? 0;
+  };
+  const start = performance.now();
+  let tokens = 0;
+  if (concurrent) tokens = (await Promise.all(PROMPTS.slice(0, SLOTS).map(one))).reduce((a, b) => a + b, 0);
+  else for (const prompt of PROMPTS.slice(0, SLOTS)) tokens += await one(prompt);
+  return (tokens * 1000) / (performance.now() - start);
+}
+
+/** Runs both sides, ours first in even rounds and theirs first in odd ones; returns [ours, theirs]. */
+async function interleaved<A, B>(round: number, ours: () => Promise<A>, theirs: () => Promise<B>): Promise<[A, B]> {
+  if (round % 2 === 0) {
+    const a = await ours();
+    return [a, await theirs()];
+  }
+  const b = await theirs();
+  return [await ours(), b];
+}
+
+async function main(): Promise<void> {
+  const tools = await ensureLlamaCppTools();
+  const model = await modelPath(tools);
+  const load = new ForeignLoad();
+  const rows = new Map<string, { ours: number[]; theirs: number[] }>();
+  const record = (name: string, ours: number, theirs: number) => {
+    const row = rows.get(name) ?? { ours: [], theirs: [] };
+    row.ours.push(ours);
+    row.theirs.push(theirs);
+    rows.set(name, row);
+  };
+
+  for (let threads = 1; threads <= MAX_THREADS; threads++) {
+    const actor = await modelActor(model, threads);
+    await actor.generate(PROMPT, 4); // warm-up
+    for (let round = 0; round < ROUNDS; round++) {
+      const [ours, theirs] = await interleaved(
+        round,
+        () => load.measure(async () => ({ one: await actor.generate(PROMPT, TOKENS), long: await actor.generate(LONG_PROMPT, 1) })),
+        () => load.measure(async () => ({ decode: await llamaBench(tools, model, threads, 0, TOKENS), prefill: await llamaBench(tools, model, threads, 1000, 0) })),
+      );
+      record(`decode, one stream, ${threads} thread${threads > 1 ? 's' : ''}`, ours.one.decode, theirs.decode);
+      record(`prefill ~1000 tokens, ${threads} thread${threads > 1 ? 's' : ''}`, ours.long.prefill, theirs.prefill);
+    }
+    await actor.close();
+  }
+
+  const ctx = String(CONTEXT * SLOTS);
+  const llamaServer = await startServer(tools.server, ['-m', model, '-t', String(MAX_THREADS), '-np', String(SLOTS), '-c', ctx, '--port', '0', '--host', '127.0.0.1', '-fa', 'off'],
+    /listening on (http:\/\/[\d.:]+)/);
+  const ours = await startServer(process.execPath, ['bin/llama-actors.mjs', 'serve', '--model', model, '--port', '0', '--slots', String(SLOTS), '--threads', String(MAX_THREADS), '--context-size', String(CONTEXT), '--data-dir', '.llama-actors/bench-llama-cpp'],
+    /serving model "[^"]+" at (http:\/\/[\d.:]+)/);
+  try {
+    const ourModel = model.split('/').at(-1)?.replace(/\.gguf$/, '') ?? 'bench';
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const concurrent of round % 2 === 0 ? [true, false] : [false, true]) {
+        const name = concurrent ? `${SLOTS} concurrent streams over HTTP, ${MAX_THREADS} threads` : `the same ${SLOTS} one after another, ${MAX_THREADS} threads`;
+        const [a, b] = await interleaved(
+          round,
+          () => load.measure(() => serve(ours.url, ourModel, concurrent)),
+          () => load.measure(() => serve(llamaServer.url, 'model', concurrent)),
+        );
+        record(name, a, b);
+      }
+    }
+  } finally {
+    llamaServer.child.kill('SIGTERM');
+    ours.child.kill('SIGTERM');
+  }
+
+  console.log(`\nllama.cpp ${tools.release} tools vs llama-actors on ${model} (${ROUNDS} rounds, ${TOKENS} tokens; other processes: ${load.coresText} cores)\n`);
+  console.log('| measure | llama.cpp tok/s | llama-actors tok/s | ratio |\n|---|---|---|---|');
+  for (const [name, { ours: o, theirs: t }] of rows) {
+    console.log(`| ${name} | ${median(t).toFixed(1)} | ${median(o).toFixed(1)} | ${(median(o) / median(t)).toFixed(2)} |`);
+  }
+  const concurrency = (side: 'ours' | 'theirs') =>
+    median(rows.get(`${SLOTS} concurrent streams over HTTP, ${MAX_THREADS} threads`)?.[side] ?? []) /
+    median(rows.get(`the same ${SLOTS} one after another, ${MAX_THREADS} threads`)?.[side] ?? []);
+  console.log(`| concurrent ÷ one after another | ${concurrency('theirs').toFixed(2)} | ${concurrency('ours').toFixed(2)} | |`);
+}
+
+await main();
