@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Llama } from 'node-llama-cpp';
 import OpenAI from 'openai';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyAdapters, ensureTinyModel } from '../../scripts/make-models.js';
@@ -11,19 +10,14 @@ import {
   createServer,
   type EvaluationResult,
   type ModelLoadOptions,
-  ModelMessage,
-  type ModelStatus,
   type ServerOptions,
 } from '../../src/index.js';
-import { getTestLlama } from './llama.js';
-import { createTestRuntime } from './runtime.js';
+import { startTestServer } from './helpers/testServer.js';
 
-let llama: Llama;
 let tinyPath: string;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  llama = await getTestLlama();
   tinyPath = await ensureTinyModel();
 });
 
@@ -32,19 +26,10 @@ afterEach(async () => {
 });
 
 async function setup(load: ModelLoadOptions = {}, serverOptions: Partial<ServerOptions> = {}) {
-  const { router, store, models, sessions } = await createTestRuntime({
-    llama,
-    modelPath: tinyPath,
-    providerId: 'local',
-    modelId: 'tiny',
-    load: { slots: 2, threads: 1, contextSize: 512, ...load },
-  });
-  const server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
-  const url = await server.listen();
-  cleanups.push(() => router.dispose(), () => server.close(), () => store.dispose());
-  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: serverOptions.apiKey ?? 'unused', maxRetries: 0 });
-  const status = () => router.ask<ModelStatus>('tiny', ModelMessage.Status, null);
-  return { router, models, sessions, server, url, client, status };
+  const server = await startTestServer(load, serverOptions);
+  cleanups.push(server.dispose);
+  const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: serverOptions.apiKey ?? 'unused', maxRetries: 0 });
+  return { ...server, client };
 }
 
 const post = (url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>

@@ -2,22 +2,18 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Llama } from 'node-llama-cpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel } from '../../scripts/make-models.js';
-import { createServer, type ModelLoadOptions, ModelMessage, type ModelStatus, type ServerOptions } from '../../src/index.js';
-import { getTestLlama } from './llama.js';
-import { createTestRuntime } from './runtime.js';
+import type { ModelLoadOptions, ServerOptions } from '../../src/index.js';
+import { startTestServer } from './helpers/testServer.js';
 
 // Regression tests for the failures of issue 11, each found against a running server.
 
-let llama: Llama;
 let tinyPath: string;
 let outside: string;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  llama = await getTestLlama();
   tinyPath = await ensureTinyModel();
   outside = await mkdtemp(join(tmpdir(), 'llama-actors-outside-'));
 });
@@ -29,19 +25,9 @@ afterAll(async () => {
 });
 
 async function setup(load: ModelLoadOptions = {}, serverOptions: Partial<ServerOptions> = {}) {
-  const { router, store, models, sessions } = await createTestRuntime({
-    llama,
-    modelPath: tinyPath,
-    providerId: 'local',
-    modelId: 'tiny',
-    load: { slots: 2, threads: 1, contextSize: 512, ...load },
-  });
-  const server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
-  const url = await server.listen();
-  cleanups.push(() => router.dispose(), () => server.close(), () => store.dispose());
-  const status = () => router.ask<ModelStatus>('tiny', ModelMessage.Status, null);
-  const port = Number(new URL(url).port);
-  return { router, models, sessions, store, server, url, port, status };
+  const server = await startTestServer(load, serverOptions);
+  cleanups.push(server.dispose);
+  return server;
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
