@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 const signals = new WeakMap<FastifyRequest, AbortSignal>();
@@ -12,6 +13,9 @@ const signals = new WeakMap<FastifyRequest, AbortSignal>();
 export function trackClients(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     const controller = new AbortController();
+    // One request's signal legitimately reaches many concurrent awaits (listing 100 sessions reads
+    // 100 files, each listening for the abort): node's default warning at 11 would be noise.
+    setMaxListeners(0, controller.signal);
     signals.set(request, controller.signal);
     const response = reply.raw;
     const gone = (): void => {
