@@ -66,6 +66,16 @@ async function rssOf(pid: number | undefined): Promise<number> {
 const json = async (url: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') =>
   fetch(url, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(HANG_MS) });
 
+/** Prints what the model says of itself when something hung (once per kind of problem). */
+const snapshotsTaken = new Set<string>();
+async function snapshot(server: Server, what: string): Promise<void> {
+  if (snapshotsTaken.has(what.slice(0, 30)) || snapshotsTaken.size > 5) return;
+  snapshotsTaken.add(what.slice(0, 30));
+  const status = await json(`${server.url}/actors/tiny/ask`, { type: 'status', payload: null }).then((r) => r.text(), (e: unknown) => String(e));
+  const health = await json(`${server.url}/health`).then((r) => r.text(), (e: unknown) => String(e));
+  console.log(`HANG: ${what}\n  status: ${status.slice(0, 600)}\n  health: ${health.slice(0, 300)}`);
+}
+
 /** Fuzzed requests from the fuzz test's generators, 4 at a time. */
 async function fuzzRound(server: Server, round: number, adapters: { valid: string; badShape: string }, modelsDir: string): Promise<void> {
   const context = { port: server.port, modelsDir, adapters, sessionIds: ['soak-1', 'soak-2'] };
@@ -76,7 +86,10 @@ async function fuzzRound(server: Server, round: number, adapters: { valid: strin
         const response = await exchange(server.port, request, { timeoutMs: HANG_MS });
         figures.requests++;
         count(response.outcome === 'answered' ? String(response.status) : response.outcome);
-        if (response.outcome === 'timeout') figures.hangs++;
+        if (response.outcome === 'timeout') {
+          figures.hangs++;
+          await snapshot(server, `fuzz request hung: ${request.method} ${request.target.slice(0, 80)} ${request.body?.toString('utf8').slice(0, 200) ?? ''}`);
+        }
         const problem = responseProblem(request.method, request.route, response);
         if (problem) figures.problems.push(`${request.method} ${request.target.slice(0, 80)}: ${problem}`);
       }),
@@ -130,6 +143,7 @@ async function overload(server: Server): Promise<void> {
     else if (status !== 200) figures.problems.push(`overload: ${status} ${text.slice(0, 120)}`);
     if (status === 0) figures.hangs++;
   }
+  if (responses.some((r) => r.status === 0)) await snapshot(server, 'overload requests hung');
 }
 
 /** Clients that send their headers a byte at a time: each must be cut (408) by the server. */
@@ -160,8 +174,12 @@ async function killDuringConversation(server: Server, dataDir: string, random: (
   let done = 0;
   const turns = 2 + Math.floor(random() * 4);
   for (let i = 0; i < turns; i++) {
-    const response = await json(`${server.url}/sessions/soak-kill/messages`, { message: `turn ${i}`, params: { maxTokens: 4 }, stream: false });
-    if (response.status === 200) done++;
+    const response = await json(`${server.url}/sessions/soak-kill/messages`, { message: `turn ${i}`, params: { maxTokens: 4 }, stream: false }).catch(() => undefined);
+    if (response?.status === 200) done++;
+    else if (response === undefined) {
+      figures.hangs++;
+      await snapshot(server, 'a conversation turn hung');
+    }
   }
   void json(`${server.url}/sessions/soak-kill/messages`, { message: 'in flight', params: { maxTokens: 200 }, stream: false }).catch(() => undefined);
   await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 50)));

@@ -268,6 +268,12 @@ describe('overload and errors before the first byte', () => {
       socket.write('POST /v1/models HTTP/1.1\r\nhost: localhost\r\nexpect: 200-ok\r\ncontent-length: 0\r\n\r\n'),
     );
     expect(expectation).toMatch(/^HTTP\/1\.1 417[\s\S]*"code":"EXPECTATION_FAILED"/);
+    // Found by the soak: this held a slot forever (logits overflowed, a grammar sampler never ended).
+    const degenerate = await post(`${url}/actors/tiny/ask`, {
+      type: 'generate',
+      payload: { prompt: 'o', params: { maxTokens: 3, topK: 0, minP: 0, repeatPenalty: { penalty: 1.6873695822453927e-85, lastTokens: 80 }, jsonSchema: { type: 'string', maxLength: 3 } } },
+    });
+    expect([degenerate.status, (await errorOf(degenerate)).code]).toEqual([400, 'INVALID_PARAMETER']);
     // A bad file the user named is the user's mistake: 400, not 500.
     const junk = join(dirname(tinyPath), `junk-${process.pid}.gguf`);
     await writeFile(junk, 'this is not a model at all');

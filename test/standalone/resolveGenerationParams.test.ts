@@ -36,6 +36,9 @@ describe('resolveGenerationParams', () => {
     [{ jsonSchema: [] }, 'jsonSchema: expected a JSON schema object'],
     [{ repeatPenalty: 3 }, 'repeatPenalty: expected an object or false, got 3'],
     [{ repeatPenalty: { lastTokens: -1 } }, 'repeatPenalty.lastTokens: -1 is outside'],
+    // Found by the fuzzer: logits divided by ~0 overflow, and a grammar-constrained sampler then never ends.
+    [{ repeatPenalty: { penalty: 1.6873695822453927e-85 } }, 'repeatPenalty.penalty: 1.6873695822453927e-85 is outside 0.01..10'],
+    [{ repeatPenalty: { penalty: 0 } }, 'repeatPenalty.penalty: 0 is outside 0.01..10'],
   ])('rejects %j', (params, message) => {
     expect(() => resolveGenerationParams(undefined, params as never)).toThrow(InvalidParameterError);
     expect(() => resolveGenerationParams(undefined, params as never)).toThrow(message);

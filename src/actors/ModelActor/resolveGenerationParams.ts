@@ -1,6 +1,9 @@
 import { InvalidParameterError } from './modelErrors.js';
 import type { GenerationParams, RepeatPenaltyParams } from './types.js';
 
+/** Smallest repeat penalty: see where it is checked. */
+const MIN_REPEAT_PENALTY = 0.01;
+
 /** @internal Parameters with defaults applied and every value checked. */
 export interface ResolvedGenerationParams {
   maxTokens: number;
@@ -58,7 +61,9 @@ export function resolveGenerationParams(
       throw new InvalidParameterError('repeatPenalty', `expected an object or false, got ${JSON.stringify(penalty)}`);
     }
     repeatPenalty = {
-      penalty: number('repeatPenalty.penalty', penalty.penalty ?? 1.1, 0, 10),
+      // Logits are divided by the penalty: below 0.01 (0 included) they overflow to infinity, and
+      // with no top-k / min-p cut and a grammar, sampling then never ends and holds its slot.
+      penalty: number('repeatPenalty.penalty', penalty.penalty ?? 1.1, MIN_REPEAT_PENALTY, 10),
       lastTokens: number('repeatPenalty.lastTokens', penalty.lastTokens ?? 64, 0, 1_000_000, true),
       frequencyPenalty: number('repeatPenalty.frequencyPenalty', penalty.frequencyPenalty ?? 0, -2, 2),
       presencePenalty: number('repeatPenalty.presencePenalty', penalty.presencePenalty ?? 0, -2, 2),

@@ -4,7 +4,7 @@ import { errorOf, type RawResponse } from './rawHttp.js';
  * The statuses the server documents (README "HTTP server", src/server/httpErrors.ts's table and
  * httpLimits.ts's refusals). Anything else, a 500 above all, fails the property.
  */
-export const DOCUMENTED_STATUSES = new Set([200, 201, 204, 400, 401, 403, 404, 408, 409, 413, 414, 415, 431, 499, 501, 503, 504]);
+export const DOCUMENTED_STATUSES = new Set([200, 201, 204, 400, 401, 403, 404, 408, 409, 413, 414, 415, 417, 431, 499, 501, 503, 504]);
 
 /**
  * Codes that mean "the server failed", not "the request was wrong": a 500's code, and what an
