@@ -246,7 +246,7 @@ describe('overload and errors before the first byte', () => {
   });
 
   it('every error has the documented shape and code: long ids, bad URLs, deep bodies, Expect, missing sessions, bad model files', async () => {
-    const { url, port } = await setup();
+    const { url, port, models } = await setup();
     const cases: Array<[Promise<Response>, number, string]> = [
       [fetch(`${url}/sessions/${'a'.repeat(300)}`), 400, 'INVALID_ADDRESS'],
       [fetch(`${url}/sessions/%E0%A4%A`), 400, 'MALFORMED_REQUEST'],
@@ -269,6 +269,7 @@ describe('overload and errors before the first byte', () => {
     );
     expect(expectation).toMatch(/^HTTP\/1\.1 417[\s\S]*"code":"EXPECTATION_FAILED"/);
     // Found by the soak: this held a slot forever (logits overflowed, a grammar sampler never ended).
+    await models.ensureStarted('tiny');
     const degenerate = await post(`${url}/actors/tiny/ask`, {
       type: 'generate',
       payload: { prompt: 'o', params: { maxTokens: 3, topK: 0, minP: 0, repeatPenalty: { penalty: 1.6873695822453927e-85, lastTokens: 80 }, jsonSchema: { type: 'string', maxLength: 3 } } },
