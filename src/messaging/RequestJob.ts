@@ -7,6 +7,9 @@ import type { Message } from './Message.js';
 import type { StreamChannel } from './StreamChannel.js';
 import type { ActorContext } from './types.js';
 
+/** The longest delay a timer holds (about 24.8 days); anything longer means "never". */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** @internal What jobs need from the router. */
 export interface JobHost {
   setTimer(callback: () => void, ms: number): unknown;
@@ -41,9 +44,10 @@ export abstract class RequestJob {
     readonly message: Message,
   ) {}
 
-  /** Fails the request with `TIMEOUT` after `ms` (nothing for `Infinity`). */
+  /** Fails the request with `TIMEOUT` after `ms` (nothing for `Infinity`, or for more than a timer can hold). */
   armTimeout(ms: number, what: string): void {
-    if (ms === Number.POSITIVE_INFINITY) return;
+    // node fires a timer of more than 2^31 - 1 ms after 1 ms: `timeout: 1e25` would time out at once.
+    if (ms > MAX_TIMER_MS) return;
     this.timer = this.host.setTimer(() => this.cancel(new TimeoutError(ms, what)), ms);
   }
 

@@ -128,6 +128,18 @@ describe('ask', () => {
       gate.resolve();
       await router.dispose();
     });
+
+    it('a timeout longer than a timer can hold means never, not at once', async () => {
+      // node (and the fake clock) fire a timer of more than 2^31 - 1 ms after 1 ms.
+      const router = newRouter();
+      const gate = deferred();
+      router.registerActor('slow', new FnActor({ receive: () => gate.promise }));
+      const reply = router.ask('slow', TestMessage.Work, null, { timeout: 2.6e25 }).catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(10_000);
+      gate.resolve('answered');
+      await expect(reply).resolves.toBe('answered');
+      await router.dispose();
+    });
   });
 
   it('an abort answers the caller at once even if the handler ignores its signal', async () => {
