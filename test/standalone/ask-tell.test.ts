@@ -132,7 +132,7 @@ describe('ask', () => {
     it('a timeout longer than a timer can hold means never, not at once', async () => {
       // node (and the fake clock) fire a timer of more than 2^31 - 1 ms after 1 ms.
       const router = newRouter();
-      const gate = deferred();
+      const gate = deferred<string>();
       router.registerActor('slow', new FnActor({ receive: () => gate.promise }));
       const reply = router.ask('slow', TestMessage.Work, null, { timeout: 2.6e25 }).catch((e: unknown) => e);
       await vi.advanceTimersByTimeAsync(10_000);
