@@ -183,10 +183,16 @@ async function killDuringConversation(server: Server, dataDir: string, random: (
   }
   void json(`${server.url}/sessions/soak-kill/messages`, { message: 'in flight', params: { maxTokens: 200 }, stream: false }).catch(() => undefined);
   await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 50)));
-  server.child.kill('SIGKILL');
-  figures.kills++;
   figures.turnsDone += done;
-  await new Promise((resolve) => server.child.once('exit', resolve));
+  if (server.child.exitCode !== null || server.child.signalCode !== null) {
+    // It died on its own: that is a failure of the server, not one of our kills.
+    figures.problems.push(`the server died by itself (${server.child.signalCode ?? `exit ${server.child.exitCode}`})`);
+  } else {
+    const exited = new Promise((resolve) => server.child.once('exit', resolve));
+    server.child.kill('SIGKILL');
+    figures.kills++;
+    await exited;
+  }
   for (const file of (await readdir(join(dataDir, 'sessions'))).filter((name) => name.endsWith('.json'))) {
     try {
       JSON.parse(await readFile(join(dataDir, 'sessions', file), 'utf8'));

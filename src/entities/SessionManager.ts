@@ -168,6 +168,8 @@ export class SessionManager {
   /** Stops the session's actor (its turn in flight is cancelled) and deletes it from the store. */
   async delete(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     const id = parseAddress(session);
+    // Only a stored session's actor is stopped: the id may name a model or any other actor.
+    if ((await this.store.get(EntityCollection.Sessions, id, options)) === undefined) return false;
     await this.router.unregisterActor(id);
     return this.store.delete(EntityCollection.Sessions, id, options);
   }

@@ -1,3 +1,4 @@
+import { MAX_ADAPTER_SCALE } from '../actors/ModelActor/types.js';
 import { InvalidParameterError } from '../actors/ModelActor/modelErrors.js';
 import { resolveGenerationParams } from '../actors/ModelActor/resolveGenerationParams.js';
 import { InvalidEntityError } from './entityErrors.js';
@@ -95,7 +96,9 @@ function checkAdapters(value: unknown): boolean | string {
     if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return `[${index}] is ${show(spec)}`;
     const { path, scale, ...rest } = spec as Record<string, unknown>;
     if (typeof path !== 'string' || path.length === 0) return `[${index}].path must be a non-empty string, got ${show(path)}`;
-    if (scale !== undefined && (typeof scale !== 'number' || !Number.isFinite(scale))) return `[${index}].scale must be a finite number, got ${show(scale)}`;
+    if (scale !== undefined && (typeof scale !== 'number' || !Number.isFinite(scale) || Math.abs(scale) > MAX_ADAPTER_SCALE)) {
+      return `[${index}].scale must be a number from -${MAX_ADAPTER_SCALE} to ${MAX_ADAPTER_SCALE}, got ${show(scale)}`;
+    }
     const unknown = Object.keys(rest);
     if (unknown.length > 0) return `[${index}] has unknown key ${unknown[0]}`;
   }

@@ -60,6 +60,7 @@ import {
   type ScoreResult,
   type SetAdapterScaleRequest,
   type TokenizeChatRequest,
+  MAX_ADAPTER_SCALE,
 } from './types.js';
 import { type AdapterInfo, validateAdapter } from './validateAdapter.js';
 
@@ -1106,8 +1107,10 @@ function resolveAdapterSpecs(specs: readonly AdapterSpec[]): AppliedAdapter[] {
       throw new InvalidArgumentError(`adapters[${index}] must be { path: string, scale?: number }, got ${JSON.stringify(spec)}`);
     }
     const scale = spec.scale ?? 1;
-    if (typeof scale !== 'number' || !Number.isFinite(scale)) {
-      throw new InvalidArgumentError(`adapters[${index}].scale must be a finite number, got ${String(spec.scale)}`);
+    // A larger scale overflows the logits, and node-llama-cpp's grammar sampler then throws where
+    // nothing awaits it (the process dies); real adapters are used at scales around 1.
+    if (typeof scale !== 'number' || !Number.isFinite(scale) || Math.abs(scale) > MAX_ADAPTER_SCALE) {
+      throw new InvalidArgumentError(`adapters[${index}].scale must be a number from -${MAX_ADAPTER_SCALE} to ${MAX_ADAPTER_SCALE}, got ${String(spec.scale)}`);
     }
     const path = resolvePath(spec.path);
     if (seen.has(path)) throw new InvalidArgumentError(`adapters[${index}] repeats ${path}`);

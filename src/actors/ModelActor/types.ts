@@ -339,3 +339,6 @@ export interface ModelActorOptions {
   /** Defaults to the system clock. */
   clock?: Clock;
 }
+
+/** The largest LoRA adapter scale, either sign: beyond it the logits overflow. */
+export const MAX_ADAPTER_SCALE = 10;

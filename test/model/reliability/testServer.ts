@@ -1,41 +1,20 @@
-import { dirname } from 'node:path';
-import { ensureTinyAdapters, ensureTinyModel } from '../../../scripts/make-models.js';
-import { createServer, type ModelLoadOptions, ModelMessage, type ModelStatus, type ServerOptions } from '../../../src/index.js';
-import { getTestLlama } from '../llama.js';
-import { createTestRuntime } from '../runtime.js';
+import { ensureTinyAdapters } from '../../../scripts/make-models.js';
+import type { ModelLoadOptions, ServerOptions } from '../../../src/index.js';
+import { startTestServer as startSharedTestServer } from '../helpers/testServer.js';
 
 /**
- * The server the reliability tests attack, built as test/model/serverHardening.test.ts builds
- * its own: the tiny model on the worker's shared Llama, a MemoryStore, port 0, `models/` as the
- * only directory paths may name. `dispose()` closes everything (call it in afterAll/afterEach).
+ * The server the reliability tests attack: the model suite's shared test server (the tiny model
+ * on the worker's one Llama, a MemoryStore, port 0, `models/` as the only directory paths may
+ * name), plus the paths of the tiny model's LoRA adapters, which the fuzz names in bodies.
  */
 export async function startTestServer(load: ModelLoadOptions = {}, serverOptions: Partial<ServerOptions> = {}) {
-  const llama = await getTestLlama();
-  const tinyPath = await ensureTinyModel();
-  const adapters = await ensureTinyAdapters();
-  const { router, store, models, sessions } = await createTestRuntime({
-    llama,
-    modelPath: tinyPath,
-    providerId: 'local',
-    modelId: 'tiny',
-    load: { slots: 2, threads: 1, contextSize: 512, ...load },
-  });
-  const server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
-  const url = await server.listen();
-  const port = Number(new URL(url).port);
-  const status = (model = 'tiny') => router.ask<ModelStatus>(model, ModelMessage.Status, null);
-  const connections = () => new Promise<number>((resolve) => server.app.server.getConnections((_error, count) => resolve(count)));
-  const dispose = async () => {
-    await router.dispose();
-    await server.close();
-    await store.dispose();
-  };
-  return { router, store, models, sessions, server, url, port, status, connections, tinyPath, adapters, modelsDir: dirname(tinyPath), dispose };
+  const server = await startSharedTestServer(load, serverOptions);
+  return { ...server, adapters: await ensureTinyAdapters() };
 }
 
 export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
-/** POSTs JSON with fetch (for the normal, well-formed requests around the attacks). */
+/** POSTs JSON with fetch (for the well-formed requests around the attacks). */
 export function postJson(url: string, body: unknown, signal?: AbortSignal): Promise<Response> {
   return fetch(url, {
     method: 'POST',
@@ -51,6 +30,3 @@ export async function normalChat(url: string, model = 'tiny'): Promise<{ status:
   const body = (await response.json()) as { choices?: Array<{ finish_reason: string }> };
   return { status: response.status, ...(body.choices?.[0] ? { finish: body.choices[0].finish_reason } : {}) };
 }
-
-/** The resident set size in MiB. */
-export const rssMiB = (): number => process.memoryUsage().rss / 2 ** 20;
