@@ -12,7 +12,10 @@
  *     --slots 8` (both driven by the openai client, the same 8 prompts, `max_tokens` N);
  *  4. the same 8 requests one after another, and concurrent ÷ one after another for each server.
  *
- *   npx tsx bench/llama-cpp.ts [--rounds 3] [--tokens 64] [--threads 2] [--model bench|PATH]
+ *   npx tsx bench/llama-cpp.ts [--rounds 3] [--tokens 64] [--threads 2] [--model bench|PATH] [--engines native,node-llama-cpp]
+ *
+ * Every llama-actors row is measured for each engine given (`native`, the default on CPU, and
+ * `node-llama-cpp`), and the one-stream decode also with the default thread count.
  *
  * `--model bench` is the generated F16 bench model; give a quantized file (e.g. one made with the
  * build's `llama-quantize`: `npx tsx bench/llama-cpp.ts --quantize Q4_K_M`) for the quantized rows.
@@ -24,7 +27,7 @@ import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { ensureBenchModel } from '../scripts/make-models.js';
-import { MessageRouter, ModelActor, ModelMessage, type TokenStreamEvent } from '../src/index.js';
+import { MessageRouter, ModelActor, type ModelEngine, ModelMessage, type TokenStreamEvent } from '../src/index.js';
 import { flag, median } from './args.js';
 import { ForeignLoad } from './ForeignLoad.js';
 import { ensureLlamaCppTools, type LlamaCppTools } from './llamaCppTools.js';
@@ -36,6 +39,9 @@ const TOKENS = flag('tokens', 64);
 const MAX_THREADS = flag('threads', 2);
 const CONTEXT = 1024;
 const SLOTS = 8;
+const ENGINES = (process.argv.includes('--engines') ? (process.argv[process.argv.indexOf('--engines') + 1] ?? '') : 'native,node-llama-cpp')
+  .split(',')
+  .filter(Boolean) as ModelEngine[];
 const run = promisify(execFile);
 const argument = (name: string): string | undefined => {
   const index = process.argv.indexOf(`--${name}`);
@@ -62,12 +68,12 @@ async function llamaBench(tools: LlamaCppTools, model: string, threads: number, 
 }
 
 /** A ModelActor on its own router: the in-process side of items 1 and 2. */
-async function modelActor(model: string, threads: number) {
+async function modelActor(model: string, threads: number | undefined, engine: ModelEngine) {
   const router = new MessageRouter({ logger: pino({ level: 'silent' }) });
   const llama = await loadLlama('auto');
-  const actor = new ModelActor({ modelPath: model, llama, slots: 1, threads, contextSize: CONTEXT * 2, flashAttention: false });
+  const actor = new ModelActor({ modelPath: model, llama, slots: 1, ...(threads === undefined ? {} : { threads }), engine, contextSize: CONTEXT * 2, flashAttention: false });
   router.registerActor('model', actor, actor.actorOptions);
-  await router.ask('model', ModelMessage.Info, null, { timeout: Infinity });
+  const info = await router.ask<{ threads: number }>('model', ModelMessage.Info, null, { timeout: Infinity });
   const generate = async (prompt: string, maxTokens: number) => {
     const times: number[] = [];
     let usage: { promptTokens?: number; timeToFirstTokenMs?: number } = {};
@@ -82,7 +88,7 @@ async function modelActor(model: string, threads: number) {
     const prefill = ((usage.promptTokens ?? 0) * 1000) / (usage.timeToFirstTokenMs ?? Number.NaN);
     return { decode, prefill };
   };
-  return { generate, close: async () => { await router.dispose(); await llama.dispose(); } };
+  return { generate, threads: info.threads, close: async () => { await router.dispose(); await llama.dispose(); } };
 }
 
 /** A server child process, resolved with its base URL once it answers. */
@@ -115,75 +121,90 @@ async function serve(url: string, model: string, concurrent: boolean): Promise<n
   return (tokens * 1000) / (performance.now() - start);
 }
 
-/** Runs both sides, ours first in even rounds and theirs first in odd ones; returns [ours, theirs]. */
-async function interleaved<A, B>(round: number, ours: () => Promise<A>, theirs: () => Promise<B>): Promise<[A, B]> {
-  if (round % 2 === 0) {
-    const a = await ours();
-    return [a, await theirs()];
+/** One side of a comparison: a name and what it measures. */
+type Side<T> = { name: string; measure: () => Promise<T> };
+
+/** Runs every side once per round, rotating who goes first; returns the results by side name. */
+async function rotated<T>(round: number, sides: Side<T>[]): Promise<Map<string, T>> {
+  const results = new Map<string, T>();
+  for (let i = 0; i < sides.length; i++) {
+    const side = sides[(i + round) % sides.length] as Side<T>;
+    results.set(side.name, await side.measure());
   }
-  const b = await theirs();
-  return [await ours(), b];
+  return results;
 }
 
 async function main(): Promise<void> {
   const tools = await ensureLlamaCppTools();
   const model = await modelPath(tools);
   const load = new ForeignLoad();
-  const rows = new Map<string, { ours: number[]; theirs: number[] }>();
-  const record = (name: string, ours: number, theirs: number) => {
-    const row = rows.get(name) ?? { ours: [], theirs: [] };
-    row.ours.push(ours);
-    row.theirs.push(theirs);
-    rows.set(name, row);
+  const rows = new Map<string, Map<string, number[]>>();
+  const record = (row: string, side: string, value: number) => {
+    const sides = rows.get(row) ?? new Map<string, number[]>();
+    sides.set(side, [...(sides.get(side) ?? []), value]);
+    rows.set(row, sides);
   };
+  const plural = (threads: number) => `${threads} thread${threads > 1 ? 's' : ''}`;
 
-  for (let threads = 1; threads <= MAX_THREADS; threads++) {
-    const actor = await modelActor(model, threads);
-    await actor.generate(PROMPT, 4); // warm-up
+  for (const threads of [...Array.from({ length: MAX_THREADS }, (_, i) => i + 1), undefined]) {
+    const actors = await Promise.all(ENGINES.map(async (engine) => ({ engine, actor: await modelActor(model, threads, engine) })));
+    for (const { actor } of actors) await actor.generate(PROMPT, 4); // warm-up
+    type One = { decode: number; prefill: number };
     for (let round = 0; round < ROUNDS; round++) {
-      const [ours, theirs] = await interleaved(
-        round,
-        () => load.measure(async () => ({ one: await actor.generate(PROMPT, TOKENS), long: await actor.generate(LONG_PROMPT, 1) })),
-        () => load.measure(async () => ({ decode: await llamaBench(tools, model, threads, 0, TOKENS), prefill: await llamaBench(tools, model, threads, 1000, 0) })),
-      );
-      record(`decode, one stream, ${threads} thread${threads > 1 ? 's' : ''}`, ours.one.decode, theirs.decode);
-      record(`prefill ~1000 tokens, ${threads} thread${threads > 1 ? 's' : ''}`, ours.long.prefill, theirs.prefill);
+      const sides: Side<One>[] = actors.map(({ engine, actor }) => ({
+        name: engine,
+        measure: () => load.measure(async () => ({ decode: (await actor.generate(PROMPT, TOKENS)).decode, prefill: (await actor.generate(LONG_PROMPT, 1)).prefill })),
+      }));
+      const benchThreads = threads ?? actors[0]?.actor.threads ?? 1;
+      sides.push({
+        name: 'llama.cpp',
+        measure: () => load.measure(async () => ({ decode: await llamaBench(tools, model, benchThreads, 0, TOKENS), prefill: await llamaBench(tools, model, benchThreads, 1000, 0) })),
+      });
+      const results = await rotated(round, sides);
+      for (const [side, value] of results) {
+        const label = threads === undefined ? `default threads (${side === 'llama.cpp' ? benchThreads : (actors.find((a) => a.engine === side)?.actor.threads ?? '?')})` : plural(threads);
+        record(`decode, one stream, ${label}`, side, value.decode);
+        if (threads !== undefined) record(`prefill ~1000 tokens, ${label}`, side, value.prefill);
+      }
     }
-    await actor.close();
+    for (const { actor } of actors) await actor.close();
   }
 
   const ctx = String(CONTEXT * SLOTS);
+  const servers: Array<{ name: string; url: string; model: string; child: ChildProcess }> = [];
   const llamaServer = await startServer(tools.server, ['-m', model, '-t', String(MAX_THREADS), '-np', String(SLOTS), '-c', ctx, '--port', '0', '--host', '127.0.0.1', '-fa', 'off'],
     /listening on (http:\/\/[\d.:]+)/);
-  const ours = await startServer(process.execPath, ['bin/llama-actors.mjs', 'serve', '--model', model, '--port', '0', '--slots', String(SLOTS), '--threads', String(MAX_THREADS), '--context-size', String(CONTEXT), '--data-dir', '.llama-actors/bench-llama-cpp'],
-    /serving model "[^"]+" at (http:\/\/[\d.:]+)/);
+  servers.push({ name: 'llama.cpp', url: llamaServer.url, model: 'model', child: llamaServer.child });
+  const ourModel = model.split('/').at(-1)?.replace(/\.gguf$/, '') ?? 'bench';
+  for (const engine of ENGINES) {
+    const ours = await startServer(process.execPath, ['bin/llama-actors.mjs', 'serve', '--model', model, '--port', '0', '--slots', String(SLOTS), '--threads', String(MAX_THREADS), '--engine', engine, '--context-size', String(CONTEXT), '--data-dir', `.llama-actors/bench-llama-cpp-${engine}`],
+      /serving model "[^"]+" at (http:\/\/[\d.:]+)/);
+    servers.push({ name: engine, url: ours.url, model: ourModel, child: ours.child });
+  }
+  const concurrentRow = `${SLOTS} concurrent streams over HTTP, ${plural(MAX_THREADS)}`;
+  const serialRow = `the same ${SLOTS} one after another, ${plural(MAX_THREADS)}`;
   try {
-    const ourModel = model.split('/').at(-1)?.replace(/\.gguf$/, '') ?? 'bench';
     for (let round = 0; round < ROUNDS; round++) {
       for (const concurrent of round % 2 === 0 ? [true, false] : [false, true]) {
-        const name = concurrent ? `${SLOTS} concurrent streams over HTTP, ${MAX_THREADS} threads` : `the same ${SLOTS} one after another, ${MAX_THREADS} threads`;
-        const [a, b] = await interleaved(
-          round,
-          () => load.measure(() => serve(ours.url, ourModel, concurrent)),
-          () => load.measure(() => serve(llamaServer.url, 'model', concurrent)),
-        );
-        record(name, a, b);
+        const results = await rotated(round, servers.map((server) => ({ name: server.name, measure: () => load.measure(() => serve(server.url, server.model, concurrent)) })));
+        for (const [side, value] of results) record(concurrent ? concurrentRow : serialRow, side, value);
       }
     }
   } finally {
-    llamaServer.child.kill('SIGTERM');
-    ours.child.kill('SIGTERM');
+    for (const server of servers) server.child.kill('SIGTERM');
   }
 
   console.log(`\nllama.cpp ${tools.release} tools vs llama-actors on ${model} (${ROUNDS} rounds, ${TOKENS} tokens; other processes: ${load.coresText} cores)\n`);
-  console.log('| measure | llama.cpp tok/s | llama-actors tok/s | ratio |\n|---|---|---|---|');
-  for (const [name, { ours: o, theirs: t }] of rows) {
-    console.log(`| ${name} | ${median(t).toFixed(1)} | ${median(o).toFixed(1)} | ${(median(o) / median(t)).toFixed(2)} |`);
+  const header = ENGINES.map((engine) => `llama-actors ${engine} tok/s | ratio`).join(' | ');
+  console.log(`| measure | llama.cpp tok/s | ${header} |\n|---|---|${ENGINES.map(() => '---|---').join('|')}|`);
+  const cell = (values: number[] | undefined) => median(values ?? []);
+  for (const [name, sides] of rows) {
+    const theirs = cell(sides.get('llama.cpp'));
+    const ours = ENGINES.map((engine) => `${cell(sides.get(engine)).toFixed(1)} | ${(cell(sides.get(engine)) / theirs).toFixed(2)}`).join(' | ');
+    console.log(`| ${name} | ${theirs.toFixed(1)} | ${ours} |`);
   }
-  const concurrency = (side: 'ours' | 'theirs') =>
-    median(rows.get(`${SLOTS} concurrent streams over HTTP, ${MAX_THREADS} threads`)?.[side] ?? []) /
-    median(rows.get(`the same ${SLOTS} one after another, ${MAX_THREADS} threads`)?.[side] ?? []);
-  console.log(`| concurrent ÷ one after another | ${concurrency('theirs').toFixed(2)} | ${concurrency('ours').toFixed(2)} | |`);
+  const ratio = (side: string) => cell(rows.get(concurrentRow)?.get(side)) / cell(rows.get(serialRow)?.get(side));
+  console.log(`| concurrent ÷ one after another | ${ratio('llama.cpp').toFixed(2)} | ${ENGINES.map((engine) => `${ratio(engine).toFixed(2)} | `).join(' | ')} |`);
 }
 
 await main();

@@ -113,6 +113,7 @@ export {
   type LoadProgressListener,
   type ModelActorOptions,
   type ModelInfo,
+  type ModelEngine,
   type ModelStatus,
   type RepeatPenaltyParams,
 } from './actors/ModelActor/types.js';

@@ -26,6 +26,7 @@ export const MODEL_OPTIONS: OptionSpecs = {
   model: { type: 'string', short: 'm' },
   slots: { type: 'string' },
   threads: { type: 'string' },
+  engine: { type: 'string' },
   'context-size': { type: 'string' },
   'data-dir': { type: 'string' },
   'log-level': { type: 'string' },
@@ -88,14 +89,28 @@ export const MODEL_FLAGS_HELP = `Model flags:
   -m, --model PATH       GGUF model file (default: $LLAMA_ACTORS_MODEL, else the generated demo model,
                          a toy bigram model built on first use under models/)
       --slots N          parallel sequences (default: 2 x CPU cores, at most 8)
-      --threads N        CPU threads for decoding (default: cores - 1, at least 1)
+      --threads N        CPU threads for decoding (default: every core with the native engine,
+                         else cores - 1, at least 1)
+      --engine NAME      auto | native | node-llama-cpp: what decodes generations (default: auto,
+                         the native batched engine on CPU, node-llama-cpp on a GPU)
       --context-size N   tokens of context per slot (default: the model's, at most 4096)
       --data-dir DIR     where providers, models and sessions are kept (default: ./.llama-actors)
       --log-level LEVEL  ${LOG_LEVELS.join(' | ')} (default: $LLAMA_ACTORS_LOG_LEVEL, else COMMAND_DEFAULT)
   -h, --help             show this help`;
 
-/** `--slots`, `--threads` and `--context-size` as the model's load options. */
-export function loadFlags(values: ParsedValues): { slots?: number; threads?: number; contextSize?: number } {
+const ENGINES = ['auto', 'native', 'node-llama-cpp'] as const;
+
+/** `--slots`, `--threads`, `--engine` and `--context-size` as the model's load options. */
+export function loadFlags(values: ParsedValues): {
+  slots?: number;
+  threads?: number;
+  contextSize?: number;
+  engine?: (typeof ENGINES)[number];
+} {
+  const engine = values.engine;
+  if (engine !== undefined && !(ENGINES as readonly unknown[]).includes(engine)) {
+    throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}, got '${String(engine)}'`);
+  }
   const slots = intFlag(values, 'slots', 1, 64);
   const threads = intFlag(values, 'threads', 1, 1024);
   const contextSize = intFlag(values, 'context-size', 16);
@@ -103,5 +118,6 @@ export function loadFlags(values: ParsedValues): { slots?: number; threads?: num
     ...(slots === undefined ? {} : { slots }),
     ...(threads === undefined ? {} : { threads }),
     ...(contextSize === undefined ? {} : { contextSize }),
+    ...(engine === undefined ? {} : { engine: engine as (typeof ENGINES)[number] }),
   };
 }

@@ -173,7 +173,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     status.write(
       `loaded ${modelId} in ${seconds} s: ${info.architecture ?? 'unknown architecture'}, ${(info.sizeBytes / 2 ** 20).toFixed(1)} MiB, ` +
-        `${info.slots} slot${info.slots === 1 ? '' : 's'} x ${info.contextSize} tokens, ${info.threads} thread${info.threads === 1 ? '' : 's'}` +
+        `${info.slots} slot${info.slots === 1 ? '' : 's'} x ${info.contextSize} tokens, ${info.threads} thread${info.threads === 1 ? '' : 's'}, ${info.engine} engine` +
         `${info.localBuild ? ', local llama.cpp build' : ''} (${modelPath})\n`,
     );
     return { router, store, models, sessions, model, modelId, modelPath, info, close };

@@ -40,6 +40,7 @@ export type ModelLoadOptions = Pick<
   | 'threads'
   | 'flashAttention'
   | 'gpuLayers'
+  | 'engine'
   | 'defaultParams'
   | 'embeddings'
   | 'reuseKvCache'

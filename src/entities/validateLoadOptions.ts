@@ -39,6 +39,10 @@ const LOAD_OPTION_RULES: { readonly [K in keyof Required<ModelLoadOptions>]: Fie
     expected: "'auto', 'max' or an integer of at least 0",
     check: (value) => value === 'auto' || value === 'max' || (Number.isInteger(value) && (value as number) >= 0),
   },
+  engine: {
+    expected: "'auto', 'native' or 'node-llama-cpp'",
+    check: (value) => value === 'auto' || value === 'native' || value === 'node-llama-cpp',
+  },
   defaultParams: { expected: 'an object of generation parameters', check: checkDefaultParams },
   embeddings: boolean,
   reuseKvCache: boolean,

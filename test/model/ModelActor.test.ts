@@ -25,6 +25,7 @@ import {
   type TokenStreamEvent,
 } from '../../src/index.js';
 import { getTestLlama } from './llama.js';
+import { Deferred } from '../../src/messaging/Deferred.js';
 
 let llama: Llama;
 let tinyPath: string;
@@ -405,11 +406,19 @@ describe('ModelActor: other messages and shutdown', () => {
   it('unregistering mid-stream ends the stream with an error event, frees the slots, and unloads the model', async () => {
     const { router, address, model } = await setup({ slots: 2 });
     const events: TokenStreamEvent[] = [];
+    // The consumer holds the third event until the actor is being unregistered, so the stream is
+    // still running then however fast the engine is.
+    const held = new Deferred<void>();
     const streaming = router.streamAsk(address, ModelMessage.Generate, greedy('long', 200), {
-      onChunk: (event) => void events.push(event),
+      onChunk: async (event) => {
+        events.push(event);
+        if (events.length === 3) await held.promise;
+      },
     });
-    await expect.poll(() => events.length).toBeGreaterThan(2);
-    await router.unregisterActor(address);
+    await expect.poll(() => events.length).toBe(3);
+    const unregistering = router.unregisterActor(address);
+    held.resolve();
+    await unregistering;
     await streaming;
     expect(events.at(-1)).toMatchObject({ type: 'error', code: ErrorCode.ActorStopped });
     expect(model.state).toBe(ModelLifecycleState.Unloaded);

@@ -1,4 +1,6 @@
 import type { LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
+import type { NativeEngine } from './native/NativeEngine.js';
+import type { NativeSlot } from './native/NativeSlot.js';
 import { SlotScheduler } from './SlotScheduler.js';
 import type { AppliedAdapter } from './types.js';
 
@@ -8,10 +10,15 @@ export interface SlotOwner {
   lastUsed: number;
 }
 
+/** @internal What serves a pool: a node-llama-cpp context or the native engine. */
+export type PoolContext = LlamaContext | NativeEngine;
+/** @internal One slot of a pool: a node-llama-cpp sequence or a native engine's sequence. */
+export type PoolSlot = LlamaContextSequence | NativeSlot;
+
 interface PoolState {
-  context: LlamaContext;
-  scheduler: SlotScheduler<LlamaContextSequence>;
-  owners: Map<LlamaContextSequence, SlotOwner>;
+  context: PoolContext;
+  scheduler: SlotScheduler<PoolSlot>;
+  owners: Map<PoolSlot, SlotOwner>;
 }
 
 /**
@@ -34,12 +41,12 @@ export class ContextPool {
   constructor(
     readonly key: string,
     readonly adapters: readonly AppliedAdapter[],
-    createContext: () => Promise<LlamaContext>,
+    createContext: () => Promise<PoolContext>,
     slots: number,
     maxQueue: number,
   ) {
     this.ready = createContext().then((context) => {
-      const sequences = Array.from({ length: slots }, () => context.getSequence());
+      const sequences: PoolSlot[] = Array.from({ length: slots }, () => context.getSequence());
       this.state = {
         context,
         scheduler: new SlotScheduler(sequences, maxQueue),
@@ -60,15 +67,15 @@ export class ContextPool {
     return this.state !== undefined;
   }
 
-  get context(): LlamaContext {
+  get context(): PoolContext {
     return this.current.context;
   }
 
-  get scheduler(): SlotScheduler<LlamaContextSequence> {
+  get scheduler(): SlotScheduler<PoolSlot> {
     return this.current.scheduler;
   }
 
-  get owners(): Map<LlamaContextSequence, SlotOwner> {
+  get owners(): Map<PoolSlot, SlotOwner> {
     return this.current.owners;
   }
 

@@ -26,7 +26,11 @@ import type { Message } from '../../messaging/Message.js';
 import { FinishReason, type StreamCallback, type TokenStreamEventInput } from '../../messaging/TokenStreamEvent.js';
 import type { ActorContext, ActorLifecycleContext, ActorOptions, StateReporter } from '../../messaging/types.js';
 import { AdapterContextsFullError, AdapterLoadError, AdapterNotAppliedError } from './adapterErrors.js';
-import { adapterSetKey, ContextPool, type SlotOwner } from './ContextPool.js';
+import { adapterSetKey, ContextPool, type PoolSlot, type SlotOwner } from './ContextPool.js';
+import { NativeEngine } from './native/NativeEngine.js';
+import { loadNativeInference } from './native/nativeLlama.js';
+import { NativeSlot } from './native/NativeSlot.js';
+import type { NativeSampling } from './native/types.js';
 import { createModelLifecycle, type ModelLifecycle, ModelLifecycleEvent } from './modelLifecycle.js';
 import {
   EmbeddingsDisabledError,
@@ -53,6 +57,7 @@ import {
   ModelLifecycleState,
   ModelMessage,
   type ModelActorOptions,
+  type ModelEngine,
   type ModelInfo,
   type ModelStatus,
   type RemoveAdapterRequest,
@@ -82,6 +87,7 @@ interface GenerationEnd {
 
 /** How every context of a model is created (the same for each adapter set). */
 interface ContextSettings {
+  engine: ModelEngine;
   contextSize: number;
   slots: number;
   threads: number;
@@ -109,9 +115,29 @@ const ROLE_ORDER = new Set(['system', 'user', 'assistant']);
 const RATE_WINDOW_MS = 5_000;
 const RATE_BUCKET_MS = 100;
 
-/** Default CPU threads: all cores but one, at least one (see README, "Threads"). */
-export function defaultThreads(cores = availableParallelism()): number {
-  return Math.max(1, cores - 1);
+/**
+ * Default CPU threads: every core for the native engine (its thread pool persists and a second
+ * thread gained 1.4–1.7×), all cores but one for node-llama-cpp (which starts threads on every
+ * decode; see README, "Threads").
+ */
+export function defaultThreads(cores = availableParallelism(), engine: ModelEngine = 'node-llama-cpp'): number {
+  return engine === 'native' ? Math.max(1, cores) : Math.max(1, cores - 1);
+}
+
+/**
+ * The engine a model gets: `auto` is native on CPU when its bindings load, else node-llama-cpp.
+ *
+ * @throws {ModelLoadError} when `native` is asked for and cannot be used.
+ */
+export function chooseEngine(wanted: ModelEngine | 'auto', gpu: boolean): ModelEngine {
+  if (wanted === 'node-llama-cpp' || (wanted === 'auto' && gpu)) return 'node-llama-cpp';
+  try {
+    loadNativeInference();
+    return 'native';
+  } catch (error) {
+    if (wanted === 'auto') return 'node-llama-cpp';
+    throw new ModelLoadError(`the native engine cannot be used: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Default parallel sequences: 8 on a GPU; on CPU two per core, capped at 8. */
@@ -277,11 +303,12 @@ export class ModelActor extends Actor implements AsyncDisposable {
     try {
       const gpu = llama.gpu !== false;
       const slots = this.options.slots ?? defaultSlots(gpu);
-      const threads = this.options.threads ?? (gpu ? 0 : defaultThreads());
+      const engine = chooseEngine(this.options.engine ?? 'auto', gpu);
+      const threads = this.options.threads ?? (gpu ? 0 : defaultThreads(availableParallelism(), engine));
       const contextSize = this.options.contextSize ?? Math.min(model.trainContextSize, 4096);
       const batchSize = this.options.batchSize ?? Math.min(512, contextSize);
       const flashAttention = this.options.flashAttention ?? (gpu ? 'auto' : false);
-      const settings: ContextSettings = { contextSize, slots, threads, batchSize, flashAttention, maxQueue: this.options.maxQueue ?? 64 };
+      const settings: ContextSettings = { engine, contextSize, slots, threads, batchSize, flashAttention, maxQueue: this.options.maxQueue ?? 64 };
       for (const adapter of this.defaultAdapters) await this.validated(adapter.path, model);
       const pool = this.newPool(model, settings, this.defaultAdapters);
       pool.leases++;
@@ -303,6 +330,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
         slots,
         batchSize: context.batchSize,
         localBuild: llama.buildType === 'localBuild',
+        engine: pool.context instanceof NativeEngine ? 'native' : 'node-llama-cpp',
         chatTemplate: '',
       };
       const chatWrapper = resolveChatWrapper(model);
@@ -342,6 +370,10 @@ export class ModelActor extends Actor implements AsyncDisposable {
       adapterSetKey(adapters),
       adapters,
       async () => {
+        if (settings.engine === 'native' && adapters.length === 0) {
+          const modelPath = this.options.modelPath;
+          return NativeEngine.create({ modelPath, contextSize, slots, threads, batchSize, flashAttention });
+        }
         try {
           return await model.createContext({
             contextSize,
@@ -647,7 +679,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
     const key = request.fairnessKey ?? request.session ?? context.message.from ?? 'anonymous';
     const queuedAt = this.clock.now();
     const pool = await this.leasePool(loaded, adapters);
-    let sequence: LlamaContextSequence;
+    let sequence: PoolSlot;
     try {
       sequence = await pool.scheduler.acquire(key, signal, (free) => this.chooseSlot(pool, free, request.session));
     } catch (error) {
@@ -674,11 +706,14 @@ export class ModelActor extends Actor implements AsyncDisposable {
         generated.length > 1 && firstTokenAt !== undefined && lastTokenAt > firstTokenAt
           ? ((generated.length - 1) * 1000) / (lastTokenAt - firstTokenAt)
           : 0;
-      const evaluation = sequence.evaluateWithMetadata(
-        evaluate,
-        { confidence: request.logprobs === true },
-        evaluateOptions(params, generated, grammar ? new LlamaGrammarEvaluationState({ model: loaded.model, grammar }) : undefined),
-      );
+      const evaluation =
+        sequence instanceof NativeSlot
+          ? sequence.evaluate(evaluate, nativeSampling(params, grammar, request.logprobs === true, maxTokens), signal)
+          : sequence.evaluateWithMetadata(
+              evaluate,
+              { confidence: request.logprobs === true },
+              evaluateOptions(params, generated, grammar ? new LlamaGrammarEvaluationState({ model: loaded.model, grammar }) : undefined),
+            );
       for await (const output of evaluation) {
         // The signal is checked as each token arrives: aborting stops within one token, and
         // leaving the loop ends the evaluation cleanly; the sequence itself is never disposed.
@@ -689,14 +724,16 @@ export class ModelActor extends Actor implements AsyncDisposable {
         const now = this.clock.now();
         firstTokenAt ??= now;
         lastTokenAt = now;
-        generated.push(output.token);
+        // The native engine's ids are plain numbers of the same vocabulary.
+        const token = output.token as Token;
+        generated.push(token);
         this.countToken(now);
-        const piece = decoder.push(output.token);
+        const piece = decoder.push(token);
         text += piece.text;
         const confidence = (output as { confidence?: number }).confidence;
         yield {
           text: piece.text,
-          tokenId: output.token,
+          tokenId: token,
           logprob: confidence === undefined ? undefined : Math.log(confidence),
           tokensPerSecond: rate(),
         };
@@ -744,7 +781,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
    * Picks a free slot: the one holding this session's KV cache if free, else the least recently
    * used one (whose cache is the least likely to be wanted again).
    */
-  private chooseSlot(pool: ContextPool, free: readonly LlamaContextSequence[], session: string | undefined): number {
+  private chooseSlot(pool: ContextPool, free: readonly PoolSlot[], session: string | undefined): number {
     let best = -1;
     let oldest = Number.POSITIVE_INFINITY;
     for (const [index, sequence] of free.entries()) {
@@ -764,7 +801,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
    * sampling needs the logits of the prompt's last token.
    */
   private async prepareSlot(
-    sequence: LlamaContextSequence,
+    sequence: PoolSlot,
     prompt: Token[],
     keepAtMost = prompt.length - 1,
   ): Promise<{ evaluate: Token[]; cached: number }> {
@@ -878,7 +915,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
     const adapters = request.adapters === undefined ? this.defaultAdapters : resolveAdapterSpecs(request.adapters);
     const signal = AbortSignal.any([context.signal, this.unloadController.signal]);
     const pool = await this.leasePool(loaded, adapters);
-    let sequence: LlamaContextSequence;
+    let sequence: PoolSlot;
     try {
       sequence = await pool.scheduler.acquire(context.message.from ?? 'anonymous', signal, (free) => this.chooseSlot(pool, free, undefined));
     } catch (error) {
@@ -893,6 +930,13 @@ export class ModelActor extends Actor implements AsyncDisposable {
       owner.lastUsed = this.clock.now();
       // The logits of the token before the first scored one are needed, so it must be evaluated.
       const { evaluate, cached } = await this.prepareSlot(sequence, tokens as Token[], first - 1);
+      if (sequence instanceof NativeSlot) {
+        const targets = evaluate.map((_, i) => (scored.has(cached + i + 1) ? (tokens[cached + i + 1] as Token) : undefined));
+        const values = await sequence.score(evaluate, targets, signal);
+        const logprobs = targets.flatMap((target, i) => (target === undefined ? [] : [values[i] as number]));
+        if (signal.aborted) throw signal.reason instanceof ActorError ? signal.reason : new AbortedError('score', { cause: signal.reason });
+        return { logprobs, cachedTokens: cached };
+      }
       const logprobs: number[] = [];
       // One batch per call, as a prompt is evaluated: an abort stops the work at the next batch,
       // and smaller calls would cost throughput (32-token calls scored 0.85× as fast, bench/tuner.ts).
@@ -1013,6 +1057,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       tokensGenerated: this.tokensGenerated,
       tokensPerSecond: span > 0 ? (tokens * 1000) / span : 0,
       contexts: pools.length,
+      ...nativeBatching(pools),
     };
   }
 
@@ -1090,6 +1135,30 @@ function evaluateOptions(
           },
         }
       : {}),
+  };
+}
+
+/** The native engines' decode counters, summed (absent where none serves the model). */
+function nativeBatching(pools: readonly ContextPool[]): Pick<ModelStatus, 'batching'> {
+  const engines = pools.map((pool) => pool.context).filter((context) => context instanceof NativeEngine);
+  if (engines.length === 0) return {};
+  const decodes = engines.reduce((sum, engine) => sum + engine.stats.decodes, 0);
+  const tokens = engines.reduce((sum, engine) => sum + engine.stats.decodedTokens, 0);
+  return { batching: { decodes, tokens } };
+}
+
+/** The native engine's sampling for resolved params (the grammar as GBNF text). */
+function nativeSampling(params: ResolvedGenerationParams, grammar: LlamaGrammar | undefined, confidence: boolean, maxTokens: number): NativeSampling {
+  return {
+    temperature: params.temperature,
+    topK: params.topK,
+    topP: params.topP,
+    minP: params.minP,
+    seed: params.seed,
+    repeatPenalty: params.repeatPenalty,
+    grammar: grammar?.grammar,
+    confidence,
+    maxTokens,
   };
 }
 

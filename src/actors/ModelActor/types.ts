@@ -255,8 +255,17 @@ export interface ModelInfo {
   batchSize: number;
   /** Whether the loaded llama.cpp binary is a local build rather than the prebuilt one. */
   localBuild: boolean;
+  /** What decodes the base model's generations (see {@link ModelActorOptions.engine}). */
+  engine: ModelEngine;
   chatTemplate: string;
 }
+
+/**
+ * What decodes generations: `native` is the project's batched engine on llama.cpp's C API (one
+ * `llama_decode` per step for every stream, llama.cpp's sampler chain, a persistent thread pool);
+ * `node-llama-cpp` is node-llama-cpp's sequence evaluation.
+ */
+export type ModelEngine = 'native' | 'node-llama-cpp';
 
 /** How busy a model is. */
 export interface ModelStatus {
@@ -272,6 +281,11 @@ export interface ModelStatus {
   tokensPerSecond: number;
   /** llama.cpp contexts alive: one per adapter set in use. */
   contexts: number;
+  /**
+   * The native engine's `llama_decode` calls and the tokens they held since load (tokens ÷ decodes
+   * is the mean batch); absent with node-llama-cpp.
+   */
+  batching?: { decodes: number; tokens: number };
 }
 
 /** Lifecycle states of a model (an xstate machine). */
@@ -301,7 +315,11 @@ export interface ModelActorOptions {
   contextSize?: number;
   /** Tokens decoded per batch. Defaults to `512` (or the context size if smaller). */
   batchSize?: number;
-  /** CPU threads for decoding. Defaults to `max(1, cores - 1)` on CPU: node-llama-cpp's own default (4 threads on 2 cores) collapsed to ~3 tokens/s here (README, "Threads on CPU"). */
+  /**
+   * CPU threads for decoding. Defaults to every core with the native engine (it keeps one thread
+   * pool, and a second thread gained 1.4–1.7× here), else `max(1, cores - 1)`: node-llama-cpp
+   * starts threads per decode and a second thread made it slower (README, "Threads on CPU").
+   */
   threads?: number;
   /**
    * llama.cpp flash attention. On CPU it made a 23-token turn after 1,700 tokens of history 5 times
@@ -311,6 +329,15 @@ export interface ModelActorOptions {
   flashAttention?: boolean | 'auto';
   /** Layers offloaded to the GPU. Defaults to `'auto'`. */
   gpuLayers?: number | 'auto' | 'max';
+  /**
+   * What decodes the base model's generations and scoring (adapter sets and embeddings always use
+   * node-llama-cpp). `'auto'` picks `native` on CPU (1.6–3× node-llama-cpp's throughput there:
+   * bench/RESULTS.md, "Native engine") and `node-llama-cpp` on a GPU, where the native engine is
+   * not measured yet. The native engine maps the weights a second time (shared pages for
+   * unquantized tensors; quantized tensors that llama.cpp repacks for the CPU are held twice).
+   * Defaults to `'auto'`.
+   */
+  engine?: ModelEngine | 'auto';
   /** Default generation parameters, merged under each request's. */
   defaultParams?: GenerationParams;
   /**

@@ -1,0 +1,14 @@
+import { ActorError } from '../../../messaging/errors.js';
+
+/** Stable codes of the native engine's errors. */
+export const NativeErrorCode = {
+  NativeDecodeFailed: 'NATIVE_DECODE_FAILED',
+} as const;
+export type NativeErrorCode = (typeof NativeErrorCode)[keyof typeof NativeErrorCode];
+
+/** llama.cpp failed to load, create a context or decode a batch in the native engine (our fault: 5xx). */
+export class NativeDecodeError extends ActorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(NativeErrorCode.NativeDecodeFailed, message, options);
+  }
+}

@@ -1,0 +1,36 @@
+/** How the native engine samples one sequence's next token (resolved generation params). */
+export interface NativeSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  /** Defaults to a random seed. */
+  seed?: number | undefined;
+  repeatPenalty?: { lastTokens: number; penalty: number; frequencyPenalty: number; presencePenalty: number } | undefined;
+  /** A GBNF grammar (root rule `root`) the output must match. */
+  grammar?: string | undefined;
+  /** Report each token's probability under the model's distribution as `confidence`. */
+  confidence?: boolean | undefined;
+  /** Stop feeding the sequence after this many generated tokens (the consumer stops there too). */
+  maxTokens: number;
+}
+
+/** One generated token as the engine hands it to its consumer. */
+export interface NativeToken {
+  token: number;
+  /** Probability of the token under the model's raw distribution, when asked for. */
+  confidence?: number;
+}
+
+/** Settings of one {@link NativeEngine}: a llama.cpp context with one sequence per slot. */
+export interface NativeEngineSettings {
+  modelPath: string;
+  /** Tokens each slot's sequence can hold. */
+  contextSize: number;
+  slots: number;
+  /** CPU threads for decoding (a persistent ggml thread pool of this size is attached). */
+  threads: number;
+  /** Most tokens one `llama_decode` takes (prompt chunks and every stream's next token together). */
+  batchSize: number;
+  flashAttention: boolean | 'auto';
+}
