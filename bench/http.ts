@@ -13,7 +13,7 @@
  *
  *   npx tsx bench/http.ts [--rounds 5] [--tokens 64] [--threads N] [--concurrency 8] [--model bench|tiny|PATH]
  *
- * `--threads` defaults to the runtime's default (`max(1, cores - 1)`, 1 on 2 cores).
+ * `--threads` defaults to the runtime's default (every core with the native engine).
  */
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
@@ -24,7 +24,6 @@ import { ensureBenchModel, ensureTinyModel } from '../scripts/make-models.js';
 import {
   address,
   createServer,
-  defaultThreads,
   LocalLlamaProvider,
   MemoryStore,
   MessageRouter,
@@ -56,7 +55,7 @@ function positiveInt(name: string, raw: string | undefined): number | undefined 
 const ROUNDS = positiveInt('rounds', values.rounds) as number;
 const TOKENS = positiveInt('tokens', values.tokens) as number;
 const CONCURRENCY = positiveInt('concurrency', values.concurrency) as number;
-const THREADS = positiveInt('threads', values.threads) ?? defaultThreads();
+const THREADS = positiveInt('threads', values.threads);
 const CONTEXT_SIZE = 1024;
 const MODEL_ID = 'bench';
 const promptAt = (i: number): string => `${PROMPTS[i % PROMPTS.length]}${i >= PROMPTS.length ? ` (${i})` : ''}`;
@@ -66,6 +65,8 @@ const range = (values: number[]): string => `${Math.min(...values).toFixed(1)}..
 /** Chunk arrival times of one stream, as its consumer saw them. */
 class Arrivals {
   readonly chunks: string[] = [];
+  /** Prompt tokens the model found in the slot's KV cache (so did not evaluate). */
+  cachedPromptTokens = 0;
   private first = 0;
   private last = 0;
 
@@ -103,7 +104,7 @@ const model = await models.publishModel({
   id: MODEL_ID,
   provider: address('local'),
   path: modelPath,
-  load: { slots: CONCURRENCY, threads: THREADS, contextSize: CONTEXT_SIZE },
+  load: { slots: CONCURRENCY, ...(THREADS === undefined ? {} : { threads: THREADS }), contextSize: CONTEXT_SIZE },
 });
 await models.ensureStarted(model);
 const info = await router.ask<ModelInfo>(model, ModelMessage.Info, null, { timeout: 600_000 });
@@ -119,10 +120,12 @@ async function viaHttp(prompt: string): Promise<Arrivals> {
     max_tokens: TOKENS,
     temperature: 0,
     stream: true,
+    stream_options: { include_usage: true },
   });
   for await (const chunk of stream) {
     const content = chunk.choices[0]?.delta?.content;
     if (content) arrivals.add(content);
+    if (chunk.usage) arrivals.cachedPromptTokens = chunk.usage.prompt_tokens_details?.cached_tokens ?? 0;
   }
   return arrivals;
 }
@@ -137,6 +140,7 @@ async function inProcess(prompt: string): Promise<Arrivals> {
       onChunk: (event) => {
         // The same chunks the server forwards: tokens with text.
         if (event.type === 'token' && event.content) arrivals.add(event.content);
+        if (event.type === 'done') arrivals.cachedPromptTokens = (event.usage as { cachedPromptTokens?: number } | undefined)?.cachedPromptTokens ?? 0;
       },
     },
   );
@@ -169,6 +173,7 @@ const load = { single: new ForeignLoad(), batch: new ForeignLoad() };
 const rates = new Map<string, number[]>();
 const ttft = new Map<string, number[]>();
 const cpuPerToken = new Map<string, number[]>();
+const cached = new Map<string, number[]>();
 const lastText = new Map<string, string>();
 const lastTexts = new Map<string, string[]>();
 const push = (map: Map<string, number[]>, key: string, value: number) => map.set(key, [...(map.get(key) ?? []), value]);
@@ -184,6 +189,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const cpuMs = load.single.lastCpuMs;
     push(rates, name, result.tokensPerSecond);
     push(ttft, name, result.timeToFirstTokenMs);
+    push(cached, name, result.cachedPromptTokens);
     push(cpuPerToken, name, cpuMs / result.chunks.length);
     lastText.set(name, result.text);
   }
@@ -223,6 +229,8 @@ console.table(
         'min..max': range(rates.get(name) ?? []),
         '÷ in-process': +(r(name) / r(PROC_1)).toFixed(3),
         'TTFT (ms)': +median(ttft.get(name) ?? []).toFixed(1),
+        // Time to first token depends on how much of the prompt a slot's KV cache already held.
+        'cached prompt tokens': median(cached.get(name) ?? []),
         'CPU ms / token': +median(cpuPerToken.get(name) ?? []).toFixed(2),
         'same text': name === PROC_1 ? '' : sameSingle,
       },

@@ -161,8 +161,9 @@ async function main(): Promise<void> {
         measure: () => load.measure(async () => ({ decode: await llamaBench(tools, model, benchThreads, 0, TOKENS), prefill: await llamaBench(tools, model, benchThreads, 1000, 0) })),
       });
       const results = await rotated(round, sides);
+      const defaults = actors.map(({ engine, actor }) => `${engine} ${actor.threads}`).join(', ');
       for (const [side, value] of results) {
-        const label = threads === undefined ? `default threads (${side === 'llama.cpp' ? benchThreads : (actors.find((a) => a.engine === side)?.actor.threads ?? '?')})` : plural(threads);
+        const label = threads === undefined ? `default threads (${defaults}; llama.cpp ${benchThreads})` : plural(threads);
         record(`decode, one stream, ${label}`, side, value.decode);
         if (threads !== undefined) record(`prefill ~1000 tokens, ${label}`, side, value.prefill);
       }
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const concurrent of round % 2 === 0 ? [true, false] : [false, true]) {
-        const results = await rotated(round, servers.map((server) => ({ name: server.name, measure: () => load.measure(() => serve(server.url, server.model, concurrent)) })));
+        const results = await rotated(round, servers.map((server) => ({ name: server.name, measure: () => load.measure(() => serve(server.url, server.model, concurrent), server.child.pid === undefined ? [] : [server.child.pid]) })));
         for (const [side, value] of results) record(concurrent ? concurrentRow : serialRow, side, value);
       }
     }
@@ -200,8 +201,9 @@ async function main(): Promise<void> {
   const cell = (values: number[] | undefined) => median(values ?? []);
   for (const [name, sides] of rows) {
     const theirs = cell(sides.get('llama.cpp'));
-    const ours = ENGINES.map((engine) => `${cell(sides.get(engine)).toFixed(1)} | ${(cell(sides.get(engine)) / theirs).toFixed(2)}`).join(' | ');
-    console.log(`| ${name} | ${theirs.toFixed(1)} | ${ours} |`);
+    const spread = (values: number[] | undefined) => (values && values.length > 1 ? ` (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})` : '');
+    const ours = ENGINES.map((engine) => `${cell(sides.get(engine)).toFixed(1)}${spread(sides.get(engine))} | ${(cell(sides.get(engine)) / theirs).toFixed(2)}`).join(' | ');
+    console.log(`| ${name} | ${theirs.toFixed(1)}${spread(sides.get('llama.cpp'))} | ${ours} |`);
   }
   const ratio = (side: string) => cell(rows.get(concurrentRow)?.get(side)) / cell(rows.get(serialRow)?.get(side));
   console.log(`| concurrent ÷ one after another | ${ratio('llama.cpp').toFixed(2)} | ${ENGINES.map((engine) => `${ratio(engine).toFixed(2)} | `).join(' | ')} |`);

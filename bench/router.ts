@@ -7,6 +7,7 @@
  *
  *   npm run bench            # or: npx tsx bench/router.ts [--rounds 7] [--asks 50000] [--chunks 200000]
  */
+import { ForeignLoad } from './ForeignLoad.js';
 import { pino } from 'pino';
 import {
   Actor,
@@ -110,8 +111,11 @@ const cases: Record<string, () => Promise<number>> = {
 
 const timings = new Map<string, number[]>(Object.keys(cases).map((name) => [name, []]));
 for (const run of Object.values(cases)) await run(); // warm-up: JIT and nanoid's pool
+const load = new ForeignLoad();
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, run] of Object.entries(cases)) timings.get(name)?.push(await run());
+  // Direct and routed cases alternate, and the order flips every round.
+  const entries = Object.entries(cases);
+  for (const [name, run] of round % 2 === 0 ? entries : entries.reverse()) timings.get(name)?.push(await load.measure(run));
 }
 await router.dispose();
 
@@ -124,7 +128,9 @@ const itDirect = ms('direct async generator -> for await');
 const itRouter = ms('router.stream -> for await');
 const perChunkUs = (router: number, direct: number): number => ((router - direct) * 1000) / CHUNKS;
 
-console.log(`llama-actors router benchmark: node ${process.version}, ${ROUNDS} rounds (median), ${ASKS} asks, ${CHUNKS} chunks`);
+console.log(
+  `llama-actors router benchmark: node ${process.version}, ${ROUNDS} rounds (median), ${ASKS} asks, ${CHUNKS} chunks; other processes: ${load.coresText} cores`,
+);
 console.table({
   ask: {
     'router (per s)': Math.round((ASKS * 1000) / askRouter),

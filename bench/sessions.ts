@@ -4,6 +4,9 @@
  * reuse on and off. Off is also what a session pays when it lost its slot to others (more sessions
  * than slots): its history is evaluated again.
  *
+ * Both cases are set up side by side and measured in interleaved rounds (the order flips every
+ * round), with the other processes' CPU use printed.
+ *
  *   npx tsx bench/sessions.ts [--model bench|tiny|PATH] [--rounds 3] [--history 1500] [--threads N]
  */
 import { parseArgs } from 'node:util';
@@ -23,8 +26,8 @@ import {
   SessionMessage,
   type Turn,
 } from '../src/index.js';
-import { defaultThreads } from '../src/actors/ModelActor/ModelActor.js';
 import { median } from './args.js';
+import { ForeignLoad } from './ForeignLoad.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +39,7 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 const historyTokens = Number(values.history);
-const threads = values.threads ? Number(values.threads) : defaultThreads();
+const threads = values.threads ? Number(values.threads) : undefined;
 const modelPath =
   values.model === 'bench' ? await ensureBenchModel() : values.model === 'tiny' ? await ensureTinyModel() : (values.model as string);
 
@@ -55,7 +58,7 @@ async function syntheticTurns(tokens: number, count: (text: string) => Promise<n
   return turns;
 }
 
-async function measure(reuseKvCache: boolean) {
+async function setup(reuseKvCache: boolean) {
   const router = new MessageRouter({ logger: pino({ level: 'silent' }), askTimeout: 600_000 });
   const store = new MemoryStore();
   const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ llama })] });
@@ -64,7 +67,7 @@ async function measure(reuseKvCache: boolean) {
     id: 'model',
     provider: address('provider'),
     path: modelPath,
-    load: { slots: 2, threads, contextSize: 4096, reuseKvCache },
+    load: { slots: 2, ...(threads === undefined ? {} : { threads }), contextSize: 4096, reuseKvCache },
   });
   const sessions = new SessionManager({ router, store, models });
   const model = await models.ensureStarted('model');
@@ -84,7 +87,7 @@ async function measure(reuseKvCache: boolean) {
   let promptTokens = 0;
   let evaluated = 0;
   let firstEvaluated = 0;
-  for (let round = 0; round < rounds; round++) {
+  const round = async (round: number) => {
     const fresh = await sessions.create({ model: 'model' });
     // The same message as the turn after the history, so both evaluate the same new text.
     const opening = await turn(fresh, `and now round ${round}`);
@@ -99,14 +102,23 @@ async function measure(reuseKvCache: boolean) {
     continued.push(result.usage.timeToFirstTokenMs ?? Number.NaN);
     promptTokens = result.usage.promptTokens;
     evaluated = result.usage.promptTokens - result.usage.cachedPromptTokens;
-  }
-  await router.dispose();
-  return { first: median(first), continued: median(continued), promptTokens, evaluated, firstEvaluated };
+  };
+  const summary = () => ({ first: median(first), continued: median(continued), promptTokens, evaluated, firstEvaluated });
+  return { round, summary, close: () => router.dispose() };
 }
 
-console.log(`sessions benchmark: ${modelPath}, ${threads} thread(s), ${rounds} rounds (median), ~${historyTokens} tokens of history`);
-const on = await measure(true);
-const off = await measure(false);
+console.log(`sessions benchmark: ${modelPath}, ${threads ?? 'default'} thread(s), ${rounds} rounds (median), ~${historyTokens} tokens of history`);
+const load = new ForeignLoad();
+const cases = { on: await setup(true), off: await setup(false) };
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? [cases.on, cases.off] : [cases.off, cases.on];
+  for (const side of order) await load.measure(() => side.round(round));
+}
+const on = cases.on.summary();
+const off = cases.off.summary();
+await cases.on.close();
+await cases.off.close();
+console.log(`other processes kept ${load.coresText} cores busy during the measurements`);
 console.table({
   'KV reuse on': {
     'first turn TTFT (ms)': +on.first.toFixed(1),

@@ -97,6 +97,8 @@ function openAiUsage(usage: Partial<GenerationUsage> | undefined) {
     prompt_tokens: usage?.promptTokens ?? 0,
     completion_tokens: usage?.completionTokens ?? 0,
     total_tokens: usage?.totalTokens ?? 0,
+    // OpenAI's field for prompt tokens served from cache: here, from the slot's KV cache.
+    prompt_tokens_details: { cached_tokens: usage?.cachedPromptTokens ?? 0 },
   };
 }
 

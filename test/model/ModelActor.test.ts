@@ -193,6 +193,17 @@ describe('ModelActor: generation', () => {
     expect(second.text).toBe(reference.text);
   });
 
+  it('a request without a session gets the free slot sharing the longest prefix with its prompt', async () => {
+    const { router, address } = await setup({ slots: 2 });
+    const tokensOf = async (text: string) => (await router.ask<{ tokens: number[] }>(address, ModelMessage.Tokenize, { text })).tokens;
+    const shared = 'the router sends a message to the model and the model answers';
+    await router.ask(address, ModelMessage.Generate, greedy('alpha beta gamma delta', 4)); // slot 1
+    await router.ask(address, ModelMessage.Generate, greedy(shared, 4)); // slot 2
+    // Least recently used is slot 1; slot 2 holds the shared prefix and is the one chosen.
+    const next = await router.ask<GenerateResult>(address, ModelMessage.Generate, greedy(`${shared} with a stream of tokens`, 4));
+    expect(next.usage.cachedPromptTokens).toBeGreaterThanOrEqual((await tokensOf(shared)).length - 1);
+  });
+
   it('chat messages are formatted with the model’s chat template', async () => {
     const { router, address } = await setup();
     const messages = [

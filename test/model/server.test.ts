@@ -46,7 +46,7 @@ describe('HTTP server: OpenAI-compatible endpoints through the official client',
 
     const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
     let text = '';
-    let usage: unknown;
+    let usage: typeof plain.usage;
     let finish: string | null | undefined;
     for await (const chunk of stream) {
       text += chunk.choices[0]?.delta?.content ?? '';
@@ -55,7 +55,12 @@ describe('HTTP server: OpenAI-compatible endpoints through the official client',
     }
     expect(text).toBe(plain.choices[0]?.message.content);
     expect(finish).toBe('length');
-    expect(usage).toEqual(plain.usage);
+    // The same prompt again: the streaming call finds it in the slot's KV cache.
+    const { prompt_tokens_details: streamedCache, ...streamed } = usage ?? {};
+    const { prompt_tokens_details: plainCache, ...counted } = plain.usage ?? {};
+    expect(streamed).toEqual(counted);
+    expect(plainCache?.cached_tokens).toBe(0);
+    expect(streamedCache?.cached_tokens).toBeGreaterThan(0);
   });
 
   it('stop, top_p, seed and a JSON-schema response_format are honoured', async () => {

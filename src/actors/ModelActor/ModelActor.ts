@@ -28,6 +28,7 @@ import type { ActorContext, ActorLifecycleContext, ActorOptions, StateReporter }
 import { AdapterContextsFullError, AdapterLoadError, AdapterNotAppliedError } from './adapterErrors.js';
 import { adapterSetKey, ContextPool, type PoolSlot, type SlotOwner } from './ContextPool.js';
 import { NativeEngine } from './native/NativeEngine.js';
+import { NativeModelLoadError } from './native/nativeErrors.js';
 import { loadNativeInference } from './native/nativeLlama.js';
 import { NativeSlot } from './native/NativeSlot.js';
 import type { NativeSampling } from './native/types.js';
@@ -100,7 +101,12 @@ interface ContextSettings {
 interface Loaded {
   llama: Llama;
   ownsLlama: boolean;
+  /** node-llama-cpp's model: vocabulary only when the native engine holds the weights. */
   model: LlamaModel;
+  /** node-llama-cpp's model with weights, for what only node-llama-cpp serves (adapters, embeddings). */
+  weights: () => Promise<LlamaModel>;
+  /** The weights' load if it was started, without starting it. */
+  startedWeights: () => Promise<LlamaModel> | undefined;
   /** One context per adapter set in use, by {@link adapterSetKey}. */
   pools: Map<string, ContextPool>;
   settings: ContextSettings;
@@ -286,42 +292,72 @@ export class ModelActor extends Actor implements AsyncDisposable {
         );
       }
     }
-    let model: LlamaModel;
+    const gpu = llama.gpu !== false;
+    let engine: ModelEngine;
     try {
-      model = await llama.loadModel({
-        modelPath: path,
-        gpuLayers: this.options.gpuLayers ?? 'auto',
-        onLoadProgress: (progress: number) => {
-          this.options.onLoadProgress?.(progress);
-          this.stateReporter?.(ModelLifecycleState.Loading, { model: path, progress });
-        },
-      });
+      engine = chooseEngine(this.options.engine ?? 'auto', gpu);
     } catch (error) {
       if (ownsLlama) await llama.dispose();
-      throw new InvalidModelFileError(path, `llama.cpp refused it: ${(error as Error).message}`);
+      throw error;
     }
+    // With the native engine holding the weights, node-llama-cpp needs only the vocabulary
+    // (tokenizer, chat template) until something it alone serves asks for the weights.
+    const loadWeights = (vocabOnly: boolean) =>
+      (llama as Llama)
+        .loadModel({
+          modelPath: path,
+          gpuLayers: this.options.gpuLayers ?? 'auto',
+          vocabOnly,
+          onLoadProgress: (progress: number) => {
+            this.options.onLoadProgress?.(progress);
+            this.stateReporter?.(ModelLifecycleState.Loading, { model: path, progress });
+          },
+        })
+        .catch((error: unknown) => {
+          throw new InvalidModelFileError(path, `llama.cpp refused it: ${(error as Error).message}`);
+        });
+    let model: LlamaModel;
     try {
-      const gpu = llama.gpu !== false;
+      model = await loadWeights(engine === 'native');
+    } catch (error) {
+      if (ownsLlama) await llama.dispose();
+      throw error;
+    }
+    let weights: Promise<LlamaModel> | undefined = engine === 'native' ? undefined : Promise.resolve(model);
+    const getWeights = () => {
+      weights ??= loadWeights(false).catch((error: unknown) => {
+        weights = undefined;
+        throw error;
+      });
+      return weights;
+    };
+    try {
       const slots = this.options.slots ?? defaultSlots(gpu);
-      const engine = chooseEngine(this.options.engine ?? 'auto', gpu);
       const threads = this.options.threads ?? (gpu ? 0 : defaultThreads(availableParallelism(), engine));
-      const contextSize = this.options.contextSize ?? Math.min(model.trainContextSize, 4096);
+      // A vocabulary-only model has no hyperparameters loaded: read them from the file's header.
+      const trainContextSize = model.trainContextSize || (model.fileInsights.trainContextSize ?? 0);
+      const contextSize = this.options.contextSize ?? Math.min(trainContextSize, 4096);
       const batchSize = this.options.batchSize ?? Math.min(512, contextSize);
       const flashAttention = this.options.flashAttention ?? (gpu ? 'auto' : false);
       const settings: ContextSettings = { engine, contextSize, slots, threads, batchSize, flashAttention, maxQueue: this.options.maxQueue ?? 64 };
       for (const adapter of this.defaultAdapters) await this.validated(adapter.path, model);
-      const pool = this.newPool(model, settings, this.defaultAdapters);
+      const pool = this.newPool(getWeights, settings, this.defaultAdapters);
       pool.leases++;
       await pool.ready.finally(() => pool.leases--);
+      if (pool.context instanceof NativeEngine) {
+        // The native engine loaded the weights itself, after node-llama-cpp's vocabulary-only load.
+        this.options.onLoadProgress?.(1);
+        this.stateReporter?.(ModelLifecycleState.Loading, { model: path, progress: 1 });
+      }
       const context = pool.context;
       const info: ModelInfo = {
         path,
         architecture: model.fileInfo.metadata.general?.architecture,
         name: model.fileInfo.metadata.general?.name,
         contextSize: context.contextSize,
-        trainContextSize: model.trainContextSize,
+        trainContextSize,
         vocabularySize: (model.fileInfo.metadata.tokenizer?.ggml?.tokens as unknown[] | undefined)?.length ?? 0,
-        embeddingSize: model.embeddingVectorSize,
+        embeddingSize: model.embeddingVectorSize || (model.fileInsights.embeddingVectorSize ?? 0),
         sizeBytes: (await stat(path)).size,
         parameters: model.fileInsights.totalParameters,
         gpu: llama.gpu,
@@ -348,6 +384,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
         llama,
         ownsLlama,
         model,
+        weights: getWeights,
+        startedWeights: () => weights,
         pools: new Map([[pool.key, pool]]),
         settings: { ...settings, contextSize: context.contextSize },
         contextBytes: estimate.cpuRam + estimate.gpuVram,
@@ -357,6 +395,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       };
     } catch (error) {
       await model.dispose();
+      if (weights) await (await weights.catch(() => undefined))?.dispose();
       if (ownsLlama) await llama.dispose();
       if (error instanceof ActorError) throw error;
       throw new ModelLoadError(`could not create a context for ${path}: ${(error as Error).message}`, { cause: error });
@@ -364,7 +403,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
   }
 
   /** A pool whose context is being created for `adapters` (not yet registered anywhere). */
-  private newPool(model: LlamaModel, settings: ContextSettings, adapters: readonly AppliedAdapter[]): ContextPool {
+  private newPool(weights: () => Promise<LlamaModel>, settings: ContextSettings, adapters: readonly AppliedAdapter[]): ContextPool {
     const { contextSize, slots, threads, batchSize, flashAttention, maxQueue } = settings;
     return new ContextPool(
       adapterSetKey(adapters),
@@ -372,8 +411,11 @@ export class ModelActor extends Actor implements AsyncDisposable {
       async () => {
         if (settings.engine === 'native' && adapters.length === 0) {
           const modelPath = this.options.modelPath;
-          return NativeEngine.create({ modelPath, contextSize, slots, threads, batchSize, flashAttention });
+          return NativeEngine.create({ modelPath, contextSize, slots, threads, batchSize, flashAttention }).catch((error: unknown) => {
+            throw error instanceof NativeModelLoadError ? new InvalidModelFileError(modelPath, `llama.cpp refused it: ${error.message}`) : error;
+          });
         }
+        const model = await weights();
         try {
           return await model.createContext({
             contextSize,
@@ -417,7 +459,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       // Validation awaited: another request may have created the pool meanwhile.
       pool = loaded.pools.get(key);
       if (!pool) {
-        pool = this.newPool(loaded.model, loaded.settings, adapters);
+        pool = this.newPool(loaded.weights, loaded.settings, adapters);
         loaded.pools.set(key, pool);
         const created = pool;
         created.ready.catch(() => {
@@ -681,7 +723,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
     const pool = await this.leasePool(loaded, adapters);
     let sequence: PoolSlot;
     try {
-      sequence = await pool.scheduler.acquire(key, signal, (free) => this.chooseSlot(pool, free, request.session));
+      sequence = await pool.scheduler.acquire(key, signal, (free) => this.chooseSlot(pool, free, request.session, promptTokens));
     } catch (error) {
       this.releasePool(loaded, pool);
       throw error;
@@ -712,7 +754,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
           : sequence.evaluateWithMetadata(
               evaluate,
               { confidence: request.logprobs === true },
-              evaluateOptions(params, generated, grammar ? new LlamaGrammarEvaluationState({ model: loaded.model, grammar }) : undefined),
+              evaluateOptions(params, generated, grammar ? new LlamaGrammarEvaluationState({ model: await loaded.weights(), grammar }) : undefined),
             );
       for await (const output of evaluation) {
         // The signal is checked as each token arrives: aborting stops within one token, and
@@ -778,22 +820,28 @@ export class ModelActor extends Actor implements AsyncDisposable {
   }
 
   /**
-   * Picks a free slot: the one holding this session's KV cache if free, else the least recently
-   * used one (whose cache is the least likely to be wanted again).
+   * Picks a free slot: the one holding this session's KV cache if free, else the one whose cache
+   * shares the longest prefix with the prompt (a shared system prompt, a retried request: as
+   * llama-server matches slots by prompt), ties going to the least recently used (whose cache is
+   * the least likely to be wanted again).
    */
-  private chooseSlot(pool: ContextPool, free: readonly PoolSlot[], session: string | undefined): number {
+  private chooseSlot(pool: ContextPool, free: readonly PoolSlot[], session: string | undefined, prompt: readonly Token[]): number {
     let best = -1;
+    let bestShared = -1;
     let oldest = Number.POSITIVE_INFINITY;
     for (const [index, sequence] of free.entries()) {
       const owner = pool.owners.get(sequence) as SlotOwner;
       if (session !== undefined && owner.session === session) return index;
-      if (owner.lastUsed < oldest) {
+      const shared = this.options.reuseKvCache === false ? 0 : sharedPrefix(sequence.contextTokens, prompt);
+      if (shared > bestShared || (shared === bestShared && owner.lastUsed < oldest)) {
+        bestShared = shared;
         oldest = owner.lastUsed;
         best = index;
       }
     }
     return best;
   }
+
 
   /**
    * Keeps the longest prefix of the slot's evaluated tokens that the prompt shares and erases the
@@ -917,7 +965,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
     const pool = await this.leasePool(loaded, adapters);
     let sequence: PoolSlot;
     try {
-      sequence = await pool.scheduler.acquire(context.message.from ?? 'anonymous', signal, (free) => this.chooseSlot(pool, free, undefined));
+      sequence = await pool.scheduler.acquire(context.message.from ?? 'anonymous', signal, (free) => this.chooseSlot(pool, free, undefined, tokens as Token[]));
     } catch (error) {
       this.releasePool(loaded, pool);
       throw error;
@@ -1008,10 +1056,9 @@ export class ModelActor extends Actor implements AsyncDisposable {
       throw new InvalidArgumentError('embed needs { input: string | string[] } of non-empty strings');
     }
     const embeddingContextSize = Math.min(loaded.info.contextSize, 2048);
-    loaded.embeddingContext ??= loaded.model.createEmbeddingContext({
-      contextSize: embeddingContextSize,
-      threads: loaded.info.threads,
-    });
+    loaded.embeddingContext ??= loaded.weights().then((model) =>
+      model.createEmbeddingContext({ contextSize: embeddingContextSize, threads: loaded.info.threads }),
+    );
     const context = await loaded.embeddingContext;
     const embeddings: number[][] = [];
     let promptTokens = 0;
@@ -1093,6 +1140,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
     }
     loaded.pools.clear();
     // Adapter weights belong to the model in node-llama-cpp: they are released here.
+    const weights = await loaded.startedWeights()?.catch(() => undefined);
+    if (weights !== loaded.model) await weights?.dispose();
     await loaded.model.dispose();
     if (loaded.ownsLlama) await loaded.llama.dispose();
   }
@@ -1136,6 +1185,14 @@ function evaluateOptions(
         }
       : {}),
   };
+}
+
+/** How many leading tokens two token lists share. */
+function sharedPrefix(a: readonly Token[] | readonly number[], b: readonly Token[]): number {
+  const limit = Math.min(a.length, b.length);
+  let shared = 0;
+  while (shared < limit && a[shared] === b[shared]) shared++;
+  return shared;
 }
 
 /** The native engines' decode counters, summed (absent where none serves the model). */

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import * as koffi from 'koffi';
 import { Deferred } from '../../../messaging/Deferred.js';
-import { NativeDecodeError } from './nativeErrors.js';
+import { NativeDecodeError, NativeModelLoadError } from './nativeErrors.js';
 import { NativeBatch } from './NativeBatch.js';
 import { NativeJob } from './NativeJob.js';
 import { type NativeInference, loadNativeInference } from './nativeLlama.js';
@@ -76,7 +76,7 @@ export class NativeEngine implements AsyncDisposable {
     const modelParams = fn.llama_model_default_params();
     modelParams.n_gpu_layers = 0;
     const model = (await promisify(fn.llama_model_load_from_file.async)(settings.modelPath, modelParams)) as bigint | null;
-    if (!model) throw new NativeDecodeError(`llama.cpp could not load ${settings.modelPath}`);
+    if (!model) throw new NativeModelLoadError(`llama.cpp could not load ${settings.modelPath}`);
     const params = fn.llama_context_default_params();
     params.n_ctx = settings.contextSize * settings.slots;
     params.n_batch = settings.batchSize;

@@ -3,6 +3,7 @@ import { ActorError } from '../../../messaging/errors.js';
 /** Stable codes of the native engine's errors. */
 export const NativeErrorCode = {
   NativeDecodeFailed: 'NATIVE_DECODE_FAILED',
+  NativeModelLoadFailed: 'NATIVE_MODEL_LOAD_FAILED',
 } as const;
 export type NativeErrorCode = (typeof NativeErrorCode)[keyof typeof NativeErrorCode];
 
@@ -10,5 +11,12 @@ export type NativeErrorCode = (typeof NativeErrorCode)[keyof typeof NativeErrorC
 export class NativeDecodeError extends ActorError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(NativeErrorCode.NativeDecodeFailed, message, options);
+  }
+}
+
+/** llama.cpp refused the model file in the native engine (the ModelActor reports it as `INVALID_MODEL_FILE`). */
+export class NativeModelLoadError extends ActorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(NativeErrorCode.NativeModelLoadFailed, message, options);
   }
 }
