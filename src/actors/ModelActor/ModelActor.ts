@@ -123,7 +123,7 @@ const RATE_BUCKET_MS = 100;
 
 /**
  * Default CPU threads: every core for the native engine (its thread pool persists and a second
- * thread gained 1.4–1.7×), all cores but one for node-llama-cpp (which starts threads on every
+ * thread gained 1.2–2.0×), all cores but one for node-llama-cpp (which starts threads on every
  * decode; see README, "Threads").
  */
 export function defaultThreads(cores = availableParallelism(), engine: ModelEngine = 'node-llama-cpp'): number {

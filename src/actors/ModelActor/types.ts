@@ -317,7 +317,7 @@ export interface ModelActorOptions {
   batchSize?: number;
   /**
    * CPU threads for decoding. Defaults to every core with the native engine (it keeps one thread
-   * pool, and a second thread gained 1.4–1.7× here), else `max(1, cores - 1)`: node-llama-cpp
+   * pool, and a second thread gained 1.2–2.0× for one stream here), else `max(1, cores - 1)`: node-llama-cpp
    * starts threads per decode and a second thread made it slower (README, "Threads on CPU").
    */
   threads?: number;
