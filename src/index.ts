@@ -65,7 +65,8 @@ export type {
 } from './messaging/types.js';
 
 // The ModelActor: one owner per GGUF model.
-export { defaultSlots, defaultThreads, ModelActor } from './actors/ModelActor/ModelActor.js';
+export { ModelActor } from './actors/ModelActor/ModelActor.js';
+export { chooseEngine, defaultSlots, defaultThreads } from './actors/ModelActor/modelDefaults.js';
 export {
   EmbeddingsDisabledError,
   EmptyPromptError,

@@ -53,8 +53,15 @@ beforeAll(async () => {
   const store = new MemoryStore();
   models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ llama })] });
   await models.publishProvider({ id: 'local', kind: 'local-llama' });
-  // A context larger than the tiny model's own 512 tokens, so a long turn runs for seconds and can be stopped.
-  await models.publishModel({ id: 'tiny', provider: address('local'), path: tinyPath, load: { slots: 2, threads: 1, contextSize: 8192 } });
+  // A context larger than the tiny model's own 512 tokens, so a long turn runs for seconds and can be
+  // stopped; node-llama-cpp's engine, since the native one finishes 6,000 tiny-model tokens before the
+  // page has rendered its first (the page is what is tested here).
+  await models.publishModel({
+    id: 'tiny',
+    provider: address('local'),
+    path: tinyPath,
+    load: { slots: 2, threads: 1, contextSize: 8192, engine: 'node-llama-cpp' },
+  });
   sessions = new SessionManager({ router, store, models });
   server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)] });
   url = await server.listen();

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Clock } from '../../messaging/Clock.js';
 import { ActorError, InvalidArgumentError } from '../../messaging/errors.js';
-import { defaultThreads } from '../ModelActor/ModelActor.js';
+import { defaultThreads } from '../ModelActor/modelDefaults.js';
 import type { AdapterSpec } from '../ModelActor/types.js';
 import type { EpochMetrics, TrainingProgress } from './training/TrainerMessage.js';
 import type { TrainerProcess } from './training/TrainerProcess.js';

@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import * as koffi from 'koffi';
 import { Deferred } from '../../../messaging/Deferred.js';
 import { NativeDecodeError, NativeModelLoadError } from './nativeErrors.js';
+import { DecodeThread } from './DecodeThread.js';
 import { NativeBatch } from './NativeBatch.js';
 import { NativeJob } from './NativeJob.js';
 import { type NativeInference, loadNativeInference } from './nativeLlama.js';
@@ -39,7 +40,7 @@ export class NativeEngine implements AsyncDisposable {
   private readonly edits: Array<{ apply: () => void; done: Deferred<void> }> = [];
   private readonly batch: NativeBatch;
   private readonly memory: bigint;
-  private readonly decode: (context: bigint, batch: unknown) => Promise<number>;
+  private readonly thread: DecodeThread;
   private readonly nVocab: number;
   private wake: Deferred<void> | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -65,7 +66,7 @@ export class NativeEngine implements AsyncDisposable {
     this.batch = new NativeBatch(fn, this.batchSize);
     this.memory = fn.llama_get_memory(context) as bigint;
     this.nVocab = fn.llama_vocab_n_tokens(vocab);
-    this.decode = promisify(fn.llama_decode.async) as unknown as (context: bigint, batch: unknown) => Promise<number>;
+    this.thread = new DecodeThread(inference.native.libraries.llama);
     for (let id = 0; id < settings.slots; id++) this.slots.push(new NativeSlot(this, id));
   }
 
@@ -110,6 +111,8 @@ export class NativeEngine implements AsyncDisposable {
   /** @internal Starts a generation on a slot; the engine feeds `tokens` and samples after the last. */
   startGeneration(sequence: number, tokens: readonly number[], sampling: NativeSampling): NativeJob {
     this.checkOpen();
+    // Sampling needs the logits of a token fed now: with nothing to feed the job would never run.
+    if (tokens.length === 0) throw new NativeDecodeError('a generation needs at least one token to evaluate');
     const sampler = createNativeSampler(this.inference.fn, this.vocab, this.nVocab, sampling);
     const job = new NativeJob(sequence, tokens, sampler, sampling.maxTokens, sampling.confidence === true, undefined, () => this.kick());
     this.jobs.add(job);
@@ -120,6 +123,7 @@ export class NativeEngine implements AsyncDisposable {
   /** @internal Feeds `tokens`, reading the log-probability of `targets[i]` after each input `i` that has one. */
   startScoring(sequence: number, tokens: readonly number[], targets: ReadonlyArray<number | undefined>): NativeJob {
     this.checkOpen();
+    if (tokens.length === 0) throw new NativeDecodeError('scoring needs at least one token to evaluate');
     const job = new NativeJob(sequence, tokens, undefined, 0, false, targets, () => this.kick());
     this.jobs.add(job);
     this.kick();
@@ -202,10 +206,10 @@ export class NativeEngine implements AsyncDisposable {
       }
       let rc: number;
       try {
-        rc = await this.decode(this.context, this.batch.native);
+        rc = await this.thread.decode(this.context, this.batch.native);
       } catch (error) {
-        rc = -99;
-        void error;
+        this.failBatch(scheduled, -99, error);
+        continue;
       }
       this.stats.decodes++;
       this.stats.decodedTokens += scheduled.length;
@@ -283,13 +287,14 @@ export class NativeEngine implements AsyncDisposable {
   }
 
   /** A failed decode ends every job in the batch with a typed error and drops their slots' KV. */
-  private failBatch(scheduled: Scheduled[], rc: number): void {
+  private failBatch(scheduled: Scheduled[], rc: number, cause?: unknown): void {
     const jobs = new Set(scheduled.map((entry) => entry.job));
     for (const job of jobs) {
       const slot = this.slots[job.sequence] as NativeSlot;
       this.inference.fn.llama_memory_seq_rm(this.memory, job.sequence, -1, -1);
       slot.resetEvaluated();
-      job.end(new NativeDecodeError(`llama_decode failed with ${rc} on a batch of ${scheduled.length} tokens`));
+      const reason = cause instanceof Error ? cause.message : `llama_decode returned ${rc}`;
+      job.end(new NativeDecodeError(`decoding a batch of ${scheduled.length} tokens failed: ${reason}`, { cause }));
     }
   }
 
@@ -300,6 +305,7 @@ export class NativeEngine implements AsyncDisposable {
       this.kick();
       await this.loop;
       this.applyEdits();
+      await this.thread.dispose();
       const fn = this.inference.fn;
       this.batch.dispose();
       fn.llama_free(this.context);
