@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import * as koffi from 'koffi';
 import { ensureBenchModel } from '../scripts/make-models.js';
 import { LlamaBatch, type LlamaBatchValue, loadLlamaNative } from '../src/actors/TunerActor/training/llamaNative.js';
+import { ThreadpoolParams } from '../src/actors/ModelActor/native/nativeLlama.js';
 import { flag } from './args.js';
 
 const argument = (name: string): string | undefined => {
@@ -54,14 +55,7 @@ if (preRegistered === 0) backendLoad(join(dir, variantFile));
 console.log(`backends registered: ${regCount()} (${variantFile})`);
 
 const cpu = koffi.load(join(dir, variantFile));
-const ThreadpoolParams = koffi.struct('ggml_threadpool_params', {
-  cpumask: koffi.array('bool', 512),
-  n_threads: 'int',
-  prio: 'int',
-  poll: 'uint32_t',
-  strict_cpu: 'bool',
-  paused: 'bool',
-});
+void ThreadpoolParams; // registers the ggml_threadpool_params type the declarations use
 const paramsDefault = base.func('ggml_threadpool_params ggml_threadpool_params_default(int n)');
 const threadpoolNew = cpu.func('void *ggml_threadpool_new(ggml_threadpool_params *p)');
 const attach = llama.func('void llama_attach_threadpool(void *ctx, void *tp, void *tpb)');

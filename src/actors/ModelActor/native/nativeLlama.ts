@@ -23,7 +23,7 @@ import {
 void LlamaBatch; // registers the `llama_batch` type name the declarations below use
 
 /** `struct ggml_threadpool_params` (ggml.h): `cpumask` is `bool[GGML_MAX_N_THREADS]`, 512. */
-const ThreadpoolParams = koffi.struct('ggml_threadpool_params', {
+export const ThreadpoolParams = koffi.struct('ggml_threadpool_params', {
   cpumask: koffi.array('bool', 512),
   n_threads: 'int',
   prio: 'int',
@@ -31,7 +31,6 @@ const ThreadpoolParams = koffi.struct('ggml_threadpool_params', {
   strict_cpu: 'bool',
   paused: 'bool',
 });
-void ThreadpoolParams;
 
 /** `struct llama_sampler_chain_params` (llama.h). */
 const SamplerChainParams = koffi.struct('llama_sampler_chain_params', { no_perf: 'bool' });
