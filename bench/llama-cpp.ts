@@ -15,19 +15,22 @@
  *   npx tsx bench/llama-cpp.ts [--rounds 3] [--tokens 64] [--threads 2] [--model bench|PATH] [--engines native,node-llama-cpp]
  *
  * Every llama-actors row is measured for each engine given (`native`, the default on CPU, and
- * `node-llama-cpp`), and the one-stream decode also with the default thread count.
+ * `node-llama-cpp`), and the one-stream decode also with the default thread count. In process, one
+ * engine is loaded at a time (an idle engine's threads would otherwise compete with the measured
+ * one's: with both loaded, one Q4_K_M stream measured 0.56 of llama-bench instead of 0.96).
  *
  * `--model bench` is the generated F16 bench model; give a quantized file (e.g. one made with the
  * build's `llama-quantize`: `npx tsx bench/llama-cpp.ts --quantize Q4_K_M`) for the quantized rows.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { ensureBenchModel } from '../scripts/make-models.js';
-import { MessageRouter, ModelActor, type ModelEngine, ModelMessage, type TokenStreamEvent } from '../src/index.js';
+import { defaultThreads, MessageRouter, ModelActor, type ModelEngine, ModelMessage, type TokenStreamEvent } from '../src/index.js';
 import { flag, median } from './args.js';
 import { ForeignLoad } from './ForeignLoad.js';
 import { ensureLlamaCppTools, type LlamaCppTools } from './llamaCppTools.js';
@@ -146,30 +149,40 @@ async function main(): Promise<void> {
   };
   const plural = (threads: number) => `${threads} thread${threads > 1 ? 's' : ''}`;
 
+  // In-process rows: one engine loaded at a time (created, warmed up, measured, closed), so one
+  // engine's idle threads (an OpenMP team spins after its decodes) never run beside another's.
+  const defaultThreadsOf = new Map<string, number>();
   for (const threads of [...Array.from({ length: MAX_THREADS }, (_, i) => i + 1), undefined]) {
-    const actors = await Promise.all(ENGINES.map(async (engine) => ({ engine, actor: await modelActor(model, threads, engine) })));
-    for (const { actor } of actors) await actor.generate(PROMPT, 4); // warm-up
     type One = { decode: number; prefill: number };
+    // llama-bench at the first engine's default thread count.
+    const benchThreads = threads ?? defaultThreads(availableParallelism(), ENGINES[0] ?? 'native');
     for (let round = 0; round < ROUNDS; round++) {
-      const sides: Side<One>[] = actors.map(({ engine, actor }) => ({
+      const sides: Side<One>[] = ENGINES.map((engine) => ({
         name: engine,
-        measure: () => load.measure(async () => ({ decode: (await actor.generate(PROMPT, TOKENS)).decode, prefill: (await actor.generate(LONG_PROMPT, 1)).prefill })),
+        measure: async () => {
+          const actor = await modelActor(model, threads, engine);
+          if (threads === undefined) defaultThreadsOf.set(engine, actor.threads);
+          try {
+            await actor.generate(PROMPT, 4); // warm-up
+            return await load.measure(async () => ({ decode: (await actor.generate(PROMPT, TOKENS)).decode, prefill: (await actor.generate(LONG_PROMPT, 1)).prefill }));
+          } finally {
+            await actor.close();
+          }
+        },
       }));
-      const benchThreads = threads ?? actors[0]?.actor.threads ?? 1;
       sides.push({
         name: 'llama.cpp',
         measure: () => load.measure(async () => ({ decode: await llamaBench(tools, model, benchThreads, 0, TOKENS), prefill: await llamaBench(tools, model, benchThreads, 1000, 0) })),
       });
       const results = await rotated(round, sides);
-      const defaults = actors.map(({ engine, actor }) => `${engine} ${actor.threads}`).join(', ');
       for (const [side, value] of results) {
-        const label = threads === undefined ? `default threads (${defaults}; llama.cpp ${benchThreads})` : plural(threads);
+        const label = threads === undefined ? 'default threads' : plural(threads);
         record(`decode, one stream, ${label}`, side, value.decode);
         if (threads !== undefined) record(`prefill ~1000 tokens, ${label}`, side, value.prefill);
       }
     }
-    for (const { actor } of actors) await actor.close();
   }
+  const defaultsText = [...defaultThreadsOf].map(([engine, threads]) => `${engine} ${threads}`).join(', ');
 
   const ctx = String(CONTEXT * SLOTS);
   const servers: Array<{ name: string; url: string; model: string; child: ChildProcess }> = [];
@@ -195,7 +208,7 @@ async function main(): Promise<void> {
     for (const server of servers) server.child.kill('SIGTERM');
   }
 
-  console.log(`\nllama.cpp ${tools.release} tools vs llama-actors on ${model} (${ROUNDS} rounds, ${TOKENS} tokens; other processes: ${load.coresText} cores)\n`);
+  console.log(`\nllama.cpp ${tools.release} tools vs llama-actors on ${model} (${ROUNDS} rounds, ${TOKENS} tokens; other processes: ${load.coresText} cores; default threads: ${defaultsText})\n`);
   const header = ENGINES.map((engine) => `llama-actors ${engine} tok/s | ratio`).join(' | ');
   console.log(`| measure | llama.cpp tok/s | ${header} |\n|---|---|${ENGINES.map(() => '---|---').join('|')}|`);
   const cell = (values: number[] | undefined) => median(values ?? []);
