@@ -22,6 +22,7 @@ import { ensureTinyAdapters, ensureTinyModel } from './make-models.js';
 import { exchange } from '../test/model/reliability/rawHttp.js';
 import { fuzzRequest } from '../test/model/reliability/requestArbitraries.js';
 import { responseProblem } from '../test/model/reliability/responseCheck.js';
+import { mulberry32 } from '../src/messaging/mulberry32.js';
 
 const arg = (name: string, fallback: number): number => {
   const index = process.argv.indexOf(`--${name}`);
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
   const adapters = await ensureTinyAdapters();
   const dataDir = await mkdtemp(join(tmpdir(), 'llama-actors-soak-'));
   let server = await startServer(dataDir, model);
-  const random = seeded(SEED);
+  const random = mulberry32(SEED);
   for (const id of ['soak-1', 'soak-2', 'soak-kill']) await json(`${server.url}/sessions`, { id, model: 'tiny', params: { maxTokens: 2 } });
   const end = Date.now() + MINUTES * 60_000;
   try {
@@ -262,18 +263,6 @@ function report(busyAtEnd: number): void {
   const failed = fivexx > 0 || figures.hangs > 0 || figures.turnsLost > 0 || figures.corruptFiles > 0 || busyAtEnd > 0 || figures.problems.length > 0;
   console.log(failed ? 'soak: FAILED' : 'soak: clean');
   process.exitCode = failed ? 1 : 0;
-}
-
-/** mulberry32: a small seeded generator, so a soak's choices replay. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 await main();

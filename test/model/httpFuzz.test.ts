@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyAdapters } from '../../scripts/make-models.js';
-import { startTestServer, type TestServer } from './helpers/testServer.js';
+import { startTestServer, type TestServer, chatStillServes } from './helpers/testServer.js';
 import { exchange } from './reliability/rawHttp.js';
 import { fuzzRequest } from './reliability/requestArbitraries.js';
 import { responseProblem } from './reliability/responseCheck.js';
@@ -48,12 +48,7 @@ describe('HTTP fuzzing', () => {
     expect(problems).toEqual([]);
     expect(tally.get('timeout') ?? 0).toBe(0);
 
-    const ok = await fetch(`${server.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'still there?' }], max_tokens: 3 }),
-      signal: AbortSignal.timeout(30_000),
-    });
+    const ok = await chatStillServes(server.url);
     expect(ok.status).toBe(200);
     await expect.poll(async () => (await server.status()).busySlots, { timeout: 10_000 }).toBe(0);
     expect((await server.status()).queueDepth).toBe(0);

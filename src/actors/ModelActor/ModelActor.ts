@@ -827,10 +827,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       await sequence.clearHistory();
       return { evaluate: prompt, cached: 0 };
     }
-    const existing = sequence.contextTokens;
-    let common = 0;
-    const limit = Math.min(existing.length, prompt.length - 1, keepAtMost);
-    while (common < limit && existing[common] === prompt[common]) common++;
+    const common = Math.min(sharedPrefix(sequence.contextTokens, prompt), prompt.length - 1, keepAtMost);
     if (common === 0) await sequence.clearHistory();
     else if (common < sequence.nextTokenIndex) {
       await sequence.eraseContextTokenRanges([{ start: common, end: sequence.nextTokenIndex }]);

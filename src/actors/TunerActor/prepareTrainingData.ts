@@ -2,6 +2,7 @@ import { AbortedError, InvalidArgumentError } from '../../messaging/errors.js';
 import type { ChatMessage, ChatTokens } from '../ModelActor/types.js';
 import { InvalidTrainingDataError } from './tunerErrors.js';
 import type { OverlongExample, TrainingConversation, TrainingDataset, TrainingExample } from './types.js';
+import { mulberry32 } from '../../messaging/mulberry32.js';
 
 /** Options of {@link prepareTrainingData}. */
 export interface PrepareTrainingDataOptions {
@@ -128,14 +129,7 @@ function validationSize(examples: number, split: number): number {
 
 /** Fisher–Yates with mulberry32: a fixed permutation for each seed, the same on every platform. */
 function shuffledIndexes(length: number, seed: number): number[] {
-  let state = seed >>> 0;
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const random = mulberry32(seed);
   const order = Array.from({ length }, (_, i) => i);
   for (let i = length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

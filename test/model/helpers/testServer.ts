@@ -31,3 +31,13 @@ export async function startTestServer(load: ModelLoadOptions = {}, serverOptions
 }
 
 export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+/** One short chat completion on the tiny model: what a server that still serves answers with 200. */
+export function chatStillServes(url: string): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'still there?' }], max_tokens: 3 }),
+    signal: AbortSignal.timeout(30_000),
+  });
+}

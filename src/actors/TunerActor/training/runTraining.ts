@@ -27,6 +27,7 @@ import {
   NoTrainableTensorsError,
   NotEnoughTokensError,
 } from './trainingErrors.js';
+import { mulberry32 } from '../../../messaging/mulberry32.js';
 
 /** Callbacks and settings of {@link runTraining}. */
 export interface RunTrainingOptions {
@@ -457,16 +458,4 @@ function shuffle(order: number[], random: () => number): void {
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-}
-
-/** A small seeded PRNG: the window order must be reproducible from the job's seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
