@@ -27,11 +27,13 @@ import { FinishReason, type StreamCallback, type TokenStreamEventInput } from '.
 import type { ActorContext, ActorLifecycleContext, ActorOptions, StateReporter } from '../../messaging/types.js';
 import { AdapterContextsFullError, AdapterLoadError, AdapterNotAppliedError } from './adapterErrors.js';
 import { adapterSetKey, ContextPool, type PoolSlot, type SlotOwner } from './ContextPool.js';
+import { commonPrefix } from './commonPrefix.js';
 import { chooseEngine, defaultSlots, defaultThreads } from './modelDefaults.js';
+import { resolveAdapterSpecs } from './resolveAdapterSpecs.js';
+import { evaluateOptions, nativeSampling } from './samplingOptions.js';
 import { NativeEngine } from './native/NativeEngine.js';
 import { NativeModelLoadError } from './native/nativeErrors.js';
 import { NativeSlot } from './native/NativeSlot.js';
-import type { NativeSampling } from './native/types.js';
 import { createModelLifecycle, type ModelLifecycle, ModelLifecycleEvent } from './modelLifecycle.js';
 import {
   EmbeddingsDisabledError,
@@ -41,11 +43,10 @@ import {
   ModelNotReadyError,
   PromptTooLongError,
 } from './modelErrors.js';
-import { type ResolvedGenerationParams, resolveGenerationParams } from './resolveGenerationParams.js';
+import { resolveGenerationParams } from './resolveGenerationParams.js';
 import { TokenTextDecoder } from './TokenTextDecoder.js';
 import {
   type AdapterListing,
-  type AdapterSpec,
   type AppliedAdapter,
   type ApplyAdapterRequest,
   type ChatMessage,
@@ -66,7 +67,6 @@ import {
   type ScoreResult,
   type SetAdapterScaleRequest,
   type TokenizeChatRequest,
-  MAX_ADAPTER_SCALE,
 } from './types.js';
 import { type AdapterInfo, validateAdapter } from './validateAdapter.js';
 
@@ -802,7 +802,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
     for (const [index, sequence] of free.entries()) {
       const owner = pool.owners.get(sequence) as SlotOwner;
       if (session !== undefined && owner.session === session) return index;
-      const shared = this.options.reuseKvCache === false ? 0 : sharedPrefix(sequence.contextTokens, prompt);
+      const shared = this.options.reuseKvCache === false ? 0 : commonPrefix(sequence.contextTokens, prompt);
       if (shared > bestShared || (shared === bestShared && owner.lastUsed < oldest)) {
         bestShared = shared;
         oldest = owner.lastUsed;
@@ -827,7 +827,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       await sequence.clearHistory();
       return { evaluate: prompt, cached: 0 };
     }
-    const common = Math.min(sharedPrefix(sequence.contextTokens, prompt), prompt.length - 1, keepAtMost);
+    const common = Math.min(commonPrefix(sequence.contextTokens, prompt), prompt.length - 1, keepAtMost);
     if (common === 0) await sequence.clearHistory();
     else if (common < sequence.nextTokenIndex) {
       await sequence.eraseContextTokenRanges([{ start: common, end: sequence.nextTokenIndex }]);
@@ -1126,42 +1126,6 @@ export class ModelActor extends Actor implements AsyncDisposable {
   }
 }
 
-/** Sampling options for node-llama-cpp; the repeat penalty reads the tokens generated so far. */
-function evaluateOptions(
-  params: ResolvedGenerationParams,
-  generated: Token[],
-  grammarEvaluationState: LlamaGrammarEvaluationState | undefined,
-) {
-  const penalty = params.repeatPenalty;
-  return {
-    temperature: params.temperature,
-    topK: params.topK,
-    topP: params.topP,
-    minP: params.minP,
-    ...(params.seed === undefined ? {} : { seed: params.seed }),
-    ...(grammarEvaluationState ? { grammarEvaluationState } : {}),
-    ...(penalty && penalty.lastTokens > 0
-      ? {
-          repeatPenalty: {
-            punishTokens: () => generated.slice(-penalty.lastTokens),
-            maxPunishTokens: penalty.lastTokens,
-            penalty: penalty.penalty,
-            frequencyPenalty: penalty.frequencyPenalty,
-            presencePenalty: penalty.presencePenalty,
-          },
-        }
-      : {}),
-  };
-}
-
-/** How many leading tokens two token lists share. */
-function sharedPrefix(a: readonly Token[] | readonly number[], b: readonly Token[]): number {
-  const limit = Math.min(a.length, b.length);
-  let shared = 0;
-  while (shared < limit && a[shared] === b[shared]) shared++;
-  return shared;
-}
-
 /** The native engines' decode counters, summed (absent where none serves the model). */
 function nativeBatching(pools: readonly ContextPool[]): Pick<ModelStatus, 'batching'> {
   const engines = pools.map((pool) => pool.context).filter((context) => context instanceof NativeEngine);
@@ -1171,51 +1135,7 @@ function nativeBatching(pools: readonly ContextPool[]): Pick<ModelStatus, 'batch
   return { batching: { decodes, tokens } };
 }
 
-/** The native engine's sampling for resolved params (the grammar as GBNF text). */
-function nativeSampling(params: ResolvedGenerationParams, grammar: LlamaGrammar | undefined, confidence: boolean, maxTokens: number): NativeSampling {
-  return {
-    temperature: params.temperature,
-    topK: params.topK,
-    topP: params.topP,
-    minP: params.minP,
-    seed: params.seed,
-    repeatPenalty: params.repeatPenalty,
-    grammar: grammar?.grammar,
-    confidence,
-    maxTokens,
-  };
-}
-
 /** Leaves optional fields out rather than undefined, so events serialize cleanly. */
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** Checks adapter specs and resolves their paths; `INVALID_PARAMETER`-style errors for bad ones. */
-function resolveAdapterSpecs(specs: readonly AdapterSpec[]): AppliedAdapter[] {
-  if (!Array.isArray(specs)) throw new InvalidArgumentError(`adapters must be an array of { path, scale? }, got ${JSON.stringify(specs)}`);
-  const seen = new Set<string>();
-  return specs.map((spec, index) => {
-    if (typeof spec !== 'object' || spec === null || typeof spec.path !== 'string' || spec.path.length === 0) {
-      throw new InvalidArgumentError(`adapters[${index}] must be { path: string, scale?: number }, got ${JSON.stringify(spec)}`);
-    }
-    const scale = spec.scale ?? 1;
-    // A larger scale overflows the logits, and node-llama-cpp's grammar sampler then throws where
-    // nothing awaits it (the process dies); real adapters are used at scales around 1.
-    if (typeof scale !== 'number' || !Number.isFinite(scale) || Math.abs(scale) > MAX_ADAPTER_SCALE) {
-      throw new InvalidArgumentError(`adapters[${index}].scale must be a number from -${MAX_ADAPTER_SCALE} to ${MAX_ADAPTER_SCALE}, got ${String(spec.scale)}`);
-    }
-    const path = resolvePath(spec.path);
-    if (seen.has(path)) throw new InvalidArgumentError(`adapters[${index}] repeats ${path}`);
-    seen.add(path);
-    return { path, scale };
-  });
-}
-
-/** Length of the common prefix of two token lists. */
-function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
-  const limit = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < limit && a[i] === b[i]) i++;
-  return i;
 }
