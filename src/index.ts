@@ -6,6 +6,24 @@
 // The actor kernel (no LLM knowledge).
 export { Actor, type ActorSource } from './messaging/Actor.js';
 export { ActorStatus } from './messaging/actorLifecycle.js';
+export { ActorRef, type EventOf, type RefStreamOptions } from './messaging/ActorRef.js';
+export {
+  defineProtocol,
+  Lane,
+  messageSpec,
+  type AskType,
+  type MessageShape,
+  type MessageSpec,
+  type MessageType,
+  type PayloadOf,
+  type Protocol,
+  type ProtocolShape,
+  type ReplyOf,
+  type StreamOf,
+  type StreamShape,
+  type StreamType,
+} from './messaging/protocol.js';
+export { ActorKindMismatchError, ProtocolErrorCode } from './messaging/protocolErrors.js';
 export { address, isAddress, parseAddress, MAX_ACTOR_ID_LENGTH, type Address } from './messaging/address.js';
 export { systemClock, type Clock } from './messaging/Clock.js';
 export { DeadLetterReason, type DeadLetter } from './messaging/DeadLetter.js';
@@ -47,6 +65,9 @@ export {
 export {
   FinishReason,
   StreamEventType,
+  type DataIn,
+  type DefaultStreamShape,
+  type UsageIn,
   type StreamCallback,
   type TokenStreamEvent,
   type TokenStreamEventInput,

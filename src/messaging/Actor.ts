@@ -1,5 +1,6 @@
 import { UnsupportedMessageError } from './errors.js';
 import type { Message } from './Message.js';
+import type { Protocol } from './protocol.js';
 import type { StreamCallback, TokenStreamEventInput } from './TokenStreamEvent.js';
 import type { ActorContext, ActorLifecycleContext } from './types.js';
 
@@ -30,6 +31,14 @@ import type { ActorContext, ActorLifecycleContext } from './types.js';
  * ```
  */
 export abstract class Actor {
+  /**
+   * The actor's protocol: its kind, and for each message type its lane, whether it streams, whether
+   * the generic HTTP routes may send it and which payload fields are paths. The router refuses
+   * message types the protocol does not declare. Actors without one take every type, in the
+   * exclusive lane.
+   */
+  readonly protocol?: Protocol;
+
   /**
    * Handles a `tell` or an `ask`. The default rejects every message type with
    * `UNSUPPORTED_MESSAGE`, for actors that only stream.

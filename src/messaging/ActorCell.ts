@@ -7,6 +7,8 @@ import { Deferred } from './Deferred.js';
 import { ActorStoppedError, describe, MailboxFullError } from './errors.js';
 import type { InspectionEvent } from './inspection.js';
 import type { Message } from './Message.js';
+import { JobQueue } from './JobQueue.js';
+import { Lane, messageSpec, type Protocol } from './protocol.js';
 import type { RequestJob } from './RequestJob.js';
 import {
   backoffDelay,
@@ -32,7 +34,10 @@ export interface CellHost {
 /** @internal Resolved per-actor settings. */
 export interface CellSettings {
   mailboxSize: number;
+  /** Exclusive-lane messages run at once (1: one at a time). */
   concurrency: number;
+  /** Concurrent-lane messages run at once; more wait in the mailbox. */
+  maxConcurrent: number;
   supervision: ResolvedSupervisionPolicy;
   stopTimeout: number;
 }
@@ -62,11 +67,13 @@ export class ActorCell {
   private failures: number[] = [];
   private backoff: { timer: unknown; wake: () => void } | undefined;
 
-  // The mailbox: a FIFO array with a moving head; cancelled jobs are skipped, not spliced out.
-  private queue: RequestJob[] = [];
-  private head = 0;
-  private cancelledInQueue = 0;
+  // The mailbox, one FIFO per lane: a concurrent message never waits behind an exclusive one.
+  private readonly exclusiveQueue = new JobQueue();
+  private readonly concurrentQueue = new JobQueue();
   private readonly running = new Set<RequestJob>();
+  /** Running jobs that hold the exclusive lane (a handler may release it early). */
+  private exclusiveRunning = 0;
+  private concurrentRunning = 0;
   private drainScheduled = false;
   private idleWaiters: Deferred[] = [];
   private stopping: Promise<void> | undefined;
@@ -104,7 +111,7 @@ export class ActorCell {
 
   /** Messages waiting in the mailbox, not counting running ones. */
   get waiting(): number {
-    return this.queue.length - this.head - this.cancelledInQueue;
+    return this.exclusiveQueue.size + this.concurrentQueue.size;
   }
 
   get inFlight(): number {
@@ -113,6 +120,17 @@ export class ActorCell {
 
   get canStream(): boolean {
     return typeof this.instance.stream === 'function';
+  }
+
+  /** The protocol the current instance declares, if any. */
+  get protocol(): Protocol | undefined {
+    return this.instance.protocol;
+  }
+
+  /** The lane a message type runs in: its protocol's declaration, else exclusive. */
+  laneOf(type: string): Lane {
+    const protocol = this.instance.protocol;
+    return (protocol && messageSpec(protocol, type)?.lane) || Lane.Exclusive;
   }
 
   /** Resolves once the actor has started the first time; rejects if it stops before that. */
@@ -132,15 +150,27 @@ export class ActorCell {
     if (waiting >= this.settings.mailboxSize) {
       throw new MailboxFullError(this.id, waiting, this.settings.mailboxSize);
     }
-    this.queue.push(job);
+    job.lane = this.laneOf(job.message.type);
+    (job.lane === Lane.Concurrent ? this.concurrentQueue : this.exclusiveQueue).push(job);
     this.scheduleDrain();
   }
 
   /** Takes a queued job out (its caller gave up before it ran). */
   remove(job: RequestJob): void {
     if (job.state !== 'queued') return;
-    job.state = 'cancelled';
-    this.cancelledInQueue++;
+    (job.lane === Lane.Concurrent ? this.concurrentQueue : this.exclusiveQueue).cancel(job);
+  }
+
+  /**
+   * A running exclusive job gives up the lane (`context.releaseLane()`): the next exclusive message
+   * starts while this one finishes its reply or stream beside it.
+   */
+  releaseLane(job: RequestJob): void {
+    if (job.state !== 'running' || job.lane !== Lane.Exclusive) return;
+    job.lane = Lane.Concurrent;
+    this.exclusiveRunning--;
+    this.concurrentRunning++;
+    this.scheduleDrain();
   }
 
   private scheduleDrain(): void {
@@ -159,35 +189,29 @@ export class ActorCell {
   }
 
   private drain(): void {
-    while (this.running.size < this.settings.concurrency && this.accepting()) {
-      const job = this.shift();
+    while (this.concurrentRunning < this.settings.maxConcurrent && this.accepting()) {
+      const job = this.concurrentQueue.shift();
+      if (!job) break;
+      this.run(job);
+    }
+    while (this.exclusiveRunning < this.settings.concurrency && this.accepting()) {
+      const job = this.exclusiveQueue.shift();
       if (!job) break;
       this.run(job);
     }
     this.notifyIdle();
   }
 
+  /** The next queued job of either lane (for failing them all on stop). */
   private shift(): RequestJob | undefined {
-    while (this.head < this.queue.length) {
-      const job = this.queue[this.head++] as RequestJob;
-      if (job.state === 'cancelled') {
-        this.cancelledInQueue--;
-        continue;
-      }
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      return job;
-    }
-    this.queue.length = 0;
-    this.head = 0;
-    return undefined;
+    return this.concurrentQueue.shift() ?? this.exclusiveQueue.shift();
   }
 
   private run(job: RequestJob): void {
     job.state = 'running';
     this.running.add(job);
+    if (job.lane === Lane.Concurrent) this.concurrentRunning++;
+    else this.exclusiveRunning++;
     const context: ActorContext = {
       self: this.address,
       message: job.message,
@@ -195,6 +219,7 @@ export class ActorCell {
       logger: this.logger,
       router: this.router,
       reportState: this.reportState,
+      releaseLane: () => this.releaseLane(job),
     };
     job.execute(this.instance, context).then(
       () => this.finished(job, undefined, false),
@@ -205,6 +230,8 @@ export class ActorCell {
   private finished(job: RequestJob, error: unknown, failed: boolean): void {
     job.state = 'done';
     this.running.delete(job);
+    if (job.lane === Lane.Concurrent) this.concurrentRunning--;
+    else this.exclusiveRunning--;
     if (failed && !job.failedAfterAbort) this.supervise(error);
     if (this.running.size === 0) this.notifyIdle();
     if (this.accepting() && this.waiting > 0) this.drain();

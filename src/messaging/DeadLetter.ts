@@ -9,6 +9,8 @@ export const DeadLetterReason = {
   ActorStopped: 'actor-stopped',
   /** The actor's mailbox was full. */
   MailboxFull: 'mailbox-full',
+  /** The actor's protocol does not take the message (unknown type, or the wrong kind of actor). */
+  Refused: 'refused',
   /** A reply arrived after its caller had given up (timeout or abort). */
   LateReply: 'late-reply',
 } as const;

@@ -1,8 +1,8 @@
 import type { ActorError } from './errors.js';
-import type { FinishReason, TokenUsage } from './TokenStreamEvent.js';
+import type { DataIn, DefaultStreamShape, FinishReason, UsageIn } from './TokenStreamEvent.js';
 
 /** The summary of a finished stream: what `collectWithMetadata()` and `streamAsk` return. */
-export interface GenerationResult {
+export interface GenerationResult<S = DefaultStreamShape> {
   /** All `token` contents, concatenated. */
   text: string;
   /** Number of `token` events. */
@@ -19,9 +19,9 @@ export interface GenerationResult {
    */
   tokensPerSecond: number;
   /** The producer's token accounting, when it sent one on `done`. */
-  usage?: TokenUsage;
+  usage?: UsageIn<S>;
   /** The `data` of the `done` event: the final result of a non-text job (evaluation, training). */
-  data?: Record<string, unknown>;
+  data?: S extends { data?: infer D } ? (unknown extends D ? Record<string, unknown> : D) : Record<string, unknown>;
   /** Set when the stream ended with an `error` event. */
   error?: ActorError;
 }

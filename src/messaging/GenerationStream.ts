@@ -1,7 +1,7 @@
 import { ConsumerFailedError, type ActorError } from './errors.js';
 import type { GenerationResult } from './GenerationResult.js';
 import type { Cursor, StreamChannel } from './StreamChannel.js';
-import { StreamEventType, type StreamCallback, type TokenStreamEvent } from './TokenStreamEvent.js';
+import { type DefaultStreamShape, StreamEventType, type StreamCallback, type TokenStreamEvent } from './TokenStreamEvent.js';
 
 /** @internal Reports an exception nobody else can handle (a consumer that threw on the terminal event). */
 export type ReportError = (error: unknown, source: string) => void;
@@ -27,7 +27,7 @@ export type ReportError = (error: unknown, source: string) => void;
  * const { tokenCount, tokensPerSecond } = await stream;
  * ```
  */
-export class GenerationStream implements AsyncIterable<TokenStreamEvent>, PromiseLike<GenerationResult> {
+export class GenerationStream<S = DefaultStreamShape> implements AsyncIterable<TokenStreamEvent<S>>, PromiseLike<GenerationResult<S>> {
   /** @internal */
   constructor(
     private readonly channel: StreamChannel,
@@ -51,8 +51,8 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
   }
 
   /** Statistics so far; final once {@link ended}. */
-  get stats(): GenerationResult {
-    return this.channel.summary();
+  get stats(): GenerationResult<S> {
+    return this.channel.summary() as GenerationResult<S>;
   }
 
   /**
@@ -63,7 +63,7 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
     this.cancelStream(reason);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<TokenStreamEvent> {
+  [Symbol.asyncIterator](): AsyncIterator<TokenStreamEvent<S>> {
     const channel = this.channel;
     const cursor = channel.attach();
     let detached = false;
@@ -74,11 +74,11 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
       }
     };
     return {
-      async next(): Promise<IteratorResult<TokenStreamEvent>> {
+      async next(): Promise<IteratorResult<TokenStreamEvent<S>>> {
         for (;;) {
           if (detached) return { done: true, value: undefined };
           const event = channel.read(cursor);
-          if (event !== undefined) return { done: false, value: event };
+          if (event !== undefined) return { done: false, value: event as TokenStreamEvent<S> };
           if (channel.finished(cursor)) {
             detach();
             if (channel.rejected) throw channel.error;
@@ -87,7 +87,7 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
           await channel.wait(cursor);
         }
       },
-      async return(): Promise<IteratorResult<TokenStreamEvent>> {
+      async return(): Promise<IteratorResult<TokenStreamEvent<S>>> {
         detach();
         return { done: true, value: undefined };
       },
@@ -127,7 +127,7 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
    * ends the stream with a `CONSUMER_FAILED` error event (also delivered to it) and hurts no other
    * stream. Returns a function that stops the subscription.
    */
-  subscribe(onChunk: StreamCallback<TokenStreamEvent>): () => void {
+  subscribe(onChunk: StreamCallback<TokenStreamEvent<S>>): () => void {
     const cursor = this.channel.attach();
     let stopped = false;
     void this.pump(cursor, onChunk, () => stopped);
@@ -140,7 +140,7 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
   }
 
   /** @internal Runs a callback consumer to the end of the stream. */
-  async pump(cursor: Cursor, onChunk: StreamCallback<TokenStreamEvent>, stopped: () => boolean): Promise<void> {
+  async pump(cursor: Cursor, onChunk: StreamCallback<TokenStreamEvent<S>>, stopped: () => boolean): Promise<void> {
     const channel = this.channel;
     for (;;) {
       if (stopped()) return;
@@ -154,7 +154,7 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
         continue;
       }
       try {
-        const pending = onChunk(event);
+        const pending = onChunk(event as TokenStreamEvent<S>);
         if (pending !== undefined) await pending;
       } catch (error) {
         if (event.type === StreamEventType.Token || event.type === StreamEventType.Progress) {
@@ -166,7 +166,8 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
   }
 
   /** @internal Attaches a callback consumer and runs it; used by `streamAsk`. */
-  consume(onChunk: StreamCallback<TokenStreamEvent>): Promise<void> {
+  consume(onChunk: StreamCallback<TokenStreamEvent<S>>): Promise<void> {
+    this.channel.keepResult();
     return this.pump(this.channel.attach(), onChunk, () => false);
   }
 
@@ -176,14 +177,25 @@ export class GenerationStream implements AsyncIterable<TokenStreamEvent>, Promis
   }
 
   /** Resolves with text, token count, timings, tokens/s and finish reason; rejects with the stream's error. */
-  collectWithMetadata(): Promise<GenerationResult> {
-    return this.channel.result();
+  collectWithMetadata(): Promise<GenerationResult<S>> {
+    return this.channel.result() as Promise<GenerationResult<S>>;
   }
 
-  then<TResult1 = GenerationResult, TResult2 = never>(
-    onfulfilled?: ((value: GenerationResult) => TResult1 | PromiseLike<TResult1>) | null,
+  /**
+   * Keeps the result's `text` although the stream is iterated. A stream that is only iterated does
+   * not keep its text (a consumer that reads and discards holds `highWaterMark` events, not the
+   * whole output); awaiting, `collect()` and `streamAsk` keep it by themselves when called before
+   * the first read. Returns the stream.
+   */
+  keepResult(): this {
+    this.channel.keepResult();
+    return this;
+  }
+
+  then<TResult1 = GenerationResult<S>, TResult2 = never>(
+    onfulfilled?: ((value: GenerationResult<S>) => TResult1 | PromiseLike<TResult1>) | null,
     onrejected?: ((reason: unknown) => TResult2 | PromiseLike<TResult2>) | null,
   ): Promise<TResult1 | TResult2> {
-    return this.channel.result().then(onfulfilled, onrejected);
+    return (this.channel.result() as Promise<GenerationResult<S>>).then(onfulfilled, onrejected);
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ActorSource } from './Actor.js';
 import { ActorCell, type CellHost } from './ActorCell.js';
+import { ActorRef } from './ActorRef.js';
 import type { ActorStatus } from './actorLifecycle.js';
 import { type Address, parseAddress } from './address.js';
 import { type Clock, systemClock } from './Clock.js';
@@ -15,7 +16,10 @@ import {
   InvalidArgumentError,
   MailboxFullError,
   StreamNotSupportedError,
+  UnsupportedMessageError,
 } from './errors.js';
+import { messageSpec, type Protocol, type ProtocolShape } from './protocol.js';
+import { ActorKindMismatchError } from './protocolErrors.js';
 import type { GenerationResult } from './GenerationResult.js';
 import { GenerationStream } from './GenerationStream.js';
 import { type InspectionEvent, InspectionEventType, type Inspector } from './inspection.js';
@@ -189,9 +193,11 @@ export class MessageRouter implements ActorRouter, AsyncDisposable {
     this.assertOpen();
     const actorId = parseAddress(id);
     if (this.cells.has(actorId)) throw new ActorAlreadyRegisteredError(actorId);
+    const mailboxSize = checkCount(options.mailboxSize, this.mailboxSize, 'mailboxSize');
     const settings = {
-      mailboxSize: checkCount(options.mailboxSize, this.mailboxSize, 'mailboxSize'),
+      mailboxSize,
       concurrency: checkCount(options.concurrency, 1, 'concurrency'),
+      maxConcurrent: checkCount(options.maxConcurrent, mailboxSize, 'maxConcurrent'),
       supervision: resolveSupervisionPolicy(options.supervision, this.supervision),
       stopTimeout: this.stopTimeout,
     };
@@ -261,6 +267,24 @@ export class MessageRouter implements ActorRouter, AsyncDisposable {
   }
 
   /**
+   * A typed handle on the actor at `to`: every `ask`, `tell` and `stream` through it is typed from
+   * `protocol`, and refused with `ACTOR_KIND_MISMATCH` if the actor there is of another kind.
+   *
+   * @throws {ActorKindMismatchError} when an actor of another kind is registered at `to` now.
+   * @example
+   * ```ts
+   * const counter = router.ref(address('counter/a'), counterProtocol);
+   * const total = await counter.ask('add', { by: 2 }); // number
+   * ```
+   */
+  ref<T extends ProtocolShape>(to: Address | string, protocol: Protocol<T>): ActorRef<T> {
+    const actorId = parseAddress(to);
+    const cell = this.cells.get(actorId);
+    if (cell && cell.protocol?.kind !== protocol.kind) throw new ActorKindMismatchError(actorId, protocol.kind, cell.protocol?.kind);
+    return new ActorRef(`@(${actorId})` as Address, protocol, this);
+  }
+
+  /**
    * Fire and forget. Never throws for delivery problems: an unknown or stopped actor or a full
    * mailbox sends the message to dead letters and returns `false`.
    *
@@ -269,6 +293,11 @@ export class MessageRouter implements ActorRouter, AsyncDisposable {
   tell<P>(to: Address | string, type: string, payload: P, options: SendOptions = {}): boolean {
     const { message, cell } = this.prepare(to, type, payload, MessagePattern.Tell, options);
     if (!cell) return false;
+    const refusal = this.refusal(cell, message, options);
+    if (refusal) {
+      this.deadLetter(message, DeadLetterReason.Refused, refusal);
+      return false;
+    }
     try {
       cell.enqueue(new TellJob(this.jobHost, cell, message));
       return true;
@@ -300,6 +329,11 @@ export class MessageRouter implements ActorRouter, AsyncDisposable {
     const timeout = checkTimeout(options.timeout, this.askTimeout, 'timeout');
     const { message, cell } = this.prepare(to, type, payload, MessagePattern.Ask, options);
     if (!cell) throw new ActorNotFoundError(parseAddress(to));
+    const refusal = this.refusal(cell, message, options);
+    if (refusal) {
+      this.deadLetter(message, DeadLetterReason.Refused, refusal);
+      throw refusal;
+    }
     if (options.signal?.aborted) throw new AbortedError(`ask ${type} to ${cell.address}`, { cause: options.signal.reason });
     const job = new AskJob(this.jobHost, cell, message);
     this.admit(cell, job);
@@ -353,7 +387,7 @@ export class MessageRouter implements ActorRouter, AsyncDisposable {
     );
     let refusal: ActorError | undefined;
     if (!cell) refusal = new ActorNotFoundError(parseAddress(to));
-    else if (!cell.canStream) refusal = new StreamNotSupportedError(cell.id);
+    else if ((refusal = this.refusal(cell, message, options))) this.deadLetter(message, DeadLetterReason.Refused, refusal);
     else if (options.signal?.aborted) refusal = new AbortedError(what, { cause: options.signal.reason });
     else {
       job = new StreamJob(this.jobHost, cell, message);
@@ -500,6 +534,23 @@ export class MessageRouter implements ActorRouter, AsyncDisposable {
     return { message, cell };
   }
 
+  /**
+   * Why the actor's protocol refuses `message`, if it does: the wrong kind of actor for a ref, a type
+   * it does not declare, or a stream of a type that does not stream.
+   */
+  private refusal(cell: ActorCell, message: Message, options: SendOptions): ActorError | undefined {
+    const protocol = cell.protocol;
+    if (options.expectKind !== undefined && protocol?.kind !== options.expectKind) {
+      return new ActorKindMismatchError(cell.id, options.expectKind, protocol?.kind);
+    }
+    const streaming = message.pattern === MessagePattern.Stream;
+    if (!protocol) return streaming && !cell.canStream ? new StreamNotSupportedError(cell.id) : undefined;
+    const spec = messageSpec(protocol, message.type);
+    if (!spec) return new UnsupportedMessageError(cell.id, message.type);
+    if (streaming && (spec.stream !== true || !cell.canStream)) return new StreamNotSupportedError(cell.id);
+    return undefined;
+  }
+
   /** Puts a job in the mailbox; a full mailbox is a dead letter and a typed rejection. */
   private admit(cell: ActorCell, job: RequestJob): void {
     try {
@@ -608,6 +659,10 @@ class SenderRouter implements ActorRouter {
     private readonly router: MessageRouter,
     private readonly self: Address,
   ) {}
+
+  ref<T extends ProtocolShape>(to: Address | string, protocol: Protocol<T>): ActorRef<T> {
+    return this.router.ref(to, protocol).via(this);
+  }
 
   tell<P>(to: Address | string, type: string, payload: P, options: SendOptions = {}): boolean {
     return this.router.tell(to, type, payload, { ...options, from: options.from ?? this.self });

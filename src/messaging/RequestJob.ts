@@ -4,6 +4,7 @@ import { Deferred } from './Deferred.js';
 import { DeadLetterReason } from './DeadLetter.js';
 import { AbortedError, type ActorError, TimeoutError, toActorError } from './errors.js';
 import type { Message } from './Message.js';
+import { Lane } from './protocol.js';
 import type { StreamChannel } from './StreamChannel.js';
 import type { ActorContext } from './types.js';
 
@@ -28,6 +29,8 @@ export type JobState = 'queued' | 'running' | 'done' | 'cancelled';
  */
 export abstract class RequestJob {
   state: JobState = 'queued';
+  /** The lane it runs in; set when it enters the mailbox (a running job may release to concurrent). */
+  lane: Lane = Lane.Exclusive;
   readonly controller = new AbortController();
   /**
    * True when the handler threw after its signal had fired: an actor giving up on aborted work is

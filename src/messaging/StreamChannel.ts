@@ -61,6 +61,13 @@ export class StreamChannel {
   dropped = 0;
 
   private text = '';
+  /**
+   * Whether token text is folded into the result. True until a consumer starts reading without
+   * anyone having asked for the result: an iterating consumer has the text already, and keeping a
+   * second copy would hold the whole output for a result nobody awaits.
+   */
+  private keepingText = true;
+  private resultWanted = false;
   private tokenCount = 0;
   private readonly startedAt: number;
   private firstTokenAt: number | undefined;
@@ -105,7 +112,7 @@ export class StreamChannel {
     switch (event.type) {
       case StreamEventType.Token:
         this.tokenCount++;
-        if (event.content !== undefined) this.text += event.content;
+        if (event.content !== undefined && this.keepingText) this.text += event.content;
         this.firstTokenAt ??= event.timestamp;
         this.lastTokenAt = event.timestamp;
         break;
@@ -210,8 +217,17 @@ export class StreamChannel {
     return this.base + this.events.length - this.minPos();
   }
 
+  /** Keeps the result's text from here on (someone will await the result). */
+  keepResult(): void {
+    this.resultWanted = true;
+  }
+
   /** Adds a consumer, reading from the oldest event still retained. */
   attach(): Cursor {
+    if (!this.resultWanted && this.keepingText) {
+      this.keepingText = false;
+      this.text = '';
+    }
     const cursor: Cursor = { pos: this.base, waiter: undefined };
     this.cursors.push(cursor);
     return cursor;
@@ -278,6 +294,7 @@ export class StreamChannel {
    */
   result(): Promise<GenerationResult> {
     if (!this.resultDeferred) {
+      this.resultWanted = true;
       this.resultDeferred = new Deferred();
       this.sinks++;
       if (this.cursors.length === 0) this.drainIntoNothing();

@@ -39,11 +39,26 @@ export interface TokenUsage {
   tokensPerSecond?: number;
 }
 
+/** What a stream carries when its protocol does not say: a {@link TokenUsage} and plain records. */
+export interface DefaultStreamShape {
+  usage: TokenUsage;
+  data: Record<string, unknown>;
+  progress: Record<string, unknown>;
+}
+
+/** The `usage` type of stream shape `S`. */
+export type UsageIn<S> = S extends { usage?: infer U } ? (unknown extends U ? TokenUsage : U) : TokenUsage;
+/** The `data` type of a `done` event of stream shape `S`, or of a `progress` event. */
+export type DataIn<S> =
+  | (S extends { data?: infer D } ? (unknown extends D ? Record<string, unknown> : D) : Record<string, unknown>)
+  | (S extends { progress?: infer P } ? (unknown extends P ? Record<string, unknown> : P) : never);
+
 /**
  * One chunk of a stream, as consumers receive it. The kernel gives no meaning to `content` beyond
- * "text"; the model layer fills the optional metadata (`tokenId`, `logprob`, ...).
+ * "text"; the model layer fills the optional metadata (`tokenId`, `logprob`, ...). `S` is the
+ * stream's shape from its protocol (what `usage` and `data` hold).
  */
-export interface TokenStreamEvent {
+export interface TokenStreamEvent<S = DefaultStreamShape> {
   type: StreamEventType;
   /** The text of a `token` event. */
   content?: string;
@@ -62,16 +77,16 @@ export interface TokenStreamEvent {
   /** On `done`: why generation stopped. */
   finishReason?: FinishReason;
   /** On `done`: token accounting. */
-  usage?: TokenUsage;
+  usage?: UsageIn<S>;
   /**
    * Structured figures of a `progress` event (e.g. `{ completed: 3, total: 10, loss: 2.1 }`), or the
    * final result of a non-text job on its `done` event.
    */
-  data?: Record<string, unknown>;
+  data?: DataIn<S>;
 }
 
 /** What a producer hands to `onChunk`: a {@link TokenStreamEvent} whose `timestamp` may be left out. */
-export type TokenStreamEventInput = Omit<TokenStreamEvent, 'timestamp'> & { timestamp?: number };
+export type TokenStreamEventInput<S = DefaultStreamShape> = Omit<TokenStreamEvent<S>, 'timestamp'> & { timestamp?: number };
 
 /**
  * Receives stream chunks. Returning a promise applies backpressure: the next chunk is not delivered

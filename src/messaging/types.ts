@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
+import type { ActorRef } from './ActorRef.js';
 import type { Address } from './address.js';
+import type { Protocol, ProtocolShape } from './protocol.js';
 import type { GenerationResult } from './GenerationResult.js';
 import type { GenerationStream } from './GenerationStream.js';
 import type { Message } from './Message.js';
@@ -12,6 +14,11 @@ export interface SendOptions {
   from?: Address;
   /** A tag observers can filter on (see `MessageRouter.subscribe`). */
   scope?: string;
+  /**
+   * Refuses delivery with `ACTOR_KIND_MISMATCH` unless the actor's protocol is of this kind. Set by
+   * {@link ActorRef}s; rarely useful by hand.
+   */
+  expectKind?: string;
 }
 
 /** Options of `ask`. */
@@ -40,6 +47,8 @@ export interface StreamOptions<R = TokenStreamEvent> extends StreamRequestOption
 
 /** What an actor can do with the router from inside a handler. */
 export interface ActorRouter {
+  /** A typed handle on the actor at `to` (see {@link ActorRef}). */
+  ref<T extends ProtocolShape>(to: Address | string, protocol: Protocol<T>): ActorRef<T>;
   tell<P>(to: Address | string, type: string, payload: P, options?: SendOptions): boolean;
   ask<R = unknown, P = unknown>(to: Address | string, type: string, payload: P, options?: AskOptions): Promise<R>;
   streamAsk<P>(to: Address | string, type: string, payload: P, options: StreamOptions): Promise<GenerationResult>;
@@ -60,6 +69,13 @@ export interface ActorContext {
   readonly router: ActorRouter;
   /** Publishes the actor's own state (e.g. `loading`, `ready`) to the router's inspection hook. */
   readonly reportState: StateReporter;
+  /**
+   * Ends this message's exclusive turn: the next exclusive message starts while this handler goes on
+   * to finish its reply or stream beside it (OTP's `noreply` and a later `gen_server:reply`). For
+   * work that starts with a state change and then runs long, e.g. a training session: the start is
+   * atomic, the run does not block the mailbox. Does nothing for concurrent-lane messages.
+   */
+  readonly releaseLane: () => void;
 }
 
 /** Publishes an actor's self-reported state as an `@actor.state` inspection event. */
@@ -80,8 +96,14 @@ export interface ActorLifecycleContext {
 export interface ActorOptions {
   /** Messages that may wait in the mailbox (not counting those running). Defaults to the router's `mailboxSize` (`1_000`). */
   mailboxSize?: number;
-  /** Messages handled at once; order of starting is always FIFO. Defaults to `1`. */
+  /**
+   * Exclusive-lane messages handled at once; order of starting is always FIFO. Defaults to `1`
+   * (one at a time: the actor's state needs no locking). Declare concurrent message types in the
+   * actor's protocol instead of raising this.
+   */
   concurrency?: number;
+  /** Concurrent-lane messages running at once; more wait in the mailbox. Defaults to `mailboxSize`. */
+  maxConcurrent?: number;
   /** Overrides the router's supervision policy for this actor. */
   supervision?: SupervisionPolicy;
 }

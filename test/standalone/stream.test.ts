@@ -307,8 +307,37 @@ describe('stream (GenerationStream)', () => {
     const events: TokenStreamEvent[] = [];
     for await (const event of stream) events.push(event);
     expect(types(events)).toEqual(['a', 'b', 'c', 'done']);
-    await expect(stream).resolves.toMatchObject({ text: 'abc', tokenCount: 3 });
+    // Iterated only: the counts and timings, not a second copy of the text the loop already had.
+    await expect(stream).resolves.toMatchObject({ text: '', tokenCount: 3 });
     expect(stream.ended).toBe(true);
+    // keepResult() before the loop keeps it.
+    const kept = router.stream('words', TestMessage.Words, 'a b c').keepResult();
+    for await (const event of kept) events.push(event);
+    await expect(kept).resolves.toMatchObject({ text: 'abc', tokenCount: 3 });
+    await router.dispose();
+  });
+
+  it('holds O(highWaterMark) events, not the whole output, for a consumer that only iterates', async () => {
+    const router = newRouter({ highWaterMark: 4 });
+    const chunk = 'x'.repeat(2048);
+    let channelText = -1;
+    router.registerActor(
+      'big',
+      new FnActor({
+        stream: async (_payload, onChunk) => {
+          for (let i = 0; i < 2_000; i++) await onChunk({ type: 'token', content: chunk });
+        },
+      }),
+    );
+    const stream = router.stream('big', TestMessage.Words, null);
+    let read = 0;
+    for await (const event of stream) {
+      if (event.type === 'token') read++;
+      // What the channel still holds, read from its result so far: nothing kept for an iterating consumer.
+      channelText = stream.stats.text.length;
+    }
+    expect(read).toBe(2_000);
+    expect(channelText).toBe(0);
     await router.dispose();
   });
 
