@@ -1,4 +1,4 @@
-import { ActorError } from '../messaging/errors.js';
+import { ActorError, ErrorKind } from '../messaging/errors.js';
 
 /** Stable codes of the entity layer's errors. */
 export const EntityErrorCode = {
@@ -13,6 +13,8 @@ export const EntityErrorCode = {
 
 /** No provider, model or session with that id. */
 export class EntityNotFoundError extends ActorError {
+  override readonly kind = ErrorKind.NotFound;
+
   constructor(
     readonly collection: string,
     readonly id: string,
@@ -23,6 +25,8 @@ export class EntityNotFoundError extends ActorError {
 
 /** Creating an entity whose id is taken. */
 export class EntityExistsError extends ActorError {
+  override readonly kind = ErrorKind.Conflict;
+
   constructor(
     readonly collection: string,
     readonly id: string,
@@ -33,23 +37,33 @@ export class EntityExistsError extends ActorError {
 
 /** An entity (or an imported conversation) is malformed. */
 export class InvalidEntityError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(message: string) {
     super(EntityErrorCode.InvalidEntity, message);
   }
 }
 
-/** No registered provider handles this kind. */
+/**
+ * No registered provider handles this provider kind: a 400, since the request names a provider kind
+ * the server was not configured with (the set is fixed at start-up; asking again will not help).
+ */
 export class ProviderUnsupportedError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
-    readonly kind: string,
+    /** The provider kind asked for (`kind` is the error's {@link ErrorKind}). */
+    readonly providerKind: string,
     known: readonly string[],
   ) {
-    super(EntityErrorCode.ProviderUnsupported, `no provider for kind ${JSON.stringify(kind)}; known: ${known.join(', ') || 'none'}`);
+    super(EntityErrorCode.ProviderUnsupported, `no provider for kind ${JSON.stringify(providerKind)}; known: ${known.join(', ') || 'none'}`);
   }
 }
 
 /** The conversation does not fit in the context and the session's overflow policy is `error`. */
 export class ContextOverflowError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly promptTokens: number,
     readonly contextSize: number,
@@ -61,6 +75,8 @@ export class ContextOverflowError extends ActorError {
 
 /** `waitForCompletion` was asked about a prompt id this session never had. */
 export class PromptNotFoundError extends ActorError {
+  override readonly kind = ErrorKind.NotFound;
+
   constructor(readonly promptId: string) {
     super(EntityErrorCode.PromptNotFound, `no prompt with id ${JSON.stringify(promptId)} in this session`);
   }
@@ -71,6 +87,8 @@ export class PromptNotFoundError extends ActorError {
  * it is not loaded again until it is published again: otherwise every restart would crash the same way.
  */
 export class ModelLoadCrashedError extends ActorError {
+  override readonly kind = ErrorKind.Conflict;
+
   constructor(
     readonly model: string,
     readonly startedAt: number,

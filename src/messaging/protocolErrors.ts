@@ -1,4 +1,4 @@
-import { ActorError } from './errors.js';
+import { ActorError, ErrorKind } from './errors.js';
 
 /** Codes of the protocol layer's errors. */
 export const ProtocolErrorCode = {
@@ -7,6 +7,8 @@ export const ProtocolErrorCode = {
 
 /** A ref of one kind points at an actor of another (a session where a model was expected). */
 export class ActorKindMismatchError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly actorId: string,
     readonly expected: string,

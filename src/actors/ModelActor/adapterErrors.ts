@@ -1,4 +1,4 @@
-import { ActorError } from '../../messaging/errors.js';
+import { ActorError, ErrorKind } from '../../messaging/errors.js';
 
 /** Stable codes of the errors about LoRA adapters. */
 export const AdapterErrorCode = {
@@ -13,6 +13,8 @@ export type AdapterErrorCode = (typeof AdapterErrorCode)[keyof typeof AdapterErr
 
 /** The adapter file does not exist. */
 export class AdapterFileNotFoundError extends ActorError {
+  override readonly kind = ErrorKind.NotFound;
+
   constructor(readonly path: string) {
     super(AdapterErrorCode.AdapterFileNotFound, `adapter file not found: ${path}`);
   }
@@ -20,6 +22,8 @@ export class AdapterFileNotFoundError extends ActorError {
 
 /** The file exists but is not a GGUF LoRA adapter (not GGUF, a whole model, another adapter kind, no LoRA tensors). */
 export class NotAnAdapterError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly path: string,
     readonly reason: string,
@@ -33,6 +37,8 @@ export class NotAnAdapterError extends ActorError {
  * a shape that does not fit the base tensor.
  */
 export class IncompatibleAdapterError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly path: string,
     reason: string,
@@ -45,6 +51,8 @@ export class IncompatibleAdapterError extends ActorError {
 
 /** `removeAdapter` or `setAdapterScale` named an adapter that is not in the model's adapter set. */
 export class AdapterNotAppliedError extends ActorError {
+  override readonly kind = ErrorKind.NotFound;
+
   constructor(
     readonly path: string,
     applied: readonly string[],
@@ -61,6 +69,8 @@ export class AdapterNotAppliedError extends ActorError {
  * have is busy with other sets.
  */
 export class AdapterContextsFullError extends ActorError {
+  override readonly kind = ErrorKind.Overloaded;
+
   constructor(
     readonly inUse: number,
     readonly limit: number,
@@ -74,6 +84,8 @@ export class AdapterContextsFullError extends ActorError {
 
 /** llama.cpp refused an adapter that passed validation. */
 export class AdapterLoadError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(AdapterErrorCode.AdapterLoadFailed, message, options);
   }

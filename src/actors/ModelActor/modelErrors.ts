@@ -1,4 +1,4 @@
-import { ActorError } from '../../messaging/errors.js';
+import { ActorError, ErrorKind } from '../../messaging/errors.js';
 
 /** Stable codes of the model layer's errors. */
 export const ModelErrorCode = {
@@ -16,6 +16,8 @@ export type ModelErrorCode = (typeof ModelErrorCode)[keyof typeof ModelErrorCode
 
 /** The GGUF file does not exist. */
 export class ModelFileNotFoundError extends ActorError {
+  override readonly kind = ErrorKind.NotFound;
+
   constructor(readonly path: string) {
     super(ModelErrorCode.ModelFileNotFound, `model file not found: ${path}`);
   }
@@ -23,6 +25,8 @@ export class ModelFileNotFoundError extends ActorError {
 
 /** The file exists but is not a GGUF model (wrong magic bytes, or llama.cpp refused it). */
 export class InvalidModelFileError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly path: string,
     reason: string,
@@ -33,6 +37,8 @@ export class InvalidModelFileError extends ActorError {
 
 /** llama.cpp could not load the model or create its context. */
 export class ModelLoadError extends ActorError {
+  override readonly kind = ErrorKind.Internal;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(ModelErrorCode.ModelLoadFailed, message, options);
   }
@@ -40,6 +46,8 @@ export class ModelLoadError extends ActorError {
 
 /** A request came while the model is not loaded (loading, failed or disposed). */
 export class ModelNotReadyError extends ActorError {
+  override readonly kind = ErrorKind.Unavailable;
+
   constructor(state: string) {
     super(ModelErrorCode.ModelNotReady, `model is not ready: it is ${state}`);
   }
@@ -47,6 +55,8 @@ export class ModelNotReadyError extends ActorError {
 
 /** Every slot is busy and the admission queue is at its limit. */
 export class QueueFullError extends ActorError {
+  override readonly kind = ErrorKind.Overloaded;
+
   constructor(
     readonly waiting: number,
     readonly limit: number,
@@ -58,6 +68,8 @@ export class QueueFullError extends ActorError {
 
 /** The prompt has no tokens. */
 export class EmptyPromptError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor() {
     super(ModelErrorCode.EmptyPrompt, 'prompt is empty: give a non-empty prompt or at least one message');
   }
@@ -65,6 +77,8 @@ export class EmptyPromptError extends ActorError {
 
 /** The prompt does not fit in a slot's context. */
 export class PromptTooLongError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly promptTokens: number,
     readonly contextSize: number,
@@ -79,6 +93,8 @@ export class PromptTooLongError extends ActorError {
 
 /** A generation parameter is out of range or of the wrong type. */
 export class InvalidParameterError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly parameter: string,
     message: string,
@@ -89,6 +105,8 @@ export class InvalidParameterError extends ActorError {
 
 /** `embed` was asked of a model started with `embeddings: false`. */
 export class EmbeddingsDisabledError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor() {
     super(ModelErrorCode.EmbeddingsDisabled, 'embeddings are disabled for this model (embeddings: false)');
   }

@@ -1,4 +1,4 @@
-import { ActorError } from '../../messaging/errors.js';
+import { ActorError, ErrorKind } from '../../messaging/errors.js';
 
 /** Stable codes of the tuner's errors. */
 export const TunerErrorCode = {
@@ -24,6 +24,8 @@ export type TrainingDataProblem =
 
 /** A training example is unusable; the message names the example (index and id) and what is wrong. */
 export class InvalidTrainingDataError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly problem: TrainingDataProblem,
     message: string,
@@ -37,6 +39,8 @@ export class InvalidTrainingDataError extends ActorError {
 
 /** The LoRA rank is not an integer in range. */
 export class InvalidLoraRankError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly rank: unknown,
     min: number,
@@ -48,6 +52,8 @@ export class InvalidLoraRankError extends ActorError {
 
 /** The learning rate is not a number in range. */
 export class InvalidLearningRateError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly rate: unknown,
     max: number,
@@ -58,6 +64,8 @@ export class InvalidLearningRateError extends ActorError {
 
 /** The number of epochs is not an integer in range. */
 export class InvalidEpochsError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly epochs: unknown,
     max: number,
@@ -68,6 +76,8 @@ export class InvalidEpochsError extends ActorError {
 
 /** The batch size is not an integer in range. */
 export class InvalidBatchSizeError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly batchSize: unknown,
     max: number,
@@ -78,6 +88,8 @@ export class InvalidBatchSizeError extends ActorError {
 
 /** Any other training setting (alpha, QLoRA settings, unknown names) is wrong. */
 export class InvalidTrainingConfigError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly setting: string,
     message: string,
@@ -96,6 +108,8 @@ export const TrainingSessionErrorCode = {
 
 /** A valid setting the llama.cpp training backend cannot honour (QLoRA, several windows per step). */
 export class NotSupportedByBackendError extends ActorError {
+  override readonly kind = ErrorKind.NotImplemented;
+
   constructor(
     readonly setting: string,
     message: string,
@@ -106,6 +120,8 @@ export class NotSupportedByBackendError extends ActorError {
 
 /** `stopTraining`, `getTrainingStatus` or `getTrainingMetrics` with no training session (the reference's `trainingSessionNotFound`). */
 export class TrainingSessionNotFoundError extends ActorError {
+  override readonly kind = ErrorKind.NotFound;
+
   constructor(detail = 'no training session has been started on this tuner') {
     super(TrainingSessionErrorCode.TrainingSessionNotFound, `training session not found: ${detail}`);
   }
@@ -113,6 +129,8 @@ export class TrainingSessionNotFoundError extends ActorError {
 
 /** `startTraining` while another session of this tuner is running. */
 export class TrainingInProgressError extends ActorError {
+  override readonly kind = ErrorKind.Conflict;
+
   constructor(
     readonly sessionId: string,
     state: string,
@@ -123,6 +141,8 @@ export class TrainingInProgressError extends ActorError {
 
 /** How a stopped training session's `startTraining` ends. */
 export class TrainingStoppedError extends ActorError {
+  override readonly kind = ErrorKind.Conflict;
+
   constructor(readonly sessionId: string) {
     super(TrainingSessionErrorCode.TrainingStopped, `training session ${sessionId} was stopped`);
   }

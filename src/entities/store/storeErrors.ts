@@ -2,7 +2,7 @@
  * Typed errors of the durable {@link Store}: each has a stable code, like the kernel's errors,
  * and a message that names the key, file or path involved so a log line is enough to act on.
  */
-import { ActorError, describe } from '../../messaging/errors.js';
+import { ActorError, describe, ErrorKind } from '../../messaging/errors.js';
 
 /** Stable machine-readable codes of the store's errors. Never renamed once published. */
 export const StoreErrorCode = {
@@ -48,6 +48,8 @@ export type StoreKeyRule = 'type' | 'length' | 'characters' | 'dot-dot' | 'leadi
  * its directory and keep them apart from the store's own hidden temporary files.
  */
 export class InvalidStoreKeyError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(
     readonly part: StoreKeyPart,
     readonly key: unknown,
@@ -60,6 +62,8 @@ export class InvalidStoreKeyError extends ActorError {
 
 /** A stored file exists but does not hold valid JSON; the parse error is the `cause`. */
 export class StoreCorruptError extends ActorError {
+  override readonly kind = ErrorKind.Internal;
+
   constructor(
     readonly file: string,
     cause: unknown,
@@ -70,6 +74,8 @@ export class StoreCorruptError extends ActorError {
 
 /** The store was disposed and refuses every further call. */
 export class StoreDisposedError extends ActorError {
+  override readonly kind = ErrorKind.Internal;
+
   constructor(readonly store: string) {
     super(StoreErrorCode.StoreDisposed, `${store} is disposed`);
   }
@@ -81,6 +87,8 @@ export class StoreDisposedError extends ActorError {
  * `store write failed at /data/sessions: EEXIST: /data/sessions exists and is not a directory (store put sessions/chat-1)`.
  */
 export class StoreWriteError extends ActorError {
+  override readonly kind = ErrorKind.Internal;
+
   /** The call that failed; undefined only where the error was made without one. */
   readonly operation: StoreOperation | undefined;
   readonly collection: string | undefined;
@@ -117,6 +125,8 @@ export class StoreWriteError extends ActorError {
  * `store get sessions/chat-1: /data/sessions/chat-1.json is a directory (EISDIR)`.
  */
 export class StoreIoError extends ActorError {
+  override readonly kind = ErrorKind.Internal;
+
   readonly operation: StoreOperation;
   /** Undefined for `open`. */
   readonly collection: string | undefined;

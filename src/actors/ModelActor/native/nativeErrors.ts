@@ -1,4 +1,4 @@
-import { ActorError } from '../../../messaging/errors.js';
+import { ActorError, ErrorKind } from '../../../messaging/errors.js';
 
 /** Stable codes of the native engine's errors. */
 export const NativeErrorCode = {
@@ -9,6 +9,8 @@ export type NativeErrorCode = (typeof NativeErrorCode)[keyof typeof NativeErrorC
 
 /** llama.cpp failed to load, create a context or decode a batch in the native engine (our fault: 5xx). */
 export class NativeDecodeError extends ActorError {
+  override readonly kind = ErrorKind.Internal;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(NativeErrorCode.NativeDecodeFailed, message, options);
   }
@@ -16,6 +18,8 @@ export class NativeDecodeError extends ActorError {
 
 /** llama.cpp refused the model file in the native engine (the ModelActor reports it as `INVALID_MODEL_FILE`). */
 export class NativeModelLoadError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(NativeErrorCode.NativeModelLoadFailed, message, options);
   }
