@@ -62,7 +62,7 @@ export class StreamChannel {
 
   private text = '';
   /**
-   * Whether token text is folded into the result. True until a consumer starts reading without
+   * Whether token text is folded into the result. True until a consumer reads an event without
    * anyone having asked for the result: an iterating consumer has the text already, and keeping a
    * second copy would hold the whole output for a result nobody awaits.
    */
@@ -224,10 +224,6 @@ export class StreamChannel {
 
   /** Adds a consumer, reading from the oldest event still retained. */
   attach(): Cursor {
-    if (!this.resultWanted && this.keepingText) {
-      this.keepingText = false;
-      this.text = '';
-    }
     const cursor: Cursor = { pos: this.base, waiter: undefined };
     this.cursors.push(cursor);
     return cursor;
@@ -260,6 +256,11 @@ export class StreamChannel {
     if (index >= this.events.length) return undefined;
     const event = this.events[index];
     cursor.pos++;
+    // The first event read with nobody waiting for the result: the reader has the text, drop ours.
+    if (this.keepingText && !this.resultWanted) {
+      this.keepingText = false;
+      this.text = '';
+    }
     this.afterRead();
     return event;
   }
