@@ -5,16 +5,14 @@
 import { pino } from 'pino';
 import { ensureTinyAdapters, ensureTinyModel } from '../scripts/make-models.js';
 import {
-  type AdapterListing,
-  type EvaluationResult,
-  type GenerateResult,
   MessageRouter,
   ModelActor,
   ModelMessage,
+  modelProtocol,
   type TrainingConversation,
-  type TrainingDataset,
   TunerActor,
   TunerMessage,
+  tunerProtocol,
 } from '../src/index.js';
 
 const conversations: TrainingConversation[] = ['actors', 'models', 'tokens', 'sessions', 'streams'].map((topic, i) => ({
@@ -31,35 +29,32 @@ export async function main(print: (text: string) => void = (t) => process.stdout
   const [modelPath, adapters] = await Promise.all([ensureTinyModel(), ensureTinyAdapters()]);
   await using router = new MessageRouter({ logger: pino({ level: 'warn' }) });
   const model = new ModelActor({ modelPath, slots: 2, contextSize: 256, ...(options.llama ? { llama: options.llama } : {}) });
-  const llm = router.registerActor('model', model, model.actorOptions);
-  const tuner = router.registerActor('tuner', new TunerActor({ model: llm }), TunerActor.actorOptions);
+  const llm = router.ref(router.registerActor('model', model, model.actorOptions), modelProtocol);
+  const tuner = router.ref(router.registerActor('tuner', new TunerActor({ model: llm.address }), TunerActor.actorOptions), tunerProtocol);
   const timeout = 60_000;
 
   // Adapters: validated against the base model, then applied without reloading it.
-  const listing = await router.ask<AdapterListing>(tuner, TunerMessage.ApplyAdapter, { path: adapters.valid, scale: 1 }, { timeout });
+  const listing = await tuner.ask(TunerMessage.ApplyAdapter, { path: adapters.valid, scale: 1 }, { timeout });
   print(`applied: ${listing.applied.length} adapter, contexts: ${listing.contexts.length}\n`);
   const request = { prompt: 'The actor model', params: { maxTokens: 8, temperature: 0 } };
-  const adapted = await router.ask<GenerateResult>(llm, ModelMessage.Generate, request, { timeout });
-  const base = await router.ask<GenerateResult>(llm, ModelMessage.Generate, { ...request, adapters: [] }, { timeout });
+  const adapted = await llm.ask(ModelMessage.Generate, request, { timeout });
+  const base = await llm.ask(ModelMessage.Generate, { ...request, adapters: [] }, { timeout });
   print(`adapter changes the output: ${adapted.text !== base.text}\n`);
 
   // Training data: chat template, tokens, a seeded split.
-  const dataset = await router.ask<TrainingDataset>(tuner, TunerMessage.PrepareTrainingData, {
-    conversations,
-    validationSplit: 0.4,
-    seed: 7,
-  }, { timeout });
+  const dataset = await tuner.ask(TunerMessage.PrepareTrainingData, { conversations, validationSplit: 0.4, seed: 7 }, { timeout });
   print(`train ${dataset.counts.trainExamples}, validation ${dataset.counts.validationExamples}\n`);
 
   // Evaluation, streamed: one progress event per example, the result on `done`.
   for (const adapterSet of [[], [{ path: adapters.valid }]]) {
-    const result = await router.streamAsk(tuner, TunerMessage.Evaluate, { examples: dataset.validation, adapters: adapterSet }, {
+    const result = await tuner.streamAsk(TunerMessage.Evaluate, { examples: dataset.validation, adapters: adapterSet }, {
       timeout,
       onChunk: (event) => {
-        if (event.type === 'progress') print(`  ${String(event.data?.completed)}/${String(event.data?.total)}\n`);
+        if (event.type === 'progress' && event.data !== undefined && 'completed' in event.data) print(`  ${event.data.completed}/${event.data.total}\n`);
       },
     });
-    const metrics = result.data as unknown as EvaluationResult;
+    const metrics = result.data;
+    if (metrics === undefined) throw new Error('the evaluation ended without a result');
     print(`${adapterSet.length === 0 ? 'base' : 'adapter'}: ${metrics.totalTokens} tokens, loss ${metrics.averageLoss.toFixed(2)} nats, perplexity ${metrics.perplexity.toFixed(0)}\n`);
   }
 }

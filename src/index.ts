@@ -144,6 +144,7 @@ export {
 
 // The TunerActor: adapters, training data, evaluation.
 export { TunerActor } from './actors/TunerActor/TunerActor.js';
+export { tunerProtocol, type TunerProtocol, type ValidateTrainingConfigRequest } from './actors/TunerActor/tunerProtocol.js';
 export { validateTrainingConfig } from './actors/TunerActor/validateTrainingConfig.js';
 export {
   InvalidBatchSizeError,

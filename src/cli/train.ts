@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { tunerProtocol } from '../actors/TunerActor/tunerProtocol.js';
 import { TunerMessage, type TrainingConversation, type TrainingProgressEvent, type TrainingResult } from '../actors/TunerActor/types.js';
 import type { TrainableTensors } from '../actors/TunerActor/training/trainableTensors.js';
 import {
@@ -126,12 +127,11 @@ export async function train(args: string[]): Promise<number> {
     stop?.();
   });
   try {
-    const tuner = await runtime.models.ensureTuner(runtime.model);
-    stop = () => void runtime.router.ask(tuner, TunerMessage.StopTraining, null).catch(() => {});
+    const tuner = runtime.router.ref(await runtime.models.ensureTuner(runtime.model), tunerProtocol);
+    stop = () => void tuner.ask(TunerMessage.StopTraining, null).catch(() => {});
     const threads = loadFlags(values).threads;
     const out = stringFlag(values, 'out');
-    const result = await runtime.router.streamAsk(
-      tuner,
+    const result = await tuner.streamAsk(
       TunerMessage.StartTraining,
       {
         dataset: { conversations, validationSplit, seed },
@@ -147,7 +147,7 @@ export async function train(args: string[]): Promise<number> {
       {
         timeout: Number.POSITIVE_INFINITY,
         onChunk: (event) => {
-          if (event.type === 'progress') process.stderr.write(`${describe(event.data as unknown as TrainingProgressEvent)}\n`);
+          if (event.type === 'progress' && event.data !== undefined && 'stage' in event.data) process.stderr.write(`${describe(event.data)}\n`);
         },
       },
     );
@@ -158,7 +158,8 @@ export async function train(args: string[]): Promise<number> {
       }
       throw new CliError(`${result.error.code}: ${result.error.message}`);
     }
-    process.stdout.write(`${summary(result.data as unknown as TrainingResult)}\n`);
+    if (result.data === undefined) throw new CliError('training ended without a result');
+    process.stdout.write(`${summary(result.data)}\n`);
     return ExitCode.Ok;
   } finally {
     dispose();

@@ -6,22 +6,17 @@ import { Actor } from '../../messaging/Actor.js';
 import { type Clock, systemClock } from '../../messaging/Clock.js';
 import { AbortedError, InvalidArgumentError, UnsupportedMessageError } from '../../messaging/errors.js';
 import type { Message } from '../../messaging/Message.js';
+import type { AskType, PayloadOf, ReplyOf, StreamOf } from '../../messaging/protocol.js';
 import type { StreamCallback, TokenStreamEventInput } from '../../messaging/TokenStreamEvent.js';
 import type { ActorContext, ActorLifecycleContext, ActorOptions, StateReporter } from '../../messaging/types.js';
 import { PromptTooLongError } from '../ModelActor/modelErrors.js';
-import {
-  type AdapterSpec,
-  type AppliedAdapter,
-  type ChatMessage,
-  type ChatTokens,
-  type ModelInfo,
-  ModelMessage,
-  type ScoreResult,
-} from '../ModelActor/types.js';
+import { type ModelProtocol, modelProtocol } from '../ModelActor/modelProtocol.js';
+import { type AdapterSpec, type AppliedAdapter, type ChatMessage, ModelMessage } from '../ModelActor/types.js';
 import { prepareTrainingData } from './prepareTrainingData.js';
 import { TrainerProcess } from './training/TrainerProcess.js';
 import { TrainingSession } from './TrainingSession.js';
 import { TrainingInProgressError, TrainingSessionNotFoundError } from './tunerErrors.js';
+import { type TunerProtocol, tunerProtocol, type ValidateTrainingConfigRequest } from './tunerProtocol.js';
 import {
   type EvaluateRequest,
   type EvaluationProgress,
@@ -30,7 +25,6 @@ import {
   type PrepareTrainingDataRequest,
   type StartTrainingRequest,
   type TrainingResult,
-  type TrainingConfig,
   type TrainingConversation,
   type TrainingDataset,
   type TrainingExample,
@@ -39,6 +33,12 @@ import {
   type TunerStatus,
 } from './types.js';
 import { validateTrainingConfig } from './validateTrainingConfig.js';
+
+/** What a message of the tuner's protocol carries. */
+type Payload<K extends keyof TunerProtocol> = PayloadOf<TunerProtocol, K>;
+/** The events of an evaluation's stream and of a training's, as the protocol types them. */
+type EvaluateEvent = TokenStreamEventInput<StreamOf<TunerProtocol, typeof TunerMessage.Evaluate>>;
+type TrainingEvent = TokenStreamEventInput<StreamOf<TunerProtocol, typeof TunerMessage.StartTraining>>;
 
 interface Running {
   operation: string;
@@ -58,21 +58,24 @@ interface Running {
  * `progress` events (one per example) and a `done` event whose `data` is the result. What the
  * tuner is doing is published to the inspection hook as `@actor.state` (`idle` / `busy`).
  *
+ * Its messages run in the lanes of {@link tunerProtocol}: state changes (training starts, adapter
+ * changes, evaluations) one at a time, in order; reads and control (`status`, `stopTraining`, ...)
+ * beside them. A training start is atomic (check, new session) and then releases the lane, so a
+ * second start is answered `TRAINING_IN_PROGRESS` and `stopTraining` stops the one running.
+ *
  * @example
  * ```ts
- * router.registerActor('tuner', new TunerActor({ model: '@(model)' }), TunerActor.actorOptions);
- * await router.ask('tuner', TunerMessage.ApplyAdapter, { path: 'adapters/style.gguf', scale: 0.5 });
- * const dataset = await router.ask<TrainingDataset>('tuner', TunerMessage.PrepareTrainingData, {
- *   conversations, validationSplit: 0.2, seed: 7,
- * });
- * const { perplexity } = await router.ask<EvaluationResult>('tuner', TunerMessage.Evaluate, {
- *   examples: dataset.validation, adapters: [],
- * }, { timeout: 60_000 });
+ * const tuner = router.ref(router.registerActor('tuner', new TunerActor({ model: '@(model)' }), TunerActor.actorOptions), tunerProtocol);
+ * await tuner.ask(TunerMessage.ApplyAdapter, { path: 'adapters/style.gguf', scale: 0.5 });
+ * const dataset = await tuner.ask(TunerMessage.PrepareTrainingData, { conversations, validationSplit: 0.2, seed: 7 });
+ * const { perplexity } = await tuner.ask(TunerMessage.Evaluate, { examples: dataset.validation, adapters: [] }, { timeout: 60_000 });
  * ```
  */
 export class TunerActor extends Actor {
-  /** Router options: several operations at once, so `status` answers during a long evaluation. */
-  static readonly actorOptions: ActorOptions = { concurrency: 16 };
+  /** Router options: none. Reads and control run in the protocol's concurrent lane, not through a raised `concurrency`. */
+  static readonly actorOptions: ActorOptions = {};
+
+  override readonly protocol = tunerProtocol;
 
   private readonly model: Address;
   private readonly clock: Clock;
@@ -105,30 +108,33 @@ export class TunerActor extends Actor {
   }
 
   override async receive(message: Message, context: ActorContext): Promise<unknown> {
-    const payload = (message.payload ?? {}) as Record<string, unknown>;
+    // The router delivers only the protocol's types; each payload is checked where it is used.
+    const payload: unknown = message.payload ?? {};
     switch (message.type) {
       case TunerMessage.ValidateAdapter:
-        return this.toModel(context, ModelMessage.ValidateAdapter, { path: payload.path });
-      case TunerMessage.ApplyAdapter:
+        return this.toModel(context, ModelMessage.ValidateAdapter, { path: (payload as Payload<'validateAdapter'>).path });
+      case TunerMessage.ApplyAdapter: {
+        const request = payload as Payload<'applyAdapter'>;
         // Validated first, so a bad file gets the precise error before any context is touched.
-        await this.toModel(context, ModelMessage.ValidateAdapter, { path: payload.path });
-        return this.toModel(context, ModelMessage.ApplyAdapter, payload);
+        await this.toModel(context, ModelMessage.ValidateAdapter, { path: request.path });
+        return this.toModel(context, ModelMessage.ApplyAdapter, request);
+      }
       case TunerMessage.RemoveAdapter:
-        return this.toModel(context, ModelMessage.RemoveAdapter, payload);
+        return this.toModel(context, ModelMessage.RemoveAdapter, payload as Payload<'removeAdapter'>);
       case TunerMessage.SetAdapterScale:
-        return this.toModel(context, ModelMessage.SetAdapterScale, payload);
+        return this.toModel(context, ModelMessage.SetAdapterScale, payload as Payload<'setAdapterScale'>);
       case TunerMessage.ListAdapters:
         return this.toModel(context, ModelMessage.ListAdapters, {});
       case TunerMessage.PrepareTrainingData:
-        return this.track('prepareTrainingData', () => this.prepare(payload as unknown as PrepareTrainingDataRequest, context));
+        return this.track('prepareTrainingData', () => this.prepare(payload as Payload<'prepareTrainingData'>, context));
       case TunerMessage.ValidateTrainingConfig:
-        return validateTrainingConfig((payload as { config?: TrainingConfig }).config ?? {});
+        return validateTrainingConfig((payload as ValidateTrainingConfigRequest).config ?? {});
       case TunerMessage.Evaluate:
-        return this.evaluate(payload as unknown as EvaluateRequest, context, undefined);
+        return this.evaluate(payload as Payload<'evaluate'>, context, undefined);
       case TunerMessage.Status:
         return this.status();
       case TunerMessage.StartTraining:
-        return this.startTraining(payload as unknown as StartTrainingRequest, context, undefined);
+        return this.startTraining(payload as Payload<'startTraining'>, context, undefined);
       case TunerMessage.StopTraining: {
         const session = this.requireSession();
         session.stop();
@@ -150,16 +156,18 @@ export class TunerActor extends Actor {
   }
 
   /**
-   * Runs a training session: one at a time per tuner. The trainer runs in a child process; the
-   * evaluation (base vs the new adapter) goes through the model like any evaluation.
+   * Runs a training session: one at a time per tuner. The start runs in the exclusive lane: the
+   * check, the model's info and the new session are one step no other start can interleave with;
+   * then the lane is released and the long run (the trainer in a child process, then the evaluation
+   * of base vs the new adapter through the model) goes on beside later messages.
    */
   private async startTraining(
     request: StartTrainingRequest,
     context: ActorContext,
-    onChunk: StreamCallback<TokenStreamEventInput> | undefined,
+    onChunk: StreamCallback<TrainingEvent> | undefined,
   ): Promise<TrainingResult> {
     if (this.session?.running) throw new TrainingInProgressError(this.session.id, this.session.state);
-    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {});
+    const info = await this.toModel(context, ModelMessage.Info, {});
     const session = new TrainingSession(nanoid(10), {
       clock: this.clock,
       trainer: this.trainer,
@@ -172,7 +180,7 @@ export class TunerActor extends Actor {
         return { perplexity, averageLoss, totalTokens };
       },
       onProgress: async (event) => {
-        if (onChunk) await onChunk({ type: 'progress', data: event as unknown as Record<string, unknown> });
+        if (onChunk) await onChunk({ type: 'progress', data: event });
       },
       onState: (state, current) => this.stateReporter?.(`training:${state}`, { sessionId: current.id }),
     });
@@ -183,17 +191,29 @@ export class TunerActor extends Actor {
       () => undefined,
       () => undefined,
     );
+    // The session is stored and running: a later start sees it. The run needs the lane no more.
+    context.releaseLane();
     const result = await done;
     this.logger?.info({ sessionId: session.id, modelPath: result.modelPath, adapterPath: result.adapterPath }, 'training completed');
     return result;
   }
 
-  override async stream(payload: unknown, onChunk: StreamCallback<TokenStreamEventInput>, context: ActorContext): Promise<void> {
-    let result: EvaluationResult | TrainingResult;
-    if (context.message.type === TunerMessage.Evaluate) result = await this.evaluate(payload as EvaluateRequest, context, onChunk);
-    else if (context.message.type === TunerMessage.StartTraining) result = await this.startTraining(payload as StartTrainingRequest, context, onChunk);
-    else throw new UnsupportedMessageError(context.self.slice(2, -1), context.message.type);
-    await onChunk({ type: 'done', data: result as unknown as Record<string, unknown> });
+  override async stream(payload: unknown, send: StreamCallback<TokenStreamEventInput>, context: ActorContext): Promise<void> {
+    const onChunk = send as StreamCallback<EvaluateEvent | TrainingEvent>;
+    switch (context.message.type) {
+      case TunerMessage.Evaluate: {
+        const result = await this.evaluate(payload as Payload<'evaluate'>, context, onChunk);
+        await onChunk({ type: 'done', data: result });
+        return;
+      }
+      case TunerMessage.StartTraining: {
+        const result = await this.startTraining(payload as Payload<'startTraining'>, context, onChunk);
+        await onChunk({ type: 'done', data: result });
+        return;
+      }
+      default:
+        throw new UnsupportedMessageError(context.self.slice(2, -1), context.message.type);
+    }
   }
 
   /** Stops a running training session (its trainer process is killed) before the actor stops. */
@@ -211,13 +231,19 @@ export class TunerActor extends Actor {
     };
   }
 
-  private toModel<R>(context: ActorContext, type: string, payload: unknown, signal: AbortSignal = context.signal): Promise<R> {
-    return context.router.ask<R>(this.model, type, payload, { signal, timeout: this.modelTimeout });
+  /** Asks the model, typed by its protocol. */
+  private toModel<K extends AskType<ModelProtocol>>(
+    context: ActorContext,
+    type: K,
+    payload: PayloadOf<ModelProtocol, K>,
+    signal: AbortSignal = context.signal,
+  ): Promise<ReplyOf<ModelProtocol, K>> {
+    return context.router.ref(this.model, modelProtocol).ask(type, payload, { signal, timeout: this.modelTimeout });
   }
 
   private async prepare(request: PrepareTrainingDataRequest, context: ActorContext, signal: AbortSignal = context.signal): Promise<TrainingDataset> {
     if (typeof request !== 'object' || request === null) throw new InvalidArgumentError('prepareTrainingData needs { conversations }');
-    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {}, signal);
+    const info = await this.toModel(context, ModelMessage.Info, {}, signal);
     const contextSize = request.contextSize ?? info.contextSize;
     if (!Number.isInteger(contextSize) || contextSize < 2) {
       throw new InvalidArgumentError(`contextSize must be an integer of at least 2, got ${String(request.contextSize)}`);
@@ -226,7 +252,7 @@ export class TunerActor extends Actor {
       ...(request.validationSplit === undefined ? {} : { validationSplit: request.validationSplit }),
       ...(request.seed === undefined ? {} : { seed: request.seed }),
       contextSize,
-      tokenizeChat: (messages: ChatMessage[]) => this.toModel<ChatTokens>(context, ModelMessage.TokenizeChat, { messages }, signal),
+      tokenizeChat: (messages: ChatMessage[]) => this.toModel(context, ModelMessage.TokenizeChat, { messages }, signal),
       signal,
     });
   }
@@ -239,7 +265,7 @@ export class TunerActor extends Actor {
   private async evaluate(
     request: EvaluateRequest,
     context: ActorContext,
-    onChunk: StreamCallback<TokenStreamEventInput> | undefined,
+    onChunk: StreamCallback<EvaluateEvent> | undefined,
   ): Promise<EvaluationResult> {
     if (typeof request !== 'object' || request === null || !Array.isArray(request.examples) || request.examples.length === 0) {
       throw new InvalidArgumentError('evaluate needs { examples: [...] } with at least one example');
@@ -251,7 +277,7 @@ export class TunerActor extends Actor {
       const result = await this.scoreExamples(examples, adapters, request.method, context, context.signal, async (progress) => {
         running.completed = progress.completed;
         this.stateReporter?.('busy', { operation: 'evaluate', ...progress });
-        if (onChunk) await onChunk({ type: 'progress', data: progress as unknown as Record<string, unknown> });
+        if (onChunk) await onChunk({ type: 'progress', data: progress });
       });
       this.lastEvaluation = result;
       return result;
@@ -275,7 +301,7 @@ export class TunerActor extends Actor {
       if (signal.aborted) throw new AbortedError('evaluate', { cause: signal.reason });
       // Plain text (no assistant turns marked) is scored whole, every token given those before it.
       const spans: Array<[number, number]> = example.assistantSpans.length > 0 ? example.assistantSpans : [[1, example.tokens.length]];
-      const { logprobs } = await this.toModel<ScoreResult>(
+      const { logprobs } = await this.toModel(
         context,
         ModelMessage.Score,
         {
@@ -320,11 +346,11 @@ export class TunerActor extends Actor {
     if (items.some((item) => Array.isArray((item as TrainingExample).tokens))) {
       throw new InvalidArgumentError('examples must be all prepared examples or all conversations, not a mix');
     }
-    const info = await this.toModel<ModelInfo>(context, ModelMessage.Info, {});
+    const info = await this.toModel(context, ModelMessage.Info, {});
     const dataset = await prepareTrainingData(items as TrainingConversation[], {
       validationSplit: 0,
       contextSize: info.contextSize,
-      tokenizeChat: (messages) => this.toModel<ChatTokens>(context, ModelMessage.TokenizeChat, { messages }),
+      tokenizeChat: (messages) => this.toModel(context, ModelMessage.TokenizeChat, { messages }),
       signal: context.signal,
     });
     const [first] = dataset.overlong;
