@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { type GgufFileInfo, type GgufTensorInfo, readGgufFileInfo } from 'node-llama-cpp';
 import { AbortedError } from '../../messaging/errors.js';
 import { AdapterFileNotFoundError, IncompatibleAdapterError, NotAnAdapterError } from './adapterErrors.js';
+import { ggufMetadataField } from './ggufMetadataField.js';
 
 /** What {@link validateAdapter} found in a LoRA adapter that fits its base model. */
 export interface AdapterInfo {
@@ -57,13 +58,7 @@ export async function validateAdapter(
   const check = (): void => {
     if (signal?.aborted) throw new AbortedError('validating an adapter', { cause: signal.reason });
   };
-  let sizeBytes: number;
-  try {
-    sizeBytes = (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new AdapterFileNotFoundError(path);
-    throw new NotAnAdapterError(path, (error as Error).message);
-  }
+  const sizeBytes = await adapterSize(path);
   check();
   await checkMagic(path);
   let adapter: GgufFileInfo;
@@ -83,29 +78,52 @@ export async function validateAdapter(
         })
       : base;
   check();
+  const header = checkHeader(path, adapter, baseInfo);
+  const pairs = loraPairs(path, adapter);
+  const { rank, parameters } = checkPairs(path, pairs, baseInfo);
+  const { name, architecture, alpha } = header;
+  return { path, name, architecture, rank, alpha, targets: [...pairs.keys()], parameters, sizeBytes };
+}
 
-  const metadata = adapter.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
-  const generalType = metadata.general?.type;
+/** A `lora_a` / `lora_b` pair of an adapter, by the base tensor it changes. */
+type LoraPairs = Map<string, { a?: GgufTensorInfo; b?: GgufTensorInfo }>;
+
+async function adapterSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new AdapterFileNotFoundError(path);
+    throw new NotAnAdapterError(path, (error as Error).message);
+  }
+}
+
+/** The adapter's type and architecture checked against the base model's; its name and alpha. */
+function checkHeader(path: string, adapter: GgufFileInfo, baseInfo: GgufFileInfo): Pick<AdapterInfo, 'name' | 'architecture' | 'alpha'> {
+  const field = (key: string) => ggufMetadataField(adapter.metadata, key);
+  const generalType = field('general.type');
   if (generalType !== 'adapter') {
     throw new NotAnAdapterError(path, `general.type is ${JSON.stringify(generalType ?? null)}, not "adapter"`);
   }
-  const adapterType = (metadata.adapter as { type?: unknown } | undefined)?.type;
+  const adapterType = field('adapter.type');
   if (adapterType !== 'lora') {
     throw new NotAnAdapterError(path, `adapter.type is ${JSON.stringify(adapterType ?? null)}, not "lora"`);
   }
-  const architecture = String(metadata.general?.architecture ?? '');
-  const baseArchitecture = String(baseInfo.metadata.general?.architecture ?? '');
+  const architecture = String(field('general.architecture') ?? '');
+  const baseArchitecture = String(ggufMetadataField(baseInfo.metadata, 'general.architecture') ?? '');
   if (architecture !== baseArchitecture) {
     throw new IncompatibleAdapterError(path, `architecture ${JSON.stringify(architecture)}, base model ${JSON.stringify(baseArchitecture)}`);
   }
-  const alphaValue = (metadata.adapter as { lora?: { alpha?: unknown } } | undefined)?.lora?.alpha;
-  const alpha = typeof alphaValue === 'number' ? alphaValue : 0;
+  const alpha = field('adapter.lora.alpha');
+  const name = field('general.name');
+  return { name: typeof name === 'string' ? name : undefined, architecture, alpha: typeof alpha === 'number' ? alpha : 0 };
+}
 
-  const pairs = new Map<string, { a?: GgufTensorInfo; b?: GgufTensorInfo }>();
+/** The adapter's tensors as pairs; llama.cpp skips norm vectors and refuses anything else. */
+function loraPairs(path: string, adapter: GgufFileInfo): LoraPairs {
+  const pairs: LoraPairs = new Map();
   for (const tensor of adapter.tensorInfo ?? []) {
     const suffix = tensor.name.endsWith(LORA_A) ? 'a' : tensor.name.endsWith(LORA_B) ? 'b' : undefined;
     if (suffix === undefined) {
-      // llama.cpp skips norm vectors and refuses anything else.
       if (tensor.name.endsWith('_norm.weight')) continue;
       throw new NotAnAdapterError(path, `tensor ${tensor.name} is neither a .lora_a nor a .lora_b`);
     }
@@ -115,7 +133,11 @@ export async function validateAdapter(
     pairs.set(target, pair);
   }
   if (pairs.size === 0) throw new NotAnAdapterError(path, 'it has no LoRA tensors');
+  return pairs;
+}
 
+/** Every pair complete, its base tensor present and the shapes fitting it; the rank and the numbers in the pairs. */
+function checkPairs(path: string, pairs: LoraPairs, baseInfo: GgufFileInfo): { rank: number; parameters: number } {
   const baseTensors = new Map((baseInfo.tensorInfo ?? []).map((t) => [t.name, t]));
   let rank: number | undefined;
   let parameters = 0;
@@ -142,20 +164,10 @@ export async function validateAdapter(
     if (!isTokenEmbedding && aRank !== bRank) {
       throw new IncompatibleAdapterError(path, `tensor ${target} has lora_a rank ${aRank} but lora_b rank ${bRank}`, target);
     }
-    const pairRank = isTokenEmbedding ? aIn : aRank;
-    rank ??= pairRank;
+    rank ??= isTokenEmbedding ? aIn : aRank;
     parameters += elements(a) + elements(b);
   }
-  return {
-    path,
-    name: typeof metadata.general?.name === 'string' ? metadata.general.name : undefined,
-    architecture,
-    rank: rank ?? 0,
-    alpha,
-    targets: [...pairs.keys()],
-    parameters,
-    sizeBytes,
-  };
+  return { rank: rank ?? 0, parameters };
 }
 
 function dims(tensor: GgufTensorInfo): [number, number] {

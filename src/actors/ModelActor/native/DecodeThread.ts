@@ -4,11 +4,16 @@ import type { LlamaBatchValue } from '../../TunerActor/training/llamaNative.js';
 import { NativeDecodeError } from './nativeErrors.js';
 
 /** `Atomics.waitAsync` (Node ≥ 16; typed in TypeScript's ES2024 lib, newer than this project's). */
-const waitAsync = (
-  Atomics as unknown as {
-    waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
-  }
-).waitAsync;
+interface AtomicsWaitAsync {
+  waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+function hasWaitAsync(atomics: object): atomics is AtomicsWaitAsync {
+  return 'waitAsync' in atomics && typeof atomics.waitAsync === 'function';
+}
+
+/** Checked once here, so that a runtime without it fails on the first decode with a clear error. */
+const waitAsync = hasWaitAsync(Atomics) ? Atomics.waitAsync : undefined;
 
 /** States of the shared control word. */
 const State = { Idle: 0, Requested: 1, Done: 2, Exit: 3 } as const;
@@ -76,6 +81,7 @@ export class DecodeThread {
   /** Runs `llama_decode(context, batch)` on the thread; resolves with its return code. */
   async decode(context: bigint, batch: LlamaBatchValue): Promise<number> {
     if (this.failure) throw this.failure;
+    if (!waitAsync) throw new NativeDecodeError('this runtime has no Atomics.waitAsync (Node ≥ 16 has)');
     const address = (value: unknown) => (typeof value === 'bigint' ? value : 0n);
     this.args.set([context, BigInt(batch.n_tokens), address(batch.token), address(batch.embd), address(batch.pos), address(batch.n_seq_id), address(batch.seq_id), address(batch.logits)]);
     Atomics.store(this.control, 0, State.Requested);

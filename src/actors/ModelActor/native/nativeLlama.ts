@@ -117,7 +117,9 @@ export function loadNativeInference(): NativeInference {
     native.fn.llama_backend_init();
     native.fn.ggml_backend_load_all_from_path(native.binsDir);
   }
-  const fn = {
+  // koffi types a bound function as taking and returning anything; the interface gives each one
+  // the TypeScript form of its C declaration, which callers are checked against.
+  const fn: NativeInferenceFunctions = {
     llama_model_default_params: llama.func('llama_model_params llama_model_default_params()'),
     llama_model_load_from_file: llama.func('void *llama_model_load_from_file(const char *path, llama_model_params params)'),
     llama_model_free: llama.func('void llama_model_free(void *model)'),
@@ -151,7 +153,7 @@ export function loadNativeInference(): NativeInference {
     llama_sampler_init_grammar: llama.func('void *llama_sampler_init_grammar(void *vocab, const char *grammar_str, const char *grammar_root)'),
     llama_sampler_sample: llama.func('int32_t llama_sampler_sample(void *smpl, void *ctx, int32_t idx)'),
     llama_sampler_free: llama.func('void llama_sampler_free(void *smpl)'),
-  } as unknown as NativeInferenceFunctions;
+  };
 
   bound = {
     native,

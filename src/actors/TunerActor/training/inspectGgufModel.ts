@@ -1,4 +1,5 @@
 import { GgmlType, readGgufFileInfo } from 'node-llama-cpp';
+import { ggufMetadataField } from '../../ModelActor/ggufMetadataField.js';
 
 /** One tensor of a GGUF file, as the trainer and the LoRA extraction need it. */
 export interface GgufTensor {
@@ -48,21 +49,21 @@ export async function inspectGgufModel(path: string): Promise<GgufModelInfo> {
       fileOffset: Number(tensor.fileOffset),
     };
   });
-  const metadata = info.metadata as unknown as {
-    general?: { architecture?: string; type?: string };
-    tokenizer?: { ggml?: { tokens?: readonly unknown[] } };
-  };
-  const architecture = metadata.general?.architecture ?? 'unknown';
+  // The file decides which keys exist (node-llama-cpp's types describe a model's): read them checked.
+  const architectureField = ggufMetadataField(info.metadata, 'general.architecture');
+  const fileTypeField = ggufMetadataField(info.metadata, 'general.type');
+  const tokens = ggufMetadataField(info.metadata, 'tokenizer.ggml.tokens');
+  const architecture = typeof architectureField === 'string' ? architectureField : 'unknown';
   const architectureMetadata = info.architectureMetadata as { context_length?: number; vocab_size?: number };
   const embedding = tensors.find((tensor) => tensor.name === 'token_embd.weight');
   const vocabularySize =
-    metadata.tokenizer?.ggml?.tokens?.length ?? architectureMetadata.vocab_size ?? embedding?.shape[1] ?? 0;
+    (Array.isArray(tokens) ? tokens.length : undefined) ?? architectureMetadata.vocab_size ?? embedding?.shape[1] ?? 0;
   return {
     path,
     architecture,
     contextLength: architectureMetadata.context_length,
     vocabularySize,
-    fileType: metadata.general?.type,
+    fileType: typeof fileTypeField === 'string' ? fileTypeField : undefined,
     tensors,
   };
 }

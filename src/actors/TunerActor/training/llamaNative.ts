@@ -451,7 +451,9 @@ export function loadLlamaNative(options: LlamaNativeOptions = {}): LlamaNative {
     });
   }
 
-  const fn = {
+  // koffi types a bound function as taking and returning anything; the interface gives each one
+  // the TypeScript form of its C declaration, which callers are checked against.
+  const fn: LlamaNativeFunctions = {
     ggml_backend_load_all_from_path: ggml.func('void ggml_backend_load_all_from_path(const char *dir)'),
     ggml_get_name: ggmlBase.func('const char *ggml_get_name(void *tensor)'),
     ggml_get_data: ggmlBase.func('void *ggml_get_data(void *tensor)'),
@@ -497,7 +499,7 @@ export function loadLlamaNative(options: LlamaNativeOptions = {}): LlamaNative {
     llama_opt_epoch: llama.func(
       'void llama_opt_epoch(void *ctx, void *dataset, void *result_train, void *result_eval, int64_t idata_split, void *callback_train, void *callback_eval)',
     ),
-  } as unknown as LlamaNativeFunctions;
+  };
 
   const handles = [ggmlBase, ggml, llama];
   const native: LlamaNative = {
