@@ -300,24 +300,53 @@ describe('ModelActor: admission, cancellation and bad input', () => {
     expect(order).toEqual(['chatty1', 'quiet1', 'chatty2', 'chatty3']);
   });
 
-  it('aborting a stream stops it within one token and frees its slot', async () => {
-    const { router, address } = await setup({ slots: 1 });
-    const controller = new AbortController();
-    const events: TokenStreamEvent[] = [];
-    const result = await router.streamAsk(address, ModelMessage.Generate, greedy('abort me', 200), {
-      signal: controller.signal,
-      onChunk: (event) => {
-        events.push(event);
-        if (events.length === 3) controller.abort();
-      },
-    });
-    expect(result.finishReason).toBe('cancelled');
-    expect(events.filter((e) => e.type === 'token').length).toBe(3);
-    expect(events.at(-1)).toMatchObject({ type: 'error', code: ErrorCode.Aborted });
-    await expect.poll(async () => (await status(router, address)).busySlots).toBe(0);
-    // The slot serves the next request.
-    await expect(router.ask(address, ModelMessage.Generate, greedy('next', 4))).resolves.toMatchObject({ finishReason: 'length' });
-  });
+  it.each(['native', 'node-llama-cpp'] as const)(
+    'aborting a stream mid-generation stops the model within one token and frees its slot (%s engine)',
+    async (engine) => {
+      const { router, address } = await setup({ slots: 1, engine });
+      expect((await router.ask<ModelInfo>(address, ModelMessage.Info, null)).engine).toBe(engine);
+      const maxTokens = 200;
+      const readBeforeAbort = 5;
+      const request = greedy('abort me', maxTokens);
+      // Left alone, this generation runs all its tokens (greedy on the tiny model reaches no EOS here),
+      // so anything far below maxTokens after the abort is the abort's doing.
+      const full = await router.ask<GenerateResult>(address, ModelMessage.Generate, request);
+      expect([full.finishReason, full.usage.completionTokens]).toEqual(['length', maxTokens]);
+      const before = await status(router, address);
+      expect(before.busySlots).toBe(0);
+
+      const controller = new AbortController();
+      // A buffer of one event: the model cannot run ahead of this reader by more than one token.
+      const stream = router.stream(address, ModelMessage.Generate, request, { signal: controller.signal, highWaterMark: 1 });
+      const events = stream[Symbol.asyncIterator]();
+      let read = 0;
+      while (read < readBeforeAbort) {
+        const step = await events.next();
+        expect(step.done).toBe(false);
+        if (step.value?.type === 'token') read++;
+      }
+      controller.abort();
+      const rest: TokenStreamEvent[] = [];
+      for (let step = await events.next(); !step.done; step = await events.next()) rest.push(step.value);
+      expect(rest.at(-1)).toMatchObject({ type: 'error', code: ErrorCode.Aborted });
+
+      // The slot comes back when the model's generation has ended; the deadline only guards a hang.
+      await expect.poll(async () => (await status(router, address)).busySlots, { timeout: 30_000 }).toBe(0);
+      const after = await status(router, address);
+      // The model's own count: the tokens read, plus at most the one waiting in the buffer.
+      expect(after.tokensGenerated - before.tokensGenerated).toBeLessThanOrEqual(readBeforeAbort + 1);
+      if (engine === 'native') {
+        // The engine's own decodes: the prompt's uncached rest, those tokens, the one the actor may
+        // have taken and dropped at the abort and at most two sampled ahead (NativeJob.AHEAD).
+        const decoded = (after.batching?.tokens ?? Number.NaN) - (before.batching?.tokens ?? Number.NaN);
+        expect(decoded).toBeLessThanOrEqual(full.usage.promptTokens + readBeforeAbort + 1 + 1 + 2);
+      } else {
+        expect(after.batching).toBeUndefined();
+      }
+      // The slot serves the next request.
+      await expect(router.ask(address, ModelMessage.Generate, greedy('next', 4))).resolves.toMatchObject({ finishReason: 'length' });
+    },
+  );
 
   it('aborting 100 random streams mid-flight leaves every slot free and the actor serving', async () => {
     const { router, address } = await setup({ slots: 4, maxQueue: 100 });

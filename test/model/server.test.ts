@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { open, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import OpenAI from 'openai';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,12 @@ import {
   createServer,
   type EvaluationResult,
   type ModelLoadOptions,
+  ModelMessage,
+  type ModelStatus,
   type ServerOptions,
+  type TokenStreamEvent,
 } from '../../src/index.js';
+import { Deferred } from '../../src/messaging/Deferred.js';
 import { startTestServer } from './helpers/testServer.js';
 
 let tinyPath: string;
@@ -97,24 +102,55 @@ describe('HTTP server: OpenAI-compatible endpoints through the official client',
     expect((await client.models.list()).data.map((m) => m.id)).toEqual(['tiny']);
   });
 
-  it('a client that disconnects mid-stream aborts its generation and frees the slot at once', async () => {
-    const { client, status } = await setup({ slots: 1 });
-    const stream = await client.chat.completions.create({
-      model: 'tiny',
-      messages: [{ role: 'user', content: 'go on forever' }],
-      max_tokens: 400,
-      temperature: 0,
-      stream: true,
+  it('a client that disconnects mid-stream stops the model’s generation there and frees the slot', async () => {
+    const { client, router, models, url } = await setup({ slots: 1 });
+    const model = await models.ensureStarted('tiny');
+    const status = () => router.ask<ModelStatus>(model, ModelMessage.Status, null);
+    const maxTokens = 480;
+    const disconnectAt = 8;
+    const body = { model: 'tiny', messages: [{ role: 'user', content: 'go on forever' }], max_tokens: maxTokens, temperature: 0 };
+    // Left alone, this generation runs all its tokens (greedy on the tiny model reaches no EOS here).
+    const full = (await (await post(`${url}/v1/chat/completions`, JSON.stringify(body))).json()) as {
+      choices: Array<{ finish_reason: string }>;
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
+    expect([full.choices[0]?.finish_reason, full.usage.completion_tokens]).toEqual(['length', maxTokens]);
+    const before = await status();
+    expect(before.batching).toBeDefined(); // the native engine, whose decodes are counted below
+
+    // The client hangs up as the model emits its `disconnectAt`-th token: the generation is then
+    // certainly mid-way, whatever the speed of the model or of the client's reading. The model's
+    // events are watched, synchronously as it emits them, up to the one that ends its stream.
+    const request = httpRequest(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    let emitted = 0;
+    const ended = new Deferred<{ event: TokenStreamEvent; emitted: number }>();
+    const unsubscribe = router.subscribe(model, (emission) => {
+      if (emission.kind !== 'stream-event') return;
+      const { event } = emission;
+      if (event.type === 'token' && event.tokenId !== undefined && ++emitted === disconnectAt) request.destroy();
+      if (event.type === 'done' || event.type === 'error') ended.resolve({ event, emitted });
     });
-    let chunks = 0;
-    for await (const _chunk of stream) {
-      if (++chunks === 3) stream.controller.abort();
-    }
-    await expect.poll(async () => (await status()).busySlots).toBe(0);
+    cleanups.push(async () => unsubscribe());
+    request.on('error', () => {}); // the destroy's own "socket hang up"
+    request.on('response', (response) => response.resume());
+    request.end(JSON.stringify({ ...body, stream: true }));
+    const end = await ended.promise;
+    // The hang-up reached the model's stream as an abort, before the generation's end.
+    expect(end.event).toMatchObject({ type: 'error', code: 'ABORTED' });
+    expect(end.emitted).toBeGreaterThanOrEqual(disconnectAt);
+    expect(end.emitted).toBeLessThan(maxTokens);
+    // The slot comes back when the model's generation has ended; the deadline only guards a hang.
+    await expect.poll(async () => (await status()).busySlots, { timeout: 30_000 }).toBe(0);
+    const after = await status();
+    // The model's own counters. The actor counted nothing after the abort but the one token it may
+    // have had on its way to the stream then; the engine decoded the prompt's uncached rest, those
+    // tokens, the one the actor took and dropped and at most two sampled ahead (NativeJob.AHEAD).
+    expect(after.tokensGenerated - before.tokensGenerated).toBeLessThanOrEqual(end.emitted + 1);
+    const decoded = (after.batching?.tokens ?? Number.NaN) - (before.batching?.tokens ?? Number.NaN);
+    expect(decoded).toBeLessThanOrEqual(full.usage.prompt_tokens + end.emitted + 4);
     // The one slot serves the next request.
     const next = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
     expect(next.choices[0]?.finish_reason).toBe('length');
-    expect((await status()).completed).toBeGreaterThanOrEqual(1);
   });
 
   it('a request naming a session continues its history and KV cache', async () => {

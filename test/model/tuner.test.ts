@@ -6,6 +6,7 @@ import {
   AdapterErrorCode,
   type AdapterInfo,
   type AdapterListing,
+  type ChatTokens,
   type EvaluationProgress,
   type EvaluationResult,
   type InspectionEvent,
@@ -239,7 +240,7 @@ describe('TunerActor: evaluation', () => {
     expect(status.lastEvaluation?.averageLoss).toBe(data.averageLoss);
   });
 
-  it('cancelling an evaluation stops it and frees the model’s slot', async () => {
+  it('cancelling an evaluation stops the model’s scoring there and frees its slot', async () => {
     let idle: () => void = () => {};
     const backToIdle = new Promise<void>((resolve) => {
       idle = resolve;
@@ -250,19 +251,38 @@ describe('TunerActor: evaluation', () => {
       if (event.state === 'busy') busy = true;
       else if (busy && event.state === 'idle') idle();
     });
+    const modelStatus = () => router.ask<ModelStatus>(model, ModelMessage.Status, null);
     const many = Array.from({ length: 30 }, (_, i) => ({ ...conversations[i % 10], id: `x${i}` })) as TrainingConversation[];
+    // The most that scoring the first two examples can cost the engine: every one of their tokens.
+    const tokens = await Promise.all(
+      many.map((c) => router.ask<ChatTokens>(model, ModelMessage.TokenizeChat, { messages: c.messages }).then((t) => t.tokens.length)),
+    );
+    const twoExamples = (tokens[0] ?? 0) + (tokens[1] ?? 0);
+    const before = await modelStatus();
+    expect(before.batching).toBeDefined(); // the native engine, whose decodes (scoring too) are counted
+
+    // A buffer of one event: once the first progress is read, the tuner is at most at example 2
+    // (scoring it, or waiting to hand over its progress), 28 examples before the end.
     const stream = router.stream(tuner, TunerMessage.Evaluate, { examples: many }, { highWaterMark: 1 });
     const iterator = stream[Symbol.asyncIterator]();
     const first = await iterator.next();
-    expect(first.value?.type).toBe('progress');
+    expect(first.value).toMatchObject({ type: 'progress', data: { completed: 1, total: 30 } });
     stream.cancel();
-    const result = await stream.collectWithMetadata().catch((error: unknown) => error);
-    expect(JSON.stringify(result)).toMatch(/cancel|ABORTED/i);
+    const rest: TokenStreamEvent[] = [];
+    for (let step = await iterator.next(); !step.done; step = await iterator.next()) rest.push(step.value);
+    expect(rest.at(-1)).toMatchObject({ type: 'error', code: 'ABORTED' });
     await backToIdle;
     const status = await router.ask<TunerStatus>(tuner, TunerMessage.Status, null);
     expect(status.running).toEqual([]);
-    const modelStatus = await router.ask<ModelStatus>(model, ModelMessage.Status, null);
-    expect(modelStatus.busySlots).toBe(0);
-    expect(modelStatus.queueDepth).toBe(0);
+    const after = await modelStatus();
+    expect(after).toMatchObject({ busySlots: 0, queueDepth: 0 });
+    // The model's own decodes: nothing of examples 3 to 30 was scored.
+    const cancelledDecodes = (after.batching?.tokens ?? Number.NaN) - (before.batching?.tokens ?? Number.NaN);
+    expect(cancelledDecodes).toBeLessThanOrEqual(twoExamples);
+
+    // The bound means something: the whole evaluation, run to its end, decodes far more.
+    await router.ask<EvaluationResult>(tuner, TunerMessage.Evaluate, { examples: many });
+    const whole = ((await modelStatus()).batching?.tokens ?? Number.NaN) - (after.batching?.tokens ?? Number.NaN);
+    expect(whole).toBeGreaterThan(4 * twoExamples);
   });
 });
