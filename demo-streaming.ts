@@ -102,8 +102,8 @@ const followUp = await router.ask<InferenceResult>(
   { timeout: 300_000 },
 );
 console.log(
-  `\n🔁 Second turn: ${followUp.usage.promptTokens} prompt tokens, ${followUp.usage.cachedPromptTokens} reused from the KV cache, ` +
-    `first token after ${followUp.usage.timeToFirstTokenMs?.toFixed(1)} ms`,
+  `\n🔁 Second turn: ${followUp.usage?.promptTokens} prompt tokens, ${followUp.usage?.cachedPromptTokens} reused from the KV cache, ` +
+    `first token after ${followUp.usage?.timeToFirstTokenMs?.toFixed(1)} ms`,
 );
 
 console.log(`\n👥 Four sessions at once on ${info.slots} slots (continuous batching), one cancelled after 5 tokens:`);

@@ -91,17 +91,17 @@ async function setup(reuseKvCache: boolean) {
     const fresh = await sessions.create({ model: 'model' });
     // The same message as the turn after the history, so both evaluate the same new text.
     const opening = await turn(fresh, `and now round ${round}`);
-    first.push(opening.usage.timeToFirstTokenMs ?? Number.NaN);
-    firstEvaluated = opening.usage.promptTokens - opening.usage.cachedPromptTokens;
+    first.push(opening.usage?.timeToFirstTokenMs ?? Number.NaN);
+    firstEvaluated = (opening.usage?.promptTokens ?? 0) - (opening.usage?.cachedPromptTokens ?? 0);
 
     const template = await sessions.create({ model: 'model' });
     const exported = await router.ask<SessionExport>(template, SessionMessage.Export, null);
     const long = await sessions.import({ ...exported, session: { ...exported.session, turns: history } }, { id: `long-${round}-${reuseKvCache}` });
     await turn(long, 'warm up'); // evaluates the history once; with reuse, the slot keeps it
     const result = await turn(long, `and now round ${round}`);
-    continued.push(result.usage.timeToFirstTokenMs ?? Number.NaN);
-    promptTokens = result.usage.promptTokens;
-    evaluated = result.usage.promptTokens - result.usage.cachedPromptTokens;
+    continued.push(result.usage?.timeToFirstTokenMs ?? Number.NaN);
+    promptTokens = result.usage?.promptTokens ?? 0;
+    evaluated = (result.usage?.promptTokens ?? 0) - (result.usage?.cachedPromptTokens ?? 0);
   };
   const summary = () => ({ first: median(first), continued: median(continued), promptTokens, evaluated, firstEvaluated });
   return { round, summary, close: () => router.dispose() };

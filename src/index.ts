@@ -89,6 +89,13 @@ export type {
 
 // The ModelActor: one owner per GGUF model.
 export { ModelActor } from './actors/ModelActor/ModelActor.js';
+export { modelProtocol, type ModelProtocol } from './actors/ModelActor/modelProtocol.js';
+export {
+  MODEL_DIRECTORY_ADDRESS,
+  ModelDirectoryMessage,
+  modelDirectoryProtocol,
+  type ModelDirectoryProtocol,
+} from './actors/ModelDirectory/modelDirectoryProtocol.js';
 export { chooseEngine, defaultSlots, defaultThreads } from './actors/ModelActor/modelDefaults.js';
 export {
   EmbeddingsDisabledError,
@@ -215,6 +222,7 @@ export {
 
 // Sessions: conversations as actors.
 export { SessionActor, type SessionActorOptions } from './actors/SessionActor/SessionActor.js';
+export { sessionProtocol, type SessionProtocol } from './actors/SessionActor/sessionProtocol.js';
 export {
   SessionMessage,
   type CompletionEvent,
@@ -222,7 +230,9 @@ export {
   type InferenceResult,
   type SessionExport,
   type SessionHistory,
+  type SessionStore,
 } from './actors/SessionActor/types.js';
+export { ActorKind, entityName, kindAddress } from './entities/actorNames.js';
 
 // Entities: providers, models, sessions and the store.
 export {

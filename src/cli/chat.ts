@@ -1,3 +1,5 @@
+import { ActorKind, entityName } from '../entities/actorNames.js';
+import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
 import { createInterface } from 'node:readline';
 import type { GenerationParams } from '../actors/ModelActor/types.js';
 import { SessionMessage, type SessionHistory } from '../actors/SessionActor/types.js';
@@ -144,19 +146,19 @@ async function converse(runtime: Runtime, session: { address: Address; turns: nu
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', quit);
 
-  const id = parseAddress(session.address);
+  const id = entityName(ActorKind.Session, session.address);
   out.write(
     `${bold(`chat on session "${id}"`)} with ${runtime.modelId}${session.turns ? ` (${session.turns} turns so far)` : ''}. ` +
       `${dim('/help for commands, Ctrl-C cancels a reply, /exit or Ctrl-C at the prompt quits.')}\n`,
   );
 
+  const chat = router.ref(session.address, sessionProtocol);
   const generate = async (message: string) => {
     const controller = new AbortController();
     turn = controller;
     out.write(bold('assistant> '));
     try {
-      const result = await router.streamAsk(
-        session.address,
+      const result = await chat.streamAsk(
         SessionMessage.Inference,
         { message, params },
         {
@@ -193,11 +195,11 @@ async function converse(runtime: Runtime, session: { address: Address; turns: nu
         out.write(`${COMMANDS_HELP}\n`);
         return;
       case '/reset':
-        await router.ask(session.address, SessionMessage.Reset, null);
+        await chat.ask(SessionMessage.Reset, null);
         out.write(`${dim('(history cleared)')}\n`);
         return;
       case '/history': {
-        const history = await router.ask<SessionHistory>(session.address, SessionMessage.History, null);
+        const history = await chat.ask(SessionMessage.History, null);
         if (history.systemPrompt !== undefined) out.write(`${dim('system:')} ${history.systemPrompt}\n`);
         if (history.turns.length === 0) out.write(`${dim('(no turns yet)')}\n`);
         history.turns.forEach((t, index) => {

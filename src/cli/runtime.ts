@@ -161,12 +161,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     // Published again only when something changed: republishing would also clear the record of a
     // load that crashed the last process, and a supervisor restarting us would crash on it forever.
     const existing = await models.getModel(modelId).catch(() => undefined);
-    const model = existing && sameModel(existing, wanted) ? address(modelId) : await models.publishModel(wanted);
+    if (!(existing && sameModel(existing, wanted))) await models.publishModel(wanted);
     const started = performance.now();
-    await models.ensureStarted(model);
+    const ref = await models.ref(modelId);
+    const model = ref.address;
     let info: ModelInfo;
     try {
-      info = await router.ask<ModelInfo>(model, ModelMessage.Info, null, { timeout: Infinity });
+      info = await ref.ask(ModelMessage.Info, null, { timeout: Infinity });
     } finally {
       progress.end();
     }

@@ -8,12 +8,18 @@ import type {
   GenerationParams,
   GenerationUsage,
 } from '../actors/ModelActor/types.js';
+import { type ModelProtocol, modelProtocol } from '../actors/ModelActor/modelProtocol.js';
 import { ModelMessage } from '../actors/ModelActor/types.js';
+import { MODEL_DIRECTORY_ADDRESS } from '../actors/ModelDirectory/modelDirectoryProtocol.js';
 import { TunerActor } from '../actors/TunerActor/TunerActor.js';
+import type { ActorRef } from '../messaging/ActorRef.js';
 import { type Address, address, parseAddress } from '../messaging/address.js';
 import { AbortedError, ActorAlreadyRegisteredError, InvalidArgumentError } from '../messaging/errors.js';
+import type { GenerationStream } from '../messaging/GenerationStream.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import type { TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import { ActorKind, entityName, kindAddress } from './actorNames.js';
+import { ModelDirectoryActor } from './ModelDirectoryActor.js';
 import { EntityNotFoundError, InvalidEntityError, ModelLoadCrashedError, ProviderUnsupportedError } from './entityErrors.js';
 import type { InferenceProvider } from './InferenceProvider.js';
 import { LocalLlamaProvider } from './LocalLlamaProvider.js';
@@ -54,9 +60,9 @@ export interface InvokeModelOptions {
   /** Stream tokens to `onToken` as they come. Defaults to `false`. */
   stream?: boolean;
   /** Receives each token's text (and its event) when `stream` is true. Awaited: backpressure. */
-  onToken?: (text: string, event: TokenStreamEvent) => void | Promise<void>;
+  onToken?: (text: string, event: TokenStreamEvent<{ usage: GenerationUsage }>) => void | Promise<void>;
   signal?: AbortSignal;
-  /** Milliseconds for the whole call. Defaults to `Infinity` when streaming, the router's ask timeout otherwise. */
+  /** Milliseconds for the whole call. Defaults to `Infinity` (the router's `streamTimeout`). */
   timeout?: number;
   /** KV-cache affinity key (a session id). */
   session?: string;
@@ -86,6 +92,13 @@ export class ModelManager {
     this.store = options.store;
     this.providers = new Map((options.providers ?? [new LocalLlamaProvider()]).map((p) => [p.kind, p]));
     this.logger = options.logger ?? options.router.logger;
+    // Actors find models by message (a SessionActor asks for its model's address); one directory a router.
+    if (!this.router.has(MODEL_DIRECTORY_ADDRESS)) {
+      this.router.registerActor(
+        MODEL_DIRECTORY_ADDRESS,
+        new ModelDirectoryActor((model, { signal }) => this.ensureStarted(model, { signal })),
+      );
+    }
   }
 
   /** Stores a provider entity; its address is `@(id)`. */
@@ -98,11 +111,11 @@ export class ModelManager {
 
   /**
    * Stores a model entity after checking its load options (`INVALID_ENTITY` naming the field) and
-   * that its provider exists; its address is `@(id)`. Publishing is also how a model whose load
+   * that its provider exists; its actor's address is `@(model/<id>)`. Publishing is also how a model whose load
    * crashed an earlier process is cleared to be loaded again (see {@link ensureStarted}).
    */
   async publishModel(entity: ModelEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    const id = parseAddress(entity?.id);
+    const id = entityName(ActorKind.Model, entity?.id);
     if (typeof entity.path !== 'string' || entity.path.length === 0) {
       throw new InvalidEntityError(`model @(${id}) needs a path to a GGUF file`);
     }
@@ -115,12 +128,12 @@ export class ModelManager {
     // A marker of this process is a load still under way here, not a crash: it stays.
     const marker = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, id, options);
     if (marker && marker.process !== PROCESS_ID) await this.store.delete(EntityCollection.ModelLoads, id, options);
-    return address(id);
+    return kindAddress(ActorKind.Model, id);
   }
 
-  /** The stored model entity. */
+  /** The stored model entity (`model` is its id or its address). */
   async getModel(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<ModelEntity> {
-    const id = parseAddress(model);
+    const id = entityName(ActorKind.Model, model);
     const entity = await this.store.get<ModelEntity>(EntityCollection.Models, id, options);
     if (!entity) throw new EntityNotFoundError(EntityCollection.Models, id);
     return entity;
@@ -159,8 +172,9 @@ export class ModelManager {
    * published again, rather than crash every restart the same way.
    */
   async ensureStarted(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    const id = parseAddress(model);
-    if (this.router.has(id)) return address(id);
+    const id = entityName(ActorKind.Model, model);
+    const self = kindAddress(ActorKind.Model, id);
+    if (this.router.has(self)) return self;
     let starting = this.starting.get(id);
     if (!starting) {
       starting = this.start(id, options.signal).finally(() => this.starting.delete(id));
@@ -177,13 +191,14 @@ export class ModelManager {
     const provider = this.providers.get(providerEntity.kind);
     if (!provider) throw new ProviderUnsupportedError(providerEntity.kind, [...this.providers.keys()]);
     if (signal?.aborted) throw new AbortedError('starting a model', { cause: signal.reason });
-    if (this.router.has(id)) return address(id);
+    const self = kindAddress(ActorKind.Model, id);
+    if (this.router.has(self)) return self;
     const { actor, options } = provider.createModelActor(model, providerEntity);
     const marker = await this.beginLoad(id, model.path);
     this.logger.info({ model: id, path: model.path, provider: providerEntity.kind }, 'starting model actor');
     let registered: Address;
     try {
-      registered = this.router.registerActor(id, actor, options);
+      registered = this.router.registerActor(self, actor, options);
     } catch (error) {
       await this.endLoad(marker);
       throw error;
@@ -239,12 +254,45 @@ export class ModelManager {
   }
 
   /**
-   * Starts the model (if needed) and its {@link TunerActor} (if needed), at `@(<model id>.tuner)`,
+   * A typed ref on the model's actor, started if it is not running.
+   *
+   * @example
+   * ```ts
+   * const model = await models.ref('demo');
+   * const { contextSize } = await model.ask(ModelMessage.Info, null);
+   * ```
+   */
+  async ref(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<ActorRef<ModelProtocol>> {
+    return this.router.ref(await this.ensureStarted(model, options), modelProtocol);
+  }
+
+  /** A ref on the model's actor if it is running now (nothing is started), else `undefined`. */
+  running(model: string | Address): ActorRef<ModelProtocol> | undefined {
+    const self = kindAddress(ActorKind.Model, entityName(ActorKind.Model, model));
+    return this.router.has(self) ? this.router.ref(self, modelProtocol) : undefined;
+  }
+
+  /**
+   * Opens a generation on a model, started if needed: the one path `invokeModel`, the HTTP server
+   * and the CLI share. Wrapped in an object: a stream is awaitable, so an async function returning it
+   * bare would resolve to its result.
+   */
+  async openGeneration(
+    model: string | Address,
+    request: GenerateRequest,
+    options: { signal?: AbortSignal; timeout?: number } = {},
+  ): Promise<{ stream: GenerationStream<ModelProtocol[typeof ModelMessage.Generate]['stream']> }> {
+    const ref = await this.ref(model, options.signal ? { signal: options.signal } : {});
+    return { stream: ref.stream(ModelMessage.Generate, request, options) };
+  }
+
+  /**
+   * Starts the model (if needed) and its {@link TunerActor} (if needed), at `@(tuner/<model id>)`,
    * and returns the tuner's address: adapters, training data and evaluation for that model.
    */
   async ensureTuner(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
     const modelAddress = await this.ensureStarted(model, options);
-    const id = `${parseAddress(modelAddress)}.tuner`;
+    const id = kindAddress(ActorKind.Tuner, entityName(ActorKind.Model, modelAddress));
     if (!this.router.has(id)) {
       try {
         this.router.registerActor(id, new TunerActor({ model: modelAddress }), TunerActor.actorOptions);
@@ -253,14 +301,15 @@ export class ModelManager {
         if (!(error instanceof ActorAlreadyRegisteredError)) throw error;
       }
     }
-    return address(id);
+    return id;
   }
 
   /** Stops a model's actor (its generations are aborted and the model freed) and its tuner; the entity stays. */
   async stopModel(model: string | Address): Promise<boolean> {
-    const tuner = `${parseAddress(model)}.tuner`;
+    const name = entityName(ActorKind.Model, model);
+    const tuner = kindAddress(ActorKind.Tuner, name);
     if (this.router.has(tuner)) await this.router.unregisterActor(tuner);
-    return this.router.unregisterActor(model);
+    return this.router.unregisterActor(kindAddress(ActorKind.Model, name));
   }
 
   /**
@@ -281,35 +330,32 @@ export class ModelManager {
       ...(options.params ? { params: options.params } : {}),
       ...(options.session ? { session: options.session } : {}),
     };
-    const target = await this.ensureStarted(model, options.signal ? { signal: options.signal } : {});
     const common = {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
     };
-    if (!options.stream) return this.router.ask<GenerateResult>(target, ModelMessage.Generate, request, common);
-
-    let usage: Partial<GenerationUsage> | undefined;
-    const onToken = options.onToken;
-    const result = await this.router.streamAsk(target, ModelMessage.Generate, request, {
+    const ref = await this.ref(model, options.signal ? { signal: options.signal } : {});
+    let usage: GenerationUsage | undefined;
+    const onToken = options.stream ? options.onToken : undefined;
+    const result = await ref.streamAsk(ModelMessage.Generate, request, {
       ...common,
       onChunk: async (event) => {
         if (event.type === 'token' && event.content && onToken) await onToken(event.content, event);
-        // The ModelActor's done event carries its whole GenerationUsage.
-        if (event.type === 'done') usage = event.usage as Partial<GenerationUsage> | undefined;
+        if (event.type === 'done') usage = event.usage;
       },
     });
     if (result.error) throw result.error;
     return {
       text: result.text,
       finishReason: result.finishReason,
-      usage: {
-        promptTokens: usage?.promptTokens ?? 0,
-        completionTokens: usage?.completionTokens ?? result.tokenCount,
-        totalTokens: usage?.totalTokens ?? result.tokenCount,
-        timeToFirstTokenMs: usage?.timeToFirstTokenMs ?? result.timeToFirstTokenMs,
-        tokensPerSecond: usage?.tokensPerSecond ?? result.tokensPerSecond,
-        queueMs: usage?.queueMs ?? 0,
-        cachedPromptTokens: usage?.cachedPromptTokens ?? 0,
+      usage: usage ?? {
+        promptTokens: 0,
+        completionTokens: result.tokenCount,
+        totalTokens: result.tokenCount,
+        timeToFirstTokenMs: result.timeToFirstTokenMs,
+        tokensPerSecond: result.tokensPerSecond,
+        queueMs: 0,
+        cachedPromptTokens: 0,
       },
     };
   }

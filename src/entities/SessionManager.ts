@@ -1,12 +1,14 @@
 import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
+import { MODEL_DIRECTORY_ADDRESS } from '../actors/ModelDirectory/modelDirectoryProtocol.js';
 import { SessionActor } from '../actors/SessionActor/SessionActor.js';
 import type { CompletionEvent, SessionExport } from '../actors/SessionActor/types.js';
 import type { GenerationParams } from '../actors/ModelActor/types.js';
-import { type Address, address, parseAddress } from '../messaging/address.js';
+import { type Address, address } from '../messaging/address.js';
 import { type Clock, systemClock } from '../messaging/Clock.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import { EntityErrorCode, EntityExistsError, EntityNotFoundError, InvalidEntityError } from './entityErrors.js';
+import { ActorKind, entityName, kindAddress } from './actorNames.js';
 import type { ModelManager } from './ModelManager.js';
 import type { Store } from './store/Store.js';
 import { isDamagedValueError } from './store/storeErrors.js';
@@ -40,7 +42,8 @@ export interface CreateSessionOptions {
 export interface SessionSummary {
   id: string;
   address: Address;
-  model: Address;
+  /** The model's address (`@(model/<id>)`, or `@(<id>)` for a session stored before addresses had a kind). */
+  model: Address | string;
   turns: number;
   createdAt: number;
   updatedAt: number;
@@ -71,13 +74,13 @@ export interface SessionListReport {
 
 /**
  * Creates, lists, loads, forks, imports and deletes sessions. Each session is an entity in the
- * store and, while active, a {@link SessionActor} registered at `@(id)`.
+ * store and, while active, a {@link SessionActor} registered at `@(session/<id>)`.
  *
  * @example
  * ```ts
  * const sessions = new SessionManager({ router, store, models });
- * const chat = await sessions.create({ id: 'stream-session', model: address('stream-model') });
- * const reply = await router.ask<InferenceResult>(chat, SessionMessage.Inference, { message: 'Hi!' }, { timeout: 60_000 });
+ * const chat = router.ref(await sessions.create({ id: 'stream-session', model: 'stream-model' }), sessionProtocol);
+ * const reply = await chat.ask(SessionMessage.Inference, { message: 'Hi!' }, { timeout: 60_000 });
  * ```
  */
 export class SessionManager {
@@ -98,14 +101,14 @@ export class SessionManager {
 
   /** Creates a session (stored at once) and starts its actor. */
   async create(options: CreateSessionOptions): Promise<Address> {
-    const id = parseAddress(options.id ?? `session-${nanoid(12)}`);
+    const id = entityName(ActorKind.Session, options.id ?? `session-${nanoid(12)}`);
     const signal = options.signal ? { signal: options.signal } : {};
     if (await this.store.get(EntityCollection.Sessions, id, signal)) throw new EntityExistsError(EntityCollection.Sessions, id);
     const model = await this.models.getModel(options.model, signal);
     const now = this.clock.now();
     const entity: SessionEntity = {
       id,
-      model: address(model.id),
+      model: kindAddress(ActorKind.Model, model.id),
       ...(options.systemPrompt === undefined ? {} : { systemPrompt: options.systemPrompt }),
       ...(options.params === undefined ? {} : { params: options.params }),
       ...(options.overflow === undefined ? {} : { overflow: options.overflow }),
@@ -120,8 +123,9 @@ export class SessionManager {
 
   /** Starts the actor of a stored session if it is not running (after a restart, say). */
   async load(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    const id = parseAddress(session);
-    if (this.router.has(id)) return address(id);
+    const id = entityName(ActorKind.Session, session);
+    const self = kindAddress(ActorKind.Session, id);
+    if (this.router.has(self)) return self;
     if (!(await this.store.get(EntityCollection.Sessions, id, options))) {
       throw new EntityNotFoundError(EntityCollection.Sessions, id);
     }
@@ -130,7 +134,7 @@ export class SessionManager {
 
   /** The stored session (its last persisted turn included). */
   async get(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<SessionEntity> {
-    const id = parseAddress(session);
+    const id = entityName(ActorKind.Session, session);
     const entity = await this.store.get<SessionEntity>(EntityCollection.Sessions, id, options);
     if (!entity) throw new EntityNotFoundError(EntityCollection.Sessions, id);
     return entity;
@@ -167,10 +171,9 @@ export class SessionManager {
 
   /** Stops the session's actor (its turn in flight is cancelled) and deletes it from the store. */
   async delete(session: string | Address, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    const id = parseAddress(session);
-    // Only a stored session's actor is stopped: the id may name a model or any other actor.
+    const id = entityName(ActorKind.Session, session);
     if ((await this.store.get(EntityCollection.Sessions, id, options)) === undefined) return false;
-    await this.router.unregisterActor(id);
+    await this.router.unregisterActor(kindAddress(ActorKind.Session, id));
     return this.store.delete(EntityCollection.Sessions, id, options);
   }
 
@@ -199,7 +202,7 @@ export class SessionManager {
   }
 
   private async createFrom(source: SessionEntity, id: string | undefined, signal: AbortSignal | undefined): Promise<Address> {
-    const newId = parseAddress(id ?? `session-${nanoid(12)}`);
+    const newId = entityName(ActorKind.Session, id ?? `session-${nanoid(12)}`);
     const options = signal ? { signal } : {};
     if (await this.store.get(EntityCollection.Sessions, newId, options)) {
       throw new EntityExistsError(EntityCollection.Sessions, newId);
@@ -232,12 +235,12 @@ export class SessionManager {
     return {
       summary: {
         id,
-        address: address(id),
+        address: kindAddress(ActorKind.Session, id),
         model: entity.model,
         turns: entity.turns.length,
         createdAt: entity.createdAt,
         updatedAt: entity.updatedAt,
-        active: this.router.has(id),
+        active: this.router.has(kindAddress(ActorKind.Session, id)),
       },
     };
   }
@@ -250,8 +253,15 @@ export class SessionManager {
   private start(id: string): Address {
     const actor = new SessionActor({
       sessionId: id,
-      store: this.store,
-      models: this.models,
+      store: {
+        load: async (sessionId) => {
+          const entity = await this.store.get<SessionEntity>(EntityCollection.Sessions, sessionId);
+          if (!entity) throw new EntityNotFoundError(EntityCollection.Sessions, sessionId);
+          return entity;
+        },
+        save: (entity) => this.store.put(EntityCollection.Sessions, entity.id, entity),
+      },
+      models: MODEL_DIRECTORY_ADDRESS,
       clock: this.clock,
       fork: (source) => this.createFrom(source, undefined, undefined),
       onCompletion: (event) => {
@@ -264,7 +274,7 @@ export class SessionManager {
         }
       },
     });
-    return this.router.registerActor(id, actor, SessionActor.actorOptions);
+    return this.router.registerActor(kindAddress(ActorKind.Session, id), actor, SessionActor.actorOptions);
   }
 }
 

@@ -60,27 +60,8 @@ export class ProviderUnsupportedError extends ActorError {
   }
 }
 
-/** The conversation does not fit in the context and the session's overflow policy is `error`. */
-export class ContextOverflowError extends ActorError {
-  override readonly kind = ErrorKind.Invalid;
-
-  constructor(
-    readonly promptTokens: number,
-    readonly contextSize: number,
-    detail: string,
-  ) {
-    super(EntityErrorCode.ContextOverflow, `context overflow: ${promptTokens} tokens, context ${contextSize} (${detail})`);
-  }
-}
-
-/** `waitForCompletion` was asked about a prompt id this session never had. */
-export class PromptNotFoundError extends ActorError {
-  override readonly kind = ErrorKind.NotFound;
-
-  constructor(readonly promptId: string) {
-    super(EntityErrorCode.PromptNotFound, `no prompt with id ${JSON.stringify(promptId)} in this session`);
-  }
-}
+// A session's own errors live with the SessionActor (the layer below); re-exported for the API.
+export { ContextOverflowError, PromptNotFoundError } from '../actors/SessionActor/sessionErrors.js';
 
 /**
  * A previous process died while loading this model (llama.cpp aborts on some malformed files), so

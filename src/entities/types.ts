@@ -1,5 +1,5 @@
 import type { Address } from '../messaging/address.js';
-import type { ChatMessage, GenerationParams, ModelActorOptions } from '../actors/ModelActor/types.js';
+import type { ModelActorOptions } from '../actors/ModelActor/types.js';
 
 /** Store collections that hold entities. */
 export const EntityCollection = {
@@ -79,32 +79,4 @@ export interface ModelLoadMarker {
   file?: { size: number; mtimeMs: number };
 }
 
-/** One message of a conversation, as stored. */
-export interface Turn extends ChatMessage {
-  /** The prompt id of the inference that produced this turn. */
-  promptId?: string;
-  /** Milliseconds since the epoch. */
-  at: number;
-}
-
-/** A conversation: a model, a system prompt, default parameters and its turns. */
-export interface SessionEntity {
-  id: string;
-  /** The model's address, e.g. `@(stream-model)`. */
-  model: Address;
-  systemPrompt?: string;
-  params?: GenerationParams;
-  /** What to do when the conversation outgrows the context. Defaults to `shift`. */
-  overflow?: OverflowPolicy;
-  turns: Turn[];
-  /** Index of the first turn still sent to the model; earlier ones were shifted out. Defaults to `0`. */
-  contextStart?: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/**
- * `shift`: drop the oldest turns (the system prompt is kept) until the prompt fits with room to
- * answer. `error`: refuse the turn with `CONTEXT_OVERFLOW` and keep the history as it is.
- */
-export type OverflowPolicy = 'shift' | 'error';
+export type { OverflowPolicy, SessionEntity, Turn } from '../actors/SessionActor/types.js';

@@ -189,13 +189,15 @@ export class ActorCell {
   }
 
   private drain(): void {
-    while (this.concurrentRunning < this.settings.maxConcurrent && this.accepting()) {
-      const job = this.concurrentQueue.shift();
+    // The exclusive lane first: a turn that arrived before a read of its state (messages queued
+    // while the actor was starting) begins, and sets up what it sets up synchronously, before the read runs.
+    while (this.exclusiveRunning < this.settings.concurrency && this.accepting()) {
+      const job = this.exclusiveQueue.shift();
       if (!job) break;
       this.run(job);
     }
-    while (this.exclusiveRunning < this.settings.concurrency && this.accepting()) {
-      const job = this.exclusiveQueue.shift();
+    while (this.concurrentRunning < this.settings.maxConcurrent && this.accepting()) {
+      const job = this.concurrentQueue.shift();
       if (!job) break;
       this.run(job);
     }

@@ -236,6 +236,11 @@ export class MessageRouter implements ActorRouter, AsyncDisposable {
     return this.cells.get(parseAddress(id))?.status;
   }
 
+  /** The protocol the actor at the address declares, or `undefined` (none, or no such actor). */
+  protocolOf(id: string | Address): Protocol | undefined {
+    return this.cells.get(parseAddress(id))?.protocol;
+  }
+
   /** Addresses of all registered actors. */
   actors(): Address[] {
     return [...this.cells.values()].map((cell) => cell.address);

@@ -4,6 +4,7 @@ import {
   ActorError,
   ErrorCode,
   InvalidArgumentError,
+  isErrorKind,
   StreamOverflowError,
   TimeoutError,
 } from './errors.js';
@@ -125,7 +126,9 @@ export class StreamChannel {
         this.producerTokensPerSecond = event.tokensPerSecond;
         break;
       case StreamEventType.Error:
-        this.error = new ActorError(event.code ?? ErrorCode.ActorFailed, event.error ?? 'stream failed');
+        this.error = new ActorError(event.code ?? ErrorCode.ActorFailed, event.error ?? 'stream failed', {
+          ...(isErrorKind(event.kind) ? { kind: event.kind } : {}),
+        });
         this.finishReason = FinishReason.Error;
         break;
       default:
@@ -167,7 +170,7 @@ export class StreamChannel {
         : error instanceof AbortedError
           ? FinishReason.Cancelled
           : FinishReason.Error;
-    this.append({ type: StreamEventType.Error, error: error.message, code: error.code, timestamp: this.options.now() });
+    this.append({ type: StreamEventType.Error, error: error.message, code: error.code, kind: error.kind, timestamp: this.options.now() });
     this.close();
   }
 

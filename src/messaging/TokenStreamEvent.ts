@@ -66,6 +66,8 @@ export interface TokenStreamEvent<S = DefaultStreamShape> {
   error?: string;
   /** The stable code of an `error` event (see `ErrorCode`). */
   code?: string;
+  /** The kind of an `error` event's error (see `ErrorKind`): what it means to the caller (not found, overloaded, ...). */
+  kind?: string;
   /** Milliseconds since the epoch, from the router's clock when the producer did not set it. */
   timestamp: number;
   /** Vocabulary id of the token. */

@@ -6,8 +6,8 @@ import { InvalidAddressError } from './errors.js';
  */
 export type Address = `@(${string})` & { readonly __brand?: 'Address' };
 
-/** Longest accepted actor id, in characters. */
-export const MAX_ACTOR_ID_LENGTH = 128;
+/** Longest accepted actor id, in characters: room for a kind prefix (`session/`) before a 128-character name. */
+export const MAX_ACTOR_ID_LENGTH = 192;
 
 // Ids are path-like names: letters, digits and `._:/-`, starting with a letter or digit. Parentheses
 // and whitespace are excluded so that `@(id)` can always be parsed back without ambiguity.

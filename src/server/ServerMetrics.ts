@@ -47,8 +47,9 @@ export class ServerMetrics {
         async collect() {
           this.reset();
           for (const model of await models.listModels()) {
-            if (!router.has(model.id)) continue;
-            const status = await router.ask<ModelStatus>(model.id, ModelMessage.Status, null, { timeout: 2_000 }).catch(() => undefined);
+            const running = models.running(model.id);
+            if (!running) continue;
+            const status = await running.ask(ModelMessage.Status, null, { timeout: 2_000 }).catch(() => undefined);
             if (status) this.set({ model: model.id }, pick(status));
           }
         },
@@ -65,7 +66,7 @@ export class ServerMetrics {
   }
 
   /** Records a finished generation served over HTTP. */
-  generation(model: string, result: GenerationResult): void {
+  generation<S>(model: string, result: GenerationResult<S>): void {
     this.tokens.inc({ model }, result.tokenCount);
     if (result.timeToFirstTokenMs !== undefined) this.ttft.observe({ model }, result.timeToFirstTokenMs / 1000);
   }

@@ -1,14 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ModelStatus } from '../actors/ModelActor/types.js';
 import { ModelMessage } from '../actors/ModelActor/types.js';
-import { SessionMessage } from '../actors/SessionActor/types.js';
-import { address, parseAddress } from '../messaging/address.js';
+import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
+import { type InferenceRequest, SessionMessage } from '../actors/SessionActor/types.js';
+import { type Address, address, parseAddress } from '../messaging/address.js';
+import { ActorNotFoundError } from '../messaging/errors.js';
+import type { MessageRouter } from '../messaging/MessageRouter.js';
+import { messageSpec } from '../messaging/protocol.js';
 import { EntityNotFoundError } from '../entities/entityErrors.js';
 import { EntityCollection, type ModelLoadOptions } from '../entities/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { clientSignal } from './clientSignal.js';
+import { confineDeclaredPaths } from './confineDeclaredPaths.js';
 import { confinedPath, confinePayloadPaths } from './confinedPath.js';
+import { MessageNotExposedError } from './MessageNotExposedError.js';
 import { pipeStream } from './pipeStream.js';
 import type { ServerContext } from './ServerContext.js';
 
@@ -32,11 +37,11 @@ function optionalTimeout(body: Body): { timeout?: number } {
  * leaving (at any stage: `clientSignal` watches from the first byte) aborts it, and an error known
  * before the first event is a plain HTTP error.
  */
-export async function pipeEvents(
+export async function pipeEvents<S>(
   context: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  start: (signal: AbortSignal) => GenerationStream,
+  start: (signal: AbortSignal) => GenerationStream<S>,
 ): Promise<FastifyReply> {
   const signal = clientSignal(request);
   await pipeStream(reply, start(signal), {
@@ -47,26 +52,47 @@ export async function pipeEvents(
   return reply;
 }
 
+/**
+ * @internal What the generic routes may send to an actor: a message type its protocol marks
+ * `exposed`, with every path field the protocol declares confined to the allowed directories (and,
+ * as a second guard, every field that looks like a path).
+ */
+async function exposedMessage(
+  context: ServerContext,
+  router: MessageRouter,
+  id: string,
+  body: Body,
+): Promise<{ target: Address; type: string; payload: unknown }> {
+  if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
+  const target = address(parseAddress(id));
+  if (!router.has(target)) throw new ActorNotFoundError(parseAddress(target));
+  const protocol = router.protocolOf(target);
+  const spec = protocol && messageSpec(protocol, body.type);
+  if (!spec?.exposed) throw new MessageNotExposedError(parseAddress(target), body.type);
+  const dirs = [...context.modelDirs, ...context.adapterDirs];
+  const declared = await confineDeclaredPaths(dirs, body.payload, spec.paths ?? []);
+  return { target, type: body.type, payload: await confinePayloadPaths(dirs, declared) };
+}
+
 /** @internal Routes of the actor model itself: ask/stream any actor, sessions, models, health. */
 export function nativeRoutes(app: FastifyInstance, context: ServerContext): void {
   const { router, sessions, models } = context;
 
-  app.post<{ Params: { id: string } }>('/actors/:id/ask', async (request) => {
-    const body = asObject(request.body);
-    if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
-    const payload = await confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
-    const reply = await router.ask(address(request.params.id), body.type, payload, { ...optionalTimeout(body), signal: clientSignal(request) });
-    return { reply };
-  });
-
-  app.post<{ Params: { id: string } }>('/actors/:id/stream', async (request, reply) => {
-    const body = asObject(request.body);
-    if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
-    const type = body.type;
-    const payload = await confinePayloadPaths([...context.modelDirs, ...context.adapterDirs], body.payload);
-    const target = address(request.params.id);
-    return pipeEvents(context, request, reply, (signal) => router.stream(target, type, payload, { signal, ...optionalTimeout(body) }));
-  });
+  // An actor id has a kind (`model/demo`): `/actors/model/demo/ask`, or the id URL-encoded in one segment.
+  for (const route of ['/actors/:id', '/actors/:kind/:name']) {
+    type Params = { id?: string; kind?: string; name?: string };
+    const idOf = (params: Params): string => params.id ?? `${params.kind}/${params.name}`;
+    app.post<{ Params: Params }>(`${route}/ask`, async (request) => {
+      const { target, type, payload } = await exposedMessage(context, router, idOf(request.params), asObject(request.body));
+      const reply = await router.ask(target, type, payload, { ...optionalTimeout(asObject(request.body)), signal: clientSignal(request) });
+      return { reply };
+    });
+    app.post<{ Params: Params }>(`${route}/stream`, async (request, reply) => {
+      const body = asObject(request.body);
+      const { target, type, payload } = await exposedMessage(context, router, idOf(request.params), body);
+      return pipeEvents(context, request, reply, (signal) => router.stream(target, type, payload, { signal, ...optionalTimeout(body) }));
+    });
+  }
 
   app.get('/sessions', async (request) => sessions.listReport({ signal: clientSignal(request) }));
 
@@ -93,20 +119,22 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
   app.post<{ Params: { id: string } }>('/sessions/:id/messages', async (request, reply) => {
     const body = asObject(request.body);
     const signal = clientSignal(request);
-    const session = await sessions.load(request.params.id, { signal });
+    const session = router.ref(await sessions.load(request.params.id, { signal }), sessionProtocol);
+    // Checked by the SessionActor: a non-string message is its INVALID_ARGUMENT.
     const inference = {
       message: body.message,
       ...(typeof body.params === 'object' && body.params !== null ? { params: body.params } : {}),
-    };
+    } as InferenceRequest;
     if (body.stream === false) {
-      return router.ask(session, SessionMessage.Inference, inference, { timeout: Number.POSITIVE_INFINITY, signal });
+      return session.ask(SessionMessage.Inference, inference, { timeout: Number.POSITIVE_INFINITY, signal });
     }
-    return pipeEvents(context, request, reply, (signal) => router.stream(session, SessionMessage.Inference, inference, { signal }));
+    return pipeEvents(context, request, reply, (signal) => session.stream(SessionMessage.Inference, inference, { signal }));
   });
 
-  app.post<{ Params: { id: string } }>('/sessions/:id/cancel', async (request) =>
-    router.ask(address(request.params.id), SessionMessage.Cancel, null),
-  );
+  app.post<{ Params: { id: string } }>('/sessions/:id/cancel', async (request) => {
+    const session = router.ref(await sessions.load(request.params.id), sessionProtocol);
+    return session.ask(SessionMessage.Cancel, null);
+  });
 
   app.post('/models', async (request, reply) => {
     const body = asObject(request.body);
@@ -128,8 +156,9 @@ export function nativeRoutes(app: FastifyInstance, context: ServerContext): void
   app.get('/health', async (_request: FastifyRequest, reply: FastifyReply) => {
     const states = await Promise.all(
       (await models.listModels()).map(async (model) => {
-        if (!router.has(model.id)) return { id: model.id, state: 'stopped' };
-        const status = await router.ask<ModelStatus>(model.id, ModelMessage.Status, null, { timeout: 2_000 }).catch(() => undefined);
+        const running = models.running(model.id);
+        if (!running) return { id: model.id, state: 'stopped' };
+        const status = await running.ask(ModelMessage.Status, null, { timeout: 2_000 }).catch(() => undefined);
         return { id: model.id, state: status?.state ?? 'unresponsive' };
       }),
     );

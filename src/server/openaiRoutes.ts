@@ -1,3 +1,4 @@
+import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { nanoid } from 'nanoid';
 import type { InferenceRequest } from '../actors/SessionActor/types.js';
@@ -142,7 +143,7 @@ async function startGeneration(
   body: Body,
   request_: { messages?: ChatMessage[]; prompt?: string },
   signal: AbortSignal,
-): Promise<{ stream: GenerationStream }> {
+): Promise<{ stream: GenerationStream<{ usage: GenerationUsage }> }> {
   // Wrapped: a GenerationStream is itself awaitable, so returning it bare from an async function
   // would resolve to its final result instead of the stream.
   const params = generationParams(body);
@@ -151,15 +152,14 @@ async function startGeneration(
     const messages = request_.messages ?? [{ role: 'user' as const, content: request_.prompt ?? '' }];
     const last = messages.at(-1);
     if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message');
-    const address = await context.sessions.load(session, { signal });
+    const chat = context.router.ref(await context.sessions.load(session, { signal }), sessionProtocol);
     const inference: InferenceRequest = { message: last.content, params };
-    return { stream: context.router.stream(address, SessionMessage.Inference, inference, { signal }) };
+    return { stream: chat.stream(SessionMessage.Inference, inference, { signal }) };
   }
   const adapters = await requestAdapters(context, body);
   await context.models.getModel(modelId(body), { signal }); // 404 for anything that is not a published model
-  const model = await context.models.ensureStarted(modelId(body), { signal });
   const generate: GenerateRequest = { ...request_, params, ...adapters };
-  return { stream: context.router.stream(model, ModelMessage.Generate, generate, { signal }) };
+  return context.models.openGeneration(modelId(body), generate, { signal });
 }
 
 /** Serves one chat or text completion, streamed as OpenAI SSE chunks or as one JSON object. */
@@ -234,12 +234,12 @@ export function openaiRoutes(app: FastifyInstance, context: ServerContext): void
     const body = asObject(request.body);
     const signal = clientSignal(request);
     await context.models.getModel(modelId(body), { signal });
-    const model = await context.models.ensureStarted(modelId(body), { signal });
+    const model = await context.models.ref(modelId(body), { signal });
     const input = body.input;
     if (typeof input !== 'string' && !(Array.isArray(input) && input.every((i) => typeof i === 'string'))) {
       throw new InvalidArgumentError('input must be a string or an array of strings');
     }
-    const result = await context.router.ask<EmbedResult>(model, ModelMessage.Embed, { input }, { timeout: 120_000, signal });
+    const result = await model.ask(ModelMessage.Embed, { input }, { timeout: 120_000, signal });
     return reply.send({
       object: 'list',
       model: modelId(body),

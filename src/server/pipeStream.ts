@@ -1,17 +1,17 @@
 import type { FastifyReply } from 'fastify';
 import { ActorError, ErrorCode } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
-import { StreamEventType, type TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import { type DefaultStreamShape, StreamEventType, type TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
 import { SseWriter } from './SseWriter.js';
 
 /** @internal How {@link pipeStream} writes one stream. */
-export interface PipeStreamOptions {
+export interface PipeStreamOptions<S = DefaultStreamShape> {
   /** The request's client-gone signal. */
   signal: AbortSignal;
   /** See {@link SseWriter}'s `writeTimeoutMs`. */
   writeTimeoutMs: number;
   /** Writes one event; resolve after `sse.send` so the client's pace is the producer's. */
-  onEvent(sse: SseWriter, event: TokenStreamEvent): Promise<unknown>;
+  onEvent(sse: SseWriter, event: TokenStreamEvent<S>): Promise<unknown>;
   /** Writes what goes before the first event (the OpenAI role chunk). */
   onStart?(sse: SseWriter): Promise<unknown>;
 }
@@ -24,9 +24,13 @@ export interface PipeStreamOptions {
  * Whatever happens, the iterator is returned (which cancels the stream if it is still running) and
  * the response ended, so a client that left releases the slot behind it.
  */
-export async function pipeStream(reply: FastifyReply, stream: GenerationStream, options: PipeStreamOptions): Promise<void> {
+export async function pipeStream<S = DefaultStreamShape>(
+  reply: FastifyReply,
+  stream: GenerationStream<S>,
+  options: PipeStreamOptions<S>,
+): Promise<void> {
   const events = stream[Symbol.asyncIterator]();
-  let step: IteratorResult<TokenStreamEvent>;
+  let step: IteratorResult<TokenStreamEvent<S>>;
   try {
     step = await events.next(); // a stream that never started rejects here, typed
   } catch (error) {

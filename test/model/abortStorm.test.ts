@@ -19,7 +19,7 @@ const BUDGET_MS = 25_000;
 const ROUTES: Array<[string, (maxTokens: number) => unknown]> = [
   ['/v1/chat/completions', (n) => ({ model: 'tiny', messages: [{ role: 'user', content: 'go on' }], max_tokens: n, stream: true })],
   ['/v1/completions', (n) => ({ model: 'tiny', prompt: 'go on', max_tokens: n, stream: true })],
-  ['/actors/tiny/stream', (n) => ({ type: 'generate', payload: { prompt: 'go on', params: { maxTokens: n } } })],
+  ['/actors/model/tiny/stream', (n) => ({ type: 'generate', payload: { prompt: 'go on', params: { maxTokens: n } } })],
   ['/sessions/storm/messages', (n) => ({ message: 'go on', params: { maxTokens: n } })],
   ['/models/tiny/evaluate', () => ({ examples: [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b c d' }] }] })],
 ];
@@ -88,7 +88,7 @@ describe('abort storm', () => {
     while (inProcess < IN_PROCESS_OPERATIONS && Date.now() < deadline) {
       const batch = Array.from({ length: Math.min(10, IN_PROCESS_OPERATIONS - inProcess) }, async () => {
         const controller = new AbortController();
-        const stream = server.router.stream('tiny', ModelMessage.Generate, { prompt: 'go on', params: { maxTokens: 200 } }, { signal: controller.signal });
+        const stream = server.router.stream('model/tiny', ModelMessage.Generate, { prompt: 'go on', params: { maxTokens: 200 } }, { signal: controller.signal });
         const how = Math.floor(random() * 3);
         const after = Math.floor(random() * 6);
         if (how === 0) setTimeout(() => controller.abort(), after);

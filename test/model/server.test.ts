@@ -242,10 +242,10 @@ describe('HTTP server: native endpoints, health and metrics', () => {
   it('ask and stream any actor; session CRUD; SSE of TokenStreamEvents', async () => {
     const { url, models } = await setup();
     await models.ensureStarted('tiny');
-    const asked = await post(`${url}/actors/tiny/ask`, JSON.stringify({ type: 'tokenize', payload: { text: 'the actor' } }));
+    const asked = await post(`${url}/actors/model/tiny/ask`, JSON.stringify({ type: 'tokenize', payload: { text: 'the actor' } }));
     expect(((await asked.json()) as { reply: { tokens: number[] } }).reply.tokens.length).toBeGreaterThan(0);
 
-    const streamed = await post(`${url}/actors/tiny/stream`, JSON.stringify({ type: 'generate', payload: { prompt: 'the', params: { maxTokens: 3, temperature: 0 } } }));
+    const streamed = await post(`${url}/actors/model/tiny/stream`, JSON.stringify({ type: 'generate', payload: { prompt: 'the', params: { maxTokens: 3, temperature: 0 } } }));
     expect(streamed.headers.get('content-type')).toContain('text/event-stream');
     const events = (await streamed.text()).split('\n\n').filter(Boolean);
     expect(events.map((e) => e.split('\n')[0])).toEqual(['event: token', 'event: token', 'event: token', 'event: done']);
@@ -335,8 +335,8 @@ describe('HTTP server: adapters and evaluation (TunerActor)', () => {
       await send(`${url}/v1/chat/completions`, 'POST', { model: 'tiny', messages: [{ role: 'user', content: 'x' }], adapters: [{ path: '/etc/passwd' }] }),
       await send(`${url}/models`, 'POST', { id: 'with-lora', provider: 'local', path: tinyPath, load: { adapters: [{ path: '/etc/passwd' }] } }),
       // The generic actor endpoint cannot be used to reach files the dedicated ones refuse.
-      await send(`${url}/actors/tiny/ask`, 'POST', { type: 'applyAdapter', payload: { path: '/etc/passwd' } }),
-      await send(`${url}/actors/tiny/stream`, 'POST', { type: 'generate', payload: { prompt: 'x', adapters: [{ path: '/etc/hosts' }] } }),
+      await send(`${url}/actors/model/tiny/ask`, 'POST', { type: 'applyAdapter', payload: { path: '/etc/passwd' } }),
+      await send(`${url}/actors/model/tiny/stream`, 'POST', { type: 'generate', payload: { prompt: 'x', adapters: [{ path: '/etc/hosts' }] } }),
     ]) {
       expect(response.status).toBe(403);
       expect((await json<{ error: { code: string } }>(response)).error.code).toBe('PATH_NOT_ALLOWED');

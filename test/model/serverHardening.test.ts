@@ -121,7 +121,7 @@ describe('clients that hang up', () => {
     const routes: Array<[string, unknown]> = [
       ['/v1/chat/completions', { model: 'tiny', messages: [{ role: 'user', content: 'go on' }], max_tokens: 300, stream: true }],
       ['/v1/completions', { model: 'tiny', prompt: 'go on', max_tokens: 300, stream: true }],
-      ['/actors/tiny/stream', { type: 'generate', payload: { prompt: 'go on', params: { maxTokens: 300 } } }],
+      ['/actors/model/tiny/stream', { type: 'generate', payload: { prompt: 'go on', params: { maxTokens: 300 } } }],
     ];
     for (const delay of [0, 1, 5, 20]) {
       await Promise.all(routes.flatMap(([path, body]) => [hangUp(port, path, body, delay), hangUp(port, path, body, delay)]));
@@ -140,7 +140,7 @@ describe('files', () => {
     const victim = join(outside, 'victim.txt');
     await writeFile(victim, 'precious');
     for (const options of [{ outputPath: victim }, { adapterPath: join(outside, 'lora.gguf') }, { outputPath: join(outside, 'new', 'x.gguf') }]) {
-      const response = await post(`${url}/actors/tiny.tuner/ask`, {
+      const response = await post(`${url}/actors/tuner/tiny/ask`, {
         type: 'startTraining',
         payload: { dataset: { conversations: [] }, options: { contextSize: 256, ...options } },
       });
@@ -226,13 +226,13 @@ describe('overload and errors before the first byte', () => {
   it('streaming requests over slots + queue get 503 + Retry-After, not a 200 with an error event', async () => {
     const { url, models } = await setup({ slots: 1, maxQueue: 0 });
     await models.ensureStarted('tiny');
-    const holder = await post(`${url}/actors/tiny/stream`, { type: 'generate', payload: { prompt: 'long', params: { maxTokens: 400 } } });
+    const holder = await post(`${url}/actors/model/tiny/stream`, { type: 'generate', payload: { prompt: 'long', params: { maxTokens: 400 } } });
     const reader = holder.body?.getReader();
     await reader?.read(); // the one slot is taken
     for (const [path, body] of [
       ['/v1/chat/completions', { model: 'tiny', messages: [{ role: 'user', content: 'x' }], stream: true }],
       ['/v1/completions', { model: 'tiny', prompt: 'x', stream: true }],
-      ['/actors/tiny/stream', { type: 'generate', payload: { prompt: 'x' } }],
+      ['/actors/model/tiny/stream', { type: 'generate', payload: { prompt: 'x' } }],
     ] as const) {
       const refused = await post(`${url}${path}`, body);
       expect([path, refused.status, refused.headers.get('retry-after')]).toEqual([path, 503, '1']);
@@ -270,7 +270,7 @@ describe('overload and errors before the first byte', () => {
     expect(expectation).toMatch(/^HTTP\/1\.1 417[\s\S]*"code":"EXPECTATION_FAILED"/);
     // Found by the soak: this held a slot forever (logits overflowed, a grammar sampler never ended).
     await models.ensureStarted('tiny');
-    const degenerate = await post(`${url}/actors/tiny/ask`, {
+    const degenerate = await post(`${url}/actors/model/tiny/ask`, {
       type: 'generate',
       payload: { prompt: 'o', params: { maxTokens: 3, topK: 0, minP: 0, repeatPenalty: { penalty: 1.6873695822453927e-85, lastTokens: 80 }, jsonSchema: { type: 'string', maxLength: 3 } } },
     });

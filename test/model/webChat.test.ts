@@ -81,7 +81,7 @@ afterEach(async () => {
   await page.close();
 });
 
-const status = () => router.ask<ModelStatus>('tiny', ModelMessage.Status, null);
+const status = () => router.ask<ModelStatus>('model/tiny', ModelMessage.Status, null);
 const storedTurns = async (id: string) => {
   const response = await fetch(`${url}/sessions/${id}`);
   return ((await response.json()) as { turns: Array<{ role: string; content: string }> }).turns;

@@ -272,7 +272,7 @@ describe('SessionManager listing on a damaged store', () => {
     expect(report.sessions.map((s) => s.id)).toEqual(['new', 'old']);
     expect(report.sessions[1]).toEqual({
       id: 'old',
-      address: '@(old)',
+      address: '@(session/old)',
       model: '@(some-model)',
       turns: 3,
       createdAt: 1_000,

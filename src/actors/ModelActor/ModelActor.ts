@@ -1,3 +1,4 @@
+import { modelProtocol } from './modelProtocol.js';
 import type { Token } from 'node-llama-cpp';
 import type { Logger } from 'pino';
 import { Actor } from '../../messaging/Actor.js';
@@ -61,6 +62,7 @@ import { validateAdapter } from './validateAdapter.js';
  * ```
  */
 export class ModelActor extends Actor implements AsyncDisposable {
+  override readonly protocol = modelProtocol;
   private readonly options: ModelActorOptions;
   private readonly clock: Clock;
   private logger: Logger | undefined;
@@ -106,12 +108,15 @@ export class ModelActor extends Actor implements AsyncDisposable {
     this.lifecycle = createModelLifecycle((state) => this.stateReporter?.(state, { model: options.modelPath }));
   }
 
-  /** Router options that let every slot and queue place hold a message at once. */
+  /**
+   * Router options: a mailbox with room for every slot and queue place. Generations run in the
+   * concurrent lane (see {@link modelProtocol}); the model's own scheduler admits them to slots and
+   * refuses past `maxQueue` with `QUEUE_FULL`.
+   */
   get actorOptions(): ActorOptions {
     const slots = this.options.slots ?? 8;
     const maxQueue = this.options.maxQueue ?? 64;
-    // Control messages (info, status, tokenize) get room of their own beside generations.
-    return { concurrency: slots + maxQueue + 16, mailboxSize: Math.max(1_000, slots + maxQueue) };
+    return { mailboxSize: Math.max(1_000, slots + maxQueue) };
   }
 
   /** The lifecycle state: unloaded, loading, ready, failed or disposed. */

@@ -1,10 +1,6 @@
-import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
-import { ContextOverflowError, EntityNotFoundError, PromptNotFoundError } from '../../entities/entityErrors.js';
-import type { ModelManager } from '../../entities/ModelManager.js';
-import type { Store } from '../../entities/store/Store.js';
-import { EntityCollection, type SessionEntity, type Turn } from '../../entities/types.js';
 import { Actor } from '../../messaging/Actor.js';
+import type { ActorRef } from '../../messaging/ActorRef.js';
 import type { Address } from '../../messaging/address.js';
 import { type Clock, systemClock } from '../../messaging/Clock.js';
 import { Deferred } from '../../messaging/Deferred.js';
@@ -17,54 +13,70 @@ import {
   type TokenStreamEventInput,
 } from '../../messaging/TokenStreamEvent.js';
 import type { ActorContext, ActorLifecycleContext, ActorOptions } from '../../messaging/types.js';
-import { ModelErrorCode } from '../ModelActor/modelErrors.js';
-import {
-  type ChatMessage,
-  type GenerationUsage,
-  type ModelInfo,
-  ModelMessage,
-} from '../ModelActor/types.js';
+import { MODEL_DIRECTORY_ADDRESS, ModelDirectoryMessage, modelDirectoryProtocol } from '../ModelDirectory/modelDirectoryProtocol.js';
+import { ModelErrorCode, type PromptTooLongError } from '../ModelActor/modelErrors.js';
+import { type ModelProtocol, modelProtocol } from '../ModelActor/modelProtocol.js';
+import { type ChatMessage, type GenerationUsage, type ModelInfo, ModelMessage } from '../ModelActor/types.js';
+import { ContextOverflowError, PromptNotFoundError } from './sessionErrors.js';
+import { sessionProtocol } from './sessionProtocol.js';
 import {
   type CompletionEvent,
   type InferenceRequest,
   type InferenceResult,
+  type SessionEntity,
   type SessionExport,
   type SessionHistory,
   SessionMessage,
+  type SessionStore,
+  type Turn,
 } from './types.js';
 
 /** Options of {@link SessionActor}. */
 export interface SessionActorOptions {
   sessionId: string;
-  store: Store;
-  models: ModelManager;
+  /** Where the conversation is loaded from and saved to. */
+  store: SessionStore;
+  /** The model directory the session asks for its model's address. Defaults to `@(model-directory/default)`. */
+  models?: Address;
   /** Receives every {@link CompletionEvent}. */
   onCompletion?: (event: CompletionEvent) => void;
   /** Makes a new session from an entity (the SessionManager's fork). */
   fork?: (source: SessionEntity) => Promise<Address>;
   /** Completed prompt ids remembered for `waitForCompletion`. Defaults to `256`. */
   rememberCompletions?: number;
+  /** Defaults to the system clock. */
   clock?: Clock;
 }
 
-/** One token of a turn, or the turn's end. */
-type TurnStep = { token: TokenStreamEventInput } | { end: InferenceResult };
+/** Events the model may produce ahead of the turn that relays them. */
+const RELAY_HIGH_WATER_MARK = 2;
+
+/** Where a turn's model events go: the stream's consumer, or nowhere for an `ask`. */
+type Emit = (event: TokenStreamEventInput) => void | Promise<void>;
 
 /**
- * One conversation. Turns are serialized (one at a time, in arrival order) while other messages
- * (history, cancel, waitForCompletion) are answered meanwhile; different sessions run in parallel
- * on the model's slots. Each turn sends the conversation to the model with the session id as its
- * KV-cache key, so a continuing conversation evaluates only its new tokens. A completed turn is
+ * One conversation. Turns run in the exclusive lane (one at a time, in arrival order) while
+ * history, cancel and waitForCompletion are answered beside them; different sessions run in
+ * parallel on the model's slots. Each turn sends the conversation to the model with the session id
+ * as its KV-cache key, so a continuing conversation evaluates only its new tokens. A turn is a
+ * straight pipe: each model event is handed to the caller and awaited before the next is read, so
+ * a slow consumer slows the model exactly as it does on a direct stream. A completed turn is
  * persisted before its `done` event (or reply) is sent.
  *
- * Created and registered by `SessionManager`; register it yourself with {@link SessionActor.actorOptions}.
+ * Created and registered by `SessionManager` at `@(session/<id>)`.
+ *
+ * @example
+ * ```ts
+ * router.registerActor('session/chat', new SessionActor({ sessionId: 'chat', store }), SessionActor.actorOptions);
+ * const chat = router.ref('session/chat', sessionProtocol);
+ * for await (const text of chat.stream(SessionMessage.Inference, { message: 'Hello' }).text) process.stdout.write(text);
+ * ```
  */
 export class SessionActor extends Actor {
+  override readonly protocol = sessionProtocol;
   private entity: SessionEntity | undefined;
   private logger: Logger | undefined;
   private readonly clock: Clock;
-  /** The tail of the turn queue: each turn starts when the one before it has settled. */
-  private turnChain: Promise<unknown> = Promise.resolve();
   private current: { promptId: string; controller: AbortController } | undefined;
   private readonly completions = new Map<string, Deferred<CompletionEvent>>();
   private modelInfo: ModelInfo | undefined;
@@ -74,14 +86,12 @@ export class SessionActor extends Actor {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Router options: room for control messages beside the turn in flight. */
-  static readonly actorOptions: ActorOptions = { concurrency: 16, mailboxSize: 256 };
+  /** Router options: a bounded mailbox (turns wait in it, in order). */
+  static readonly actorOptions: ActorOptions = { mailboxSize: 256 };
 
   override async onStart(context: ActorLifecycleContext): Promise<void> {
     this.logger = context.logger;
-    const entity = await this.options.store.get<SessionEntity>(EntityCollection.Sessions, this.options.sessionId);
-    if (!entity) throw new EntityNotFoundError(EntityCollection.Sessions, this.options.sessionId);
-    this.entity = entity;
+    this.entity = await this.options.store.load(this.options.sessionId);
   }
 
   override onStop(): void {
@@ -89,25 +99,19 @@ export class SessionActor extends Actor {
   }
 
   private get session(): SessionEntity {
-    if (!this.entity) throw new EntityNotFoundError(EntityCollection.Sessions, this.options.sessionId);
+    if (!this.entity) throw new ActorError(ErrorCode.ActorFailed, `session ${this.options.sessionId} is not loaded`);
     return this.entity;
   }
 
   override async receive(message: Message, context: ActorContext): Promise<unknown> {
     switch (message.type) {
-      case SessionMessage.Inference: {
-        const turn = this.turn(message.payload as InferenceRequest, context);
-        for (let step = await turn.next(); ; step = await turn.next()) {
-          if (step.done) return step.value;
-        }
-      }
+      case SessionMessage.Inference:
+        return this.turn(message.payload as InferenceRequest, context, () => {});
       case SessionMessage.History:
         return this.history();
       case SessionMessage.Reset:
-        return this.enqueue(async () => {
-          await this.persist({ ...this.session, turns: [], contextStart: 0 });
-          return this.history();
-        });
+        await this.persist({ ...this.session, turns: [], contextStart: 0 });
+        return this.history();
       case SessionMessage.Fork: {
         if (!this.options.fork) throw new InvalidArgumentError('this session cannot fork: it has no SessionManager');
         return this.options.fork(structuredClone(this.session));
@@ -126,16 +130,11 @@ export class SessionActor extends Actor {
     }
   }
 
-  override async stream(
-    payload: unknown,
-    onChunk: StreamCallback<TokenStreamEventInput>,
-    context: ActorContext,
-  ): Promise<void> {
+  override async stream(payload: unknown, onChunk: StreamCallback<TokenStreamEventInput>, context: ActorContext): Promise<void> {
     if (context.message.type !== SessionMessage.Inference) {
       throw new UnsupportedMessageError(this.options.sessionId, context.message.type);
     }
-    const turn = this.turn(payload as InferenceRequest, context);
-    for (let step = await turn.next(); !step.done; step = await turn.next()) await onChunk(step.value);
+    await this.turn(payload as InferenceRequest, context, onChunk);
   }
 
   private history(): SessionHistory {
@@ -147,66 +146,29 @@ export class SessionActor extends Actor {
     };
   }
 
-  /** Runs `work` after every turn queued before it. */
-  private enqueue<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.turnChain.then(work);
-    this.turnChain = run.catch(() => {});
-    return run;
-  }
-
   /**
-   * One turn, as events: its tokens, then `done` once the turn is persisted. Queued behind earlier
-   * turns; cancellable by the caller's signal and by `cancel`. Failures throw (the router turns them
-   * into the stream's error event, or the ask's rejection) and leave the history unchanged.
+   * One turn: its tokens go to `emit` as the model produces them, then `done` once the turn is
+   * persisted. Cancellable by the caller's signal and by `cancel`. Failures throw (the router turns
+   * them into the stream's error event, or the ask's rejection) and leave the history unchanged.
    */
-  private async *turn(request: InferenceRequest, context: ActorContext): AsyncGenerator<TokenStreamEventInput, InferenceResult> {
+  private async turn(request: InferenceRequest, context: ActorContext, emit: Emit): Promise<InferenceResult> {
     if (typeof request !== 'object' || request === null || typeof request.message !== 'string' || request.message.length === 0) {
       throw new InvalidArgumentError(`inference needs { message: non-empty string }, got ${JSON.stringify(request)}`);
     }
     const promptId = request.promptId ?? context.message.id;
     if (typeof promptId !== 'string' || promptId.length === 0) throw new InvalidArgumentError('promptId must be a non-empty string');
     const completion = this.completion(promptId);
-    const steps: TurnStep[] = [];
-    let wake: Deferred | undefined;
-    let finished = false;
-    let failure: unknown;
-    const push = (step: TurnStep): Promise<void> | void => {
-      steps.push(step);
-      wake?.resolve();
-      wake = undefined;
-    };
-    // The turn runs in the queue; this generator relays its steps to whoever consumes the turn.
-    const running = this.enqueue(() => this.runTurn(request, promptId, context, push)).then(
-      (result) => {
-        this.complete(completion, promptId, { success: true, finishReason: result.finishReason });
-        return result;
-      },
-      (error: unknown) => {
-        failure = error;
-        this.complete(completion, promptId, { success: false, error });
-        throw error;
-      },
-    );
-    running.then(
-      () => {},
-      () => {},
-    ).finally(() => {
-      finished = true;
-      wake?.resolve();
-    });
-    for (;;) {
-      const step = steps.shift();
-      if (step) {
-        if ('end' in step) return step.end;
-        yield step.token;
-        continue;
-      }
-      if (finished) {
-        if (failure !== undefined) throw failure;
-        return running; // resolved: its end step was already taken
-      }
-      wake = new Deferred();
-      await wake.promise;
+    const controller = new AbortController();
+    this.current = { promptId, controller };
+    try {
+      const result = await this.runTurn(request, promptId, context, AbortSignal.any([context.signal, controller.signal]), emit);
+      this.complete(completion, promptId, { success: true, finishReason: result.finishReason });
+      return result;
+    } catch (error) {
+      this.complete(completion, promptId, { success: false, error });
+      throw error;
+    } finally {
+      if (this.current?.promptId === promptId) this.current = undefined;
     }
   }
 
@@ -214,106 +176,100 @@ export class SessionActor extends Actor {
     request: InferenceRequest,
     promptId: string,
     context: ActorContext,
-    push: (step: TurnStep) => void,
+    signal: AbortSignal,
+    emit: Emit,
   ): Promise<InferenceResult> {
-    const controller = new AbortController();
-    const signal = AbortSignal.any([context.signal, controller.signal]);
-    this.current = { promptId, controller };
-    try {
-      if (signal.aborted) throw abortReason(signal);
-      const session = this.session;
-      const model = await this.options.models.ensureStarted(session.model, { signal });
-      const info = await this.info(model, context);
-      const params = { ...session.params, ...request.params };
-      // Room to answer: the turn's maxTokens (256 by default), but never more than half the context.
-      const reserve = Math.max(1, Math.min(params.maxTokens ?? 256, Math.floor(info.contextSize / 2)));
-      const system = request.system ?? session.systemPrompt;
-      let contextStart = session.contextStart ?? 0;
-      const startedShifted = contextStart;
-      const userTurn: Turn = { role: 'user', content: request.message, promptId, at: this.clock.now() };
-      for (;;) {
-        const messages: ChatMessage[] = [
-          ...(system === undefined ? [] : [{ role: 'system' as const, content: system }]),
-          ...session.turns.slice(contextStart).map(({ role, content }) => ({ role, content })),
-          { role: 'user', content: request.message },
-        ];
-        const stream = context.router.stream(
-          model,
-          ModelMessage.Generate,
-          { messages, params, session: session.id, minFreeTokens: reserve },
-          { signal },
-        );
-        let usage: GenerationUsage | undefined;
-        let finishReason: FinishReason = FinishReason.Stop;
-        let text = '';
-        let overflow: ActorError | undefined;
-        for await (const event of stream) {
-          if (event.type === StreamEventType.Token) {
-            text += event.content ?? '';
-            push({ token: event });
-          } else if (event.type === StreamEventType.Done) {
-            usage = event.usage as GenerationUsage;
-            finishReason = event.finishReason ?? FinishReason.Stop;
-          } else if (event.code === ModelErrorCode.PromptTooLong && text.length === 0) {
-            overflow = stream.stats.error;
-          } else {
-            throw signal.aborted ? abortReason(signal) : (stream.stats.error ?? new ActorError(ErrorCode.ActorFailed, event.error ?? 'model failed'));
-          }
+    if (signal.aborted) throw abortReason(signal);
+    const session = this.session;
+    const model = await this.model(context, signal);
+    const info = await this.info(model, signal);
+    const params = { ...session.params, ...request.params };
+    // Room to answer: the turn's maxTokens (256 by default), but never more than half the context.
+    const reserve = Math.max(1, Math.min(params.maxTokens ?? 256, Math.floor(info.contextSize / 2)));
+    const system = request.system ?? session.systemPrompt;
+    const userTurn: Turn = { role: 'user', content: request.message, promptId, at: this.clock.now() };
+    const startedShifted = session.contextStart ?? 0;
+    let contextStart = startedShifted;
+    for (;;) {
+      const messages: ChatMessage[] = [
+        ...(system === undefined ? [] : [{ role: 'system' as const, content: system }]),
+        ...session.turns.slice(contextStart).map(({ role, content }) => ({ role, content })),
+        { role: 'user', content: request.message },
+      ];
+      const reply = await this.relay(model, { messages, params, session: session.id, minFreeTokens: reserve }, signal, emit);
+      if ('overflow' in reply) {
+        // Shift: drop the oldest exchange (a user turn and its reply) and try again.
+        const remaining = session.turns.length - contextStart;
+        if ((session.overflow ?? 'shift') === 'error' || remaining === 0) {
+          throw new ContextOverflowError(
+            reply.overflow.promptTokens ?? 0,
+            info.contextSize,
+            remaining === 0 ? 'the message alone does not fit' : 'the session refuses to drop turns (overflow: error)',
+          );
         }
-        if (overflow) {
-          // Shift: drop the oldest exchange (a user turn and its reply) and try again.
-          const remaining = session.turns.length - contextStart;
-          if ((session.overflow ?? 'shift') === 'error' || remaining === 0) {
-            const tooLong = overflow as ActorError & { promptTokens?: number };
-            throw new ContextOverflowError(
-              tooLong.promptTokens ?? 0,
-              info.contextSize,
-              remaining === 0 ? 'the message alone does not fit' : 'the session refuses to drop turns (overflow: error)',
-            );
-          }
-          contextStart = Math.min(session.turns.length, contextStart + 2);
-          continue;
-        }
-        const assistantTurn: Turn = { role: 'assistant', content: text, promptId, at: this.clock.now() };
-        // Persisted before the turn is reported done: a reported turn survives a crash.
-        await this.persist({
-          ...session,
-          turns: [...session.turns, userTurn, assistantTurn],
-          contextStart,
-          updatedAt: this.clock.now(),
-        });
-        const result: InferenceResult = {
-          promptId,
-          text,
-          finishReason,
-          usage: usage as GenerationUsage,
-          shiftedTurns: contextStart - startedShifted,
-        };
-        push({
-          token: {
-            type: StreamEventType.Done,
-            finishReason,
-            ...(usage ? { usage, tokensPerSecond: usage.tokensPerSecond } : {}),
-          },
-        });
-        push({ end: result });
-        return result;
+        contextStart = Math.min(session.turns.length, contextStart + 2);
+        continue;
       }
-    } finally {
-      if (this.current?.promptId === promptId) this.current = undefined;
+      const { text, usage, finishReason } = reply;
+      const assistantTurn: Turn = { role: 'assistant', content: text, promptId, at: this.clock.now() };
+      // Persisted before the turn is reported done: a reported turn survives a crash.
+      await this.persist({ ...session, turns: [...session.turns, userTurn, assistantTurn], contextStart, updatedAt: this.clock.now() });
+      await emit({ type: StreamEventType.Done, finishReason, ...(usage ? { usage, tokensPerSecond: usage.tokensPerSecond } : {}) });
+      return { promptId, text, finishReason, ...(usage ? { usage } : {}), shiftedTurns: contextStart - startedShifted };
     }
   }
 
-  private async info(model: Address, context: ActorContext): Promise<ModelInfo> {
-    this.modelInfo ??= await context.router.ask<ModelInfo>(model, ModelMessage.Info, null, {
+  /**
+   * Streams one generation from the model, handing each token to `emit` and awaiting it before the
+   * next is read (backpressure reaches the model). A prompt that does not fit, before any token,
+   * comes back as `overflow` so that the turn can shift and retry.
+   */
+  private async relay(
+    model: ActorRef<ModelProtocol>,
+    payload: ModelProtocol[typeof ModelMessage.Generate]['payload'],
+    signal: AbortSignal,
+    emit: Emit,
+  ): Promise<{ text: string; usage: GenerationUsage | undefined; finishReason: FinishReason } | { overflow: PromptTooLongError }> {
+    // A short buffer between the model and this turn: the caller's own stream is the buffer that
+    // counts, and the model must not run ahead of it by the router's default 64 events.
+    const stream = model.stream(ModelMessage.Generate, payload, { signal, highWaterMark: RELAY_HIGH_WATER_MARK });
+    let text = '';
+    let usage: GenerationUsage | undefined;
+    let finishReason: FinishReason = FinishReason.Stop;
+    for await (const event of stream) {
+      if (event.type === StreamEventType.Token) {
+        text += event.content ?? '';
+        await emit(event);
+      } else if (event.type === StreamEventType.Done) {
+        usage = event.usage;
+        finishReason = event.finishReason ?? FinishReason.Stop;
+      } else if (event.type === StreamEventType.Error) {
+        if (event.code === ModelErrorCode.PromptTooLong && text.length === 0) {
+          return { overflow: stream.stats.error as PromptTooLongError };
+        }
+        throw signal.aborted ? abortReason(signal) : (stream.stats.error ?? new ActorError(ErrorCode.ActorFailed, event.error ?? 'model failed'));
+      }
+    }
+    return { text, usage, finishReason };
+  }
+
+  /** The session's model, started if it is not running yet: asked of the model directory. */
+  private async model(context: ActorContext, signal: AbortSignal): Promise<ActorRef<ModelProtocol>> {
+    const directory = context.router.ref(this.options.models ?? MODEL_DIRECTORY_ADDRESS, modelDirectoryProtocol);
+    const model = await directory.ask(ModelDirectoryMessage.EnsureStarted, { model: String(this.session.model) }, {
+      signal,
       timeout: Number.POSITIVE_INFINITY,
-      signal: context.signal,
     });
+    return context.router.ref(model, modelProtocol);
+  }
+
+  private async info(model: ActorRef<ModelProtocol>, signal: AbortSignal): Promise<ModelInfo> {
+    this.modelInfo ??= await model.ask(ModelMessage.Info, null, { timeout: Number.POSITIVE_INFINITY, signal });
     return this.modelInfo;
   }
 
   private async persist(entity: SessionEntity): Promise<void> {
-    await this.options.store.put(EntityCollection.Sessions, entity.id, entity);
+    await this.options.store.save(entity);
     this.entity = entity;
   }
 

@@ -1,6 +1,6 @@
-import type { GenerationParams, GenerationUsage } from '../ModelActor/types.js';
-import type { SessionEntity, Turn } from '../../entities/types.js';
+import type { Address } from '../../messaging/address.js';
 import type { FinishReason } from '../../messaging/TokenStreamEvent.js';
+import type { ChatMessage, GenerationParams, GenerationUsage } from '../ModelActor/types.js';
 
 /** Message types a SessionActor handles. */
 export const SessionMessage = {
@@ -37,7 +37,8 @@ export interface InferenceResult {
   promptId: string;
   text: string;
   finishReason: FinishReason;
-  usage: GenerationUsage;
+  /** The model's token accounting; absent when the model sent none. */
+  usage?: GenerationUsage;
   /** Turns dropped from the start of the context window to make this turn fit (overflow `shift`). */
   shiftedTurns: number;
 }
@@ -66,4 +67,45 @@ export interface SessionExport {
   format: 'llama-actors.session';
   version: 1;
   session: SessionEntity;
+}
+
+/** One message of a conversation, as stored. */
+export interface Turn extends ChatMessage {
+  /** The prompt id of the inference that produced this turn. */
+  promptId?: string;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+/** A conversation: a model, a system prompt, default parameters and its turns. */
+export interface SessionEntity {
+  id: string;
+  /** The model: its id, or its address (`@(model/<id>)`; `@(<id>)` in sessions stored before model addresses had a kind). */
+  model: Address | string;
+  systemPrompt?: string;
+  params?: GenerationParams;
+  /** What to do when the conversation outgrows the context. Defaults to `shift`. */
+  overflow?: OverflowPolicy;
+  turns: Turn[];
+  /** Index of the first turn still sent to the model; earlier ones were shifted out. Defaults to `0`. */
+  contextStart?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * `shift`: drop the oldest turns (the system prompt is kept) until the prompt fits with room to
+ * answer. `error`: refuse the turn with `CONTEXT_OVERFLOW` and keep the history as it is.
+ */
+export type OverflowPolicy = 'shift' | 'error';
+
+/**
+ * Where a SessionActor keeps its conversation: a port the entity layer implements over its
+ * `Store`, so the actor depends on nothing above it.
+ */
+export interface SessionStore {
+  /** The session, or a typed error (e.g. `ENTITY_NOT_FOUND`) when there is none. */
+  load(id: string): Promise<SessionEntity>;
+  /** Writes the session; resolves once it is durable. */
+  save(session: SessionEntity): Promise<void>;
 }

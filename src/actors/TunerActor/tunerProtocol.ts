@@ -66,9 +66,10 @@ export const tunerProtocol = defineProtocol<TunerProtocol>('tuner', {
   [TunerMessage.ListAdapters]: { lane: Lane.Concurrent, exposed: true },
   [TunerMessage.PrepareTrainingData]: { lane: Lane.Concurrent, exposed: true },
   [TunerMessage.ValidateTrainingConfig]: { lane: Lane.Concurrent, exposed: true },
-  // `adapter.path`, not `adapter`: a declared path must be a string, which would refuse `adapter: { path }`;
-  // the string shorthand `adapter: 'x.gguf'` is confined by the server's check of path-named keys.
-  [TunerMessage.Evaluate]: { lane: Lane.Exclusive, stream: true, exposed: true, paths: ['adapters[].path', 'adapter.path'] },
+  // Concurrent: an evaluation only reads (its last result is one assignment), and several may wait
+  // for the model's slots at once, where the model's queue bounds them (QUEUE_FULL). `adapter` is a
+  // path or `{ path, scale }`: both forms are declared.
+  [TunerMessage.Evaluate]: { lane: Lane.Concurrent, stream: true, exposed: true, paths: ['adapters[].path', 'adapter', 'adapter.path'] },
   [TunerMessage.Status]: { lane: Lane.Concurrent, exposed: true },
   [TunerMessage.StartTraining]: { lane: Lane.Exclusive, stream: true, exposed: true, paths: ['options.outputPath', 'options.adapterPath'] },
   [TunerMessage.StopTraining]: { lane: Lane.Concurrent, exposed: true },

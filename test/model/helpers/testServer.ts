@@ -20,7 +20,7 @@ export async function startTestServer(load: ModelLoadOptions = {}, serverOptions
   });
   const server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
   const url = await server.listen();
-  const status = (model = 'tiny') => router.ask<ModelStatus>(model, ModelMessage.Status, null);
+  const status = (model = 'tiny') => router.ask<ModelStatus>(`model/${model}`, ModelMessage.Status, null);
   const connections = () => new Promise<number>((resolve) => server.app.server.getConnections((_error, count) => resolve(count)));
   const dispose = async () => {
     await router.dispose();

@@ -29,7 +29,7 @@ afterAll(async () => {
  */
 async function holdSlots(): Promise<() => Promise<void>> {
   const streams = Array.from({ length: S }, () =>
-    server.router.stream('tiny', ModelMessage.Generate, { prompt: 'hold the slot', params: { maxTokens: 400 } }, { highWaterMark: 1 }),
+    server.router.stream('model/tiny', ModelMessage.Generate, { prompt: 'hold the slot', params: { maxTokens: 400 } }, { highWaterMark: 1 }),
   );
   const readers = streams.map((stream) => stream[Symbol.asyncIterator]());
   await Promise.all(readers.map((reader) => reader.next()));
@@ -49,8 +49,8 @@ const ROUTES: Array<[string, (i: number) => [string, unknown]]> = [
   ['chat, streaming', () => ['/v1/chat/completions', { ...chat, stream: true }]],
   ['completion', () => ['/v1/completions', { model: 'tiny', prompt: 'x', max_tokens: 2 }]],
   ['completion, streaming', () => ['/v1/completions', { model: 'tiny', prompt: 'x', max_tokens: 2, stream: true }]],
-  ['actor ask', () => ['/actors/tiny/ask', { type: 'generate', payload: { prompt: 'x', params: { maxTokens: 2 } } }]],
-  ['actor stream', () => ['/actors/tiny/stream', { type: 'generate', payload: { prompt: 'x', params: { maxTokens: 2 } } }]],
+  ['actor ask', () => ['/actors/model/tiny/ask', { type: 'generate', payload: { prompt: 'x', params: { maxTokens: 2 } } }]],
+  ['actor stream', () => ['/actors/model/tiny/stream', { type: 'generate', payload: { prompt: 'x', params: { maxTokens: 2 } } }]],
   ['session turn', (i) => [`/sessions/overload-${i}/messages`, { message: 'x', params: { maxTokens: 2 }, stream: false }]],
   ['session turn, streaming', (i) => [`/sessions/overload-${i}/messages`, { message: 'x', params: { maxTokens: 2 } }]],
   ['evaluation', () => ['/models/tiny/evaluate', { examples, stream: false }]],

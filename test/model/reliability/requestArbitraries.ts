@@ -86,7 +86,7 @@ function idPool(kind: RouteSpec['params'][number], context: FuzzContext, mode: M
   if (kind === 'deletable') return mode === 'clean' ? deletable : fc.oneof({ weight: 3, arbitrary: deletable }, { weight: 1, arbitrary: idPool('model', context, mode) });
   if (mode === 'clean') return kind === 'model' ? fc.constantFrom('tiny', 'tiny', 'tiny', FUZZ_MODEL) : fc.constantFrom(...context.sessionIds);
   const known =
-    kind === 'model' ? ['tiny', 'tiny', 'tiny', FUZZ_MODEL, 'nope'] : kind === 'session' ? [...context.sessionIds, 'nope', 'tiny'] : ['tiny', 'tiny.tuner', ...context.sessionIds, 'nope', 'local'];
+    kind === 'model' ? ['tiny', 'tiny', 'tiny', FUZZ_MODEL, 'nope'] : kind === 'session' ? [...context.sessionIds, 'nope', 'tiny'] : ['model/tiny', 'tuner/tiny', ...context.sessionIds.map((id) => `session/${id}`), 'nope', 'local'];
   const id = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...known) }, { weight: 1, arbitrary: anyText.filter((s) => s.length < 3_000 && !s.startsWith('fz-')) });
   return fc.oneof(
     { weight: 8, arbitrary: id.map(percent) },

@@ -183,8 +183,8 @@ function actorBodies(context: FuzzContext, k: Kit, g: GenerationParts, t: Tuning
   /** In clean mode, the actor a type is for: a model, its tuner, or a session. */
   const actorFor = (chosen: unknown): fc.Arbitrary<string> =>
     SESSION_TYPES.includes(chosen as string)
-      ? fc.constantFrom(...context.sessionIds)
-      : TUNER_TYPES.includes(chosen as string) && !MODEL_TYPES.includes(chosen as string) ? fc.constant('tiny.tuner') : fc.constant('tiny');
+      ? fc.constantFrom(...context.sessionIds.map((id) => `session/${id}`))
+      : TUNER_TYPES.includes(chosen as string) && !MODEL_TYPES.includes(chosen as string) ? fc.constant('tuner/tiny') : fc.constant('model/tiny');
   return { actor, actorWithId: actor.chain((body) => actorFor((body as { type: unknown }).type).map((id) => ({ id, body }))) };
 }
 

@@ -44,11 +44,11 @@ describe('bugs the soak found', () => {
   // DELETE /sessions/:id unregistered the id before finding out whether it was a session: naming
   // the model (or its tuner) stopped that actor, aborting every generation in flight.
   it('DELETE /sessions/<a model id> leaves the model running', async () => {
-    expect(server.router.has('tiny')).toBe(true);
+    expect(server.router.has('model/tiny')).toBe(true);
     const deleted = await fetch(`${server.url}/sessions/tiny`, { method: 'DELETE' });
     expect(deleted.status).toBe(404);
-    expect(server.router.has('tiny')).toBe(true);
-    expect(server.router.has('tiny.tuner')).toBe(true);
+    expect(server.router.has('model/tiny')).toBe(true);
+    expect(server.router.has('tuner/tiny')).toBe(true);
   });
 
   // An adapter scale was only checked to be finite. At 1e6 the logits overflow and node-llama-cpp's
