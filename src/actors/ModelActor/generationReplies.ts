@@ -12,19 +12,25 @@ type Generation = AsyncGenerator<GeneratedToken, GenerationEnd>;
 export const generationReplies = {
   /** A `token` event per token, then `done` with the usage (nothing after a cancel: the router sent the end). */
   async stream(generation: Generation, onChunk: StreamCallback<TokenStreamEventInput>): Promise<void> {
-    let step = await generation.next();
-    while (!step.done) {
-      const token = step.value;
-      await onChunk({
-        type: 'token',
-        content: token.text,
-        ...(token.tokenId === undefined ? {} : { tokenId: token.tokenId }),
-        tokensPerSecond: token.tokensPerSecond,
-        ...(token.logprob === undefined ? {} : { logprob: token.logprob }),
-      });
-      step = await generation.next();
+    let end: GenerationEnd;
+    try {
+      let step = await generation.next();
+      while (!step.done) {
+        const token = step.value;
+        await onChunk({
+          type: 'token',
+          content: token.text,
+          ...(token.tokenId === undefined ? {} : { tokenId: token.tokenId }),
+          tokensPerSecond: token.tokensPerSecond,
+          ...(token.logprob === undefined ? {} : { logprob: token.logprob }),
+        });
+        step = await generation.next();
+      }
+      end = step.value;
+    } finally {
+      // A consumer callback that throws must still close the generator: its finally gives the slot back.
+      await generation.return(undefined as never).catch(() => {});
     }
-    const end = step.value;
     if (end.finishReason === FinishReason.Cancelled) return;
     await onChunk({
       type: 'done',
