@@ -14,7 +14,7 @@
  *     (the two binaries' shared libraries have the same names and cannot share a process).
  * Rounds are interleaved (the order alternates each round); medians are reported.
  *
- *   npx tsx bench/model.ts [--rounds 3] [--tokens 64] [--threads 2] [--binary auto|prebuilt|local] [--flash-attention]
+ *   npx tsx bench/model.ts [--rounds 3] [--tokens 64] [--threads 2] [--binary auto|prebuilt|local] [--flash-attention] [--engine node-llama-cpp|native]
  *
  * `--binary` picks the binary of items 1 and 2 (default `auto`: what the runtime itself loads with
  * `getLlama({ build: 'never' })`, a local build when there is one, else the prebuilt binary).
@@ -26,7 +26,7 @@ import { getLlama, type LlamaContextSequence, LlamaLogLevel, type Token } from '
 import { pino } from 'pino';
 import { ensureBenchModel } from '../scripts/make-models.js';
 import { type Binary, LOCAL_BUILD_HINT, loadLlama } from './loadLlama.js';
-import { MessageRouter, ModelActor, ModelMessage, type TokenStreamEvent } from '../src/index.js';
+import { MessageRouter, ModelActor, type ModelEngine, ModelMessage, type TokenStreamEvent } from '../src/index.js';
 import { ForeignLoad } from './ForeignLoad.js';
 import { PROMPT, PROMPTS } from './prompts.js';
 import { flag, median } from './args.js';
@@ -47,6 +47,11 @@ const SLOTS = 8;
 const FLASH_ATTENTION = process.argv.includes('--flash-attention');
 const CONTEXT_SIZE = 1024;
 const BINARY = binaryFlag('binary', 'auto') as Binary;
+/**
+ * The ModelActor's engine. Defaults to `node-llama-cpp`, the engine the raw side runs, so that the
+ * ratio is the runtime's own cost; `--engine native` measures the batched native engine against it.
+ */
+const ENGINE: ModelEngine = process.argv.includes('--engine') && process.argv[process.argv.indexOf('--engine') + 1] === 'native' ? 'native' : 'node-llama-cpp';
 /** Set in the child processes of item 3: which binary this process measures. */
 const CHILD = binaryFlag('child', undefined);
 /** Greedy, with the runtime's other sampling defaults spelled out so both sides get the same. */
@@ -181,9 +186,9 @@ async function main(): Promise<void> {
   const llama = await loadLlama(BINARY);
   const router = new MessageRouter({ logger: pino({ level: 'silent' }) });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  const actor = new ModelActor({ modelPath, llama, slots: SLOTS, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16, flashAttention: FLASH_ATTENTION });
+  const actor = new ModelActor({ modelPath, llama, slots: SLOTS, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16, flashAttention: FLASH_ATTENTION, engine: ENGINE });
   const actorAddress = router.registerActor('model', actor, actor.actorOptions);
-  const fifo = new ModelActor({ modelPath, llama, slots: 1, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16, flashAttention: FLASH_ATTENTION });
+  const fifo = new ModelActor({ modelPath, llama, slots: 1, threads: THREADS, contextSize: CONTEXT_SIZE, maxQueue: 16, flashAttention: FLASH_ATTENTION, engine: ENGINE });
   const fifoAddress = router.registerActor('fifo', fifo, fifo.actorOptions);
   const info = await actor.load();
   await fifo.load();
