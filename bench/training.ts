@@ -77,7 +77,7 @@ async function startRuntime(modelPath: string): Promise<Runtime> {
   const router = new MessageRouter({
     logger: pino({ level: 'warn' }),
     inspect: (event) => {
-      if (event.type === InspectionEventType.ActorState && event.actor === '@(tuner)') entered.set(event.state, performance.now());
+      if (event.type === InspectionEventType.ActorState && String(event.actor) === '@(tuner)') entered.set(event.state, performance.now());
     },
   });
   const model = new ModelActor({ modelPath, threads: 1, slots: 1 });

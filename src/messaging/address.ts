@@ -4,7 +4,7 @@ import { InvalidAddressError } from './errors.js';
  * An actor's address: its id wrapped as `@(id)`. Branded so that a plain string cannot be passed
  * where an address is meant without going through {@link address} or {@link parseAddress}.
  */
-export type Address = `@(${string})` & { readonly __brand?: 'Address' };
+export type Address = `@(${string})` & { readonly __brand: 'Address' };
 
 /** Longest accepted actor id, in characters: room for a kind prefix (`session/`) before a 128-character name. */
 export const MAX_ACTOR_ID_LENGTH = 192;

@@ -179,7 +179,7 @@ async function complete(context: ServerContext, request: FastifyRequest, reply: 
     const { stream: generation } = await startGeneration(context, request, body, input, signal);
     let usage: Partial<GenerationUsage> | undefined;
     generation.subscribe((event) => {
-      if (event.type === 'done') usage = event.usage as Partial<GenerationUsage>;
+      if (event.type === 'done') usage = event.usage;
     });
     const result = await generation;
     context.metrics.generation(model, result);
@@ -208,7 +208,7 @@ async function complete(context: ServerContext, request: FastifyRequest, reply: 
         if (event.content) await sse.send(chunk(kind === 'chat' ? { content: event.content } : event.content, null));
       } else if (event.type === 'done') {
         await sse.send(chunk(kind === 'chat' ? {} : '', finishReason(event.finishReason)));
-        if (includeUsage) await sse.send({ ...chunk(kind === 'chat' ? {} : '', null), choices: [], usage: openAiUsage(event.usage as Partial<GenerationUsage>) });
+        if (includeUsage) await sse.send({ ...chunk(kind === 'chat' ? {} : '', null), choices: [], usage: openAiUsage(event.usage) });
         await sse.send('[DONE]');
       } else if (event.type === 'error') {
         await sse.send(errorBody(generation.stats.error));

@@ -13,6 +13,10 @@ import {
   type SessionExport,
   type SessionHistory,
   type TokenStreamEvent,
+  ActorKindMismatchError,
+  ModelMessage,
+  modelProtocol,
+  sessionProtocol,
 } from '../../src/index.js';
 import { getTestLlama } from './llama.js';
 import { createTestRuntime } from './runtime.js';
@@ -206,6 +210,25 @@ describe('SessionActor', () => {
       code: EntityErrorCode.PromptNotFound,
     });
     expect(completions.map((c) => c.promptId)).toEqual([stream.id, result.promptId]);
+  });
+
+  it('models, sessions and tuners live in namespaces of their own: a session named like a model does not shadow it', async () => {
+    const { router, models, sessions } = await setup();
+    // Before kinds, this session took the id `stream-model` and ensureStarted returned the session's address.
+    const chat = await sessions.create({ id: 'stream-model', model: 'stream-model' });
+    expect(chat).toBe('@(session/stream-model)');
+    const model = await models.ensureStarted('stream-model');
+    expect(model).toBe('@(model/stream-model)');
+    await expect(router.ref(model, modelProtocol).ask(ModelMessage.Info, null)).resolves.toMatchObject({ contextSize: 512 });
+    // The wrong kind is a typed error, at the manager and at a ref.
+    await expect(models.ensureStarted(chat)).rejects.toMatchObject({ code: 'ACTOR_KIND_MISMATCH' });
+    expect(() => router.ref(chat, modelProtocol)).toThrow(ActorKindMismatchError);
+    expect(() => router.ref(model, sessionProtocol)).toThrow(ActorKindMismatchError);
+    await expect(router.ask(model, SessionMessage.History, null, { expectKind: sessionProtocol.kind })).rejects.toMatchObject({
+      code: 'ACTOR_KIND_MISMATCH',
+    });
+    expect(await models.ensureTuner('stream-model')).toBe('@(tuner/stream-model)');
+    await expect(say(router, chat, 'still a session', 3)).resolves.toMatchObject({ finishReason: 'length' });
   });
 
   it('invokeModel starts the model on first use and streams tokens to onToken', async () => {

@@ -221,7 +221,7 @@ describe('TunerActor: evaluation', () => {
   it('streams one progress event per example and ends with the result in done.data; state shows in inspection', async () => {
     const states: string[] = [];
     const { router, tuner } = await setup((event) => {
-      if (event.type === InspectionEventType.ActorState && event.actor === '@(tuner)') states.push(event.state);
+      if (event.type === InspectionEventType.ActorState && String(event.actor) === '@(tuner)') states.push(event.state);
     });
     const events: TokenStreamEvent[] = [];
     const result = await router.streamAsk(tuner, TunerMessage.Evaluate, { examples: conversations.slice(0, 3) }, {
@@ -247,7 +247,7 @@ describe('TunerActor: evaluation', () => {
     });
     let busy = false;
     const { router, tuner, model } = await setup((event) => {
-      if (event.type !== InspectionEventType.ActorState || event.actor !== '@(tuner)') return;
+      if (event.type !== InspectionEventType.ActorState || String(event.actor) !== '@(tuner)') return;
       if (event.state === 'busy') busy = true;
       else if (busy && event.state === 'idle') idle();
     });

@@ -96,7 +96,7 @@ describe('TunerActor: training on llama.cpp', () => {
   it('trains: validation loss goes down, the trained GGUF loads and is better on the training text, and so is its LoRA', async () => {
     const states: string[] = [];
     const { router, tuner } = await setup(tinyPath, (event) => {
-      if (event.type === InspectionEventType.ActorState && event.actor === '@(tuner)' && event.state.startsWith('training:')) states.push(event.state);
+      if (event.type === InspectionEventType.ActorState && String(event.actor) === '@(tuner)' && event.state.startsWith('training:')) states.push(event.state);
     });
     const dataset = await tuner.ask(TunerMessage.PrepareTrainingData, { conversations, validationSplit: 0.25, seed: 1 });
     const events: TrainingStreamEvent[] = [];

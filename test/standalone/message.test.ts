@@ -25,8 +25,8 @@ describe('message envelope', () => {
 
     const messages = events.flatMap((e) => (e.type === InspectionEventType.Message ? [e.message] : []));
     const replies = events.flatMap((e) => (e.type === InspectionEventType.Reply ? [e.message] : []));
-    const toOuter = messages.find((m) => m.to === '@(outer)');
-    const toInner = messages.find((m) => m.to === '@(inner)');
+    const toOuter = messages.find((m) => m.to === address('outer'));
+    const toInner = messages.find((m) => m.to === address('inner'));
     expect(toOuter?.pattern).toBe(MessagePattern.Ask);
     expect(toOuter?.scope).toBe('tab-1');
     expect(toOuter?.from).toBeUndefined();
