@@ -287,3 +287,4 @@ export {
 export { createServer, type LlamaActorsServer, type ServerOptions } from './server/createServer.js';
 export type { HttpLimits } from './server/httpLimits.js';
 export { ServerMetrics } from './server/ServerMetrics.js';
+export { MessageNotExposedError } from './server/MessageNotExposedError.js';

@@ -96,6 +96,7 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   StoreIoError: { args: [{ operation: 'get', collection: 'sessions', id: 'a' }, { path: '/data/sessions/a.json', code: 'EISDIR', text: 'a directory' }], status: 500 },
   // src/server/httpErrors.ts (every code of it is checked on its own below)
   HttpError: { args: [HttpErrorCode.RouteNotFound, 'no route GET /nope'], status: 404 },
+  MessageNotExposedError: { args: ['model/demo', 'explode'], status: 403 },
 };
 
 /**
