@@ -1,8 +1,7 @@
 import { ActorKind, entityName } from '../entities/actorNames.js';
 import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import type { GenerationParams } from '../actors/ModelActor/types.js';
-import { SessionMessage, type SessionHistory } from '../actors/SessionActor/types.js';
 import { EntityNotFoundError } from '../entities/entityErrors.js';
 import type { SessionEntity } from '../entities/types.js';
 import { type Address, parseAddress } from '../messaging/address.js';
@@ -18,6 +17,9 @@ import {
   stringFlag,
   UsageError,
 } from './args.js';
+import { chatCommand } from './chatCommands.js';
+import { chatStyle } from './chatStyle.js';
+import { chatTurn } from './chatTurn.js';
 import { createCliLogger } from './logger.js';
 import { type Runtime, startRuntime } from './runtime.js';
 
@@ -52,11 +54,6 @@ const CHAT_OPTIONS = {
   'max-tokens': { type: 'string' },
   temperature: { type: 'string' },
 } as const;
-
-const COMMANDS_HELP = `/history  print the conversation
-/reset    forget every turn (the system prompt stays)
-/exit     quit (also Ctrl-C at the prompt, or Ctrl-D)
-Ctrl-C while a reply streams cancels that reply.`;
 
 /** `llama-actors chat`: resolves with the exit code when the user quits. */
 export async function chat(args: string[]): Promise<number> {
@@ -117,16 +114,18 @@ async function openSession(runtime: Runtime, id: string, system: string | undefi
   return { address, turns: existing.turns.length };
 }
 
-async function converse(runtime: Runtime, session: { address: Address; turns: number }, params: GenerationParams): Promise<number> {
-  const { router } = runtime;
-  const out = process.stdout;
-  const color = out.isTTY === true && out.hasColors?.() === true;
-  const dim = (text: string) => (color ? `\x1b[2m${text}\x1b[0m` : text);
-  const bold = (text: string) => (color ? `\x1b[1m${text}\x1b[0m` : text);
-  const terminal = process.stdin.isTTY === true && out.isTTY === true;
-  const rl = createInterface({ input: process.stdin, output: out, terminal, historySize: terminal ? 100 : 0 });
-  rl.setPrompt(bold('you> '));
+/** Ctrl-C and SIGTERM in the REPL, and the turn they cancel. */
+interface ChatControl {
+  readonly quitting: boolean;
+  quit(): void;
+  /** Runs one reply with the signal that Ctrl-C aborts. */
+  turn(run: (signal: AbortSignal) => Promise<void>): Promise<void>;
+  /** Removes the process handlers (the REPL's own go with it). */
+  dispose(): void;
+}
 
+/** Ctrl-C cancels the reply being generated, or quits at the prompt; SIGTERM quits. */
+function chatControl(rl: Interface, out: NodeJS.WriteStream): ChatControl {
   let turn: AbortController | undefined;
   let quitting = false;
   const quit = () => {
@@ -145,92 +144,60 @@ async function converse(runtime: Runtime, session: { address: Address; turns: nu
   rl.on('SIGINT', interrupt);
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', quit);
+  return {
+    get quitting() {
+      return quitting;
+    },
+    quit,
+    async turn(run) {
+      const controller = new AbortController();
+      turn = controller;
+      try {
+        await run(controller.signal);
+      } finally {
+        turn = undefined;
+      }
+    },
+    dispose() {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', quit);
+    },
+  };
+}
+
+/** The REPL: a line is a turn, or a slash command; it ends on /exit, Ctrl-C at the prompt or end of input. */
+async function converse(runtime: Runtime, session: { address: Address; turns: number }, params: GenerationParams): Promise<number> {
+  const out = process.stdout;
+  const style = chatStyle(out);
+  const terminal = process.stdin.isTTY === true && out.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: out, terminal, historySize: terminal ? 100 : 0 });
+  rl.setPrompt(style.bold('you> '));
+  const control = chatControl(rl, out);
 
   const id = entityName(ActorKind.Session, session.address);
   out.write(
-    `${bold(`chat on session "${id}"`)} with ${runtime.modelId}${session.turns ? ` (${session.turns} turns so far)` : ''}. ` +
-      `${dim('/help for commands, Ctrl-C cancels a reply, /exit or Ctrl-C at the prompt quits.')}\n`,
+    `${style.bold(`chat on session "${id}"`)} with ${runtime.modelId}${session.turns ? ` (${session.turns} turns so far)` : ''}. ` +
+      `${style.dim('/help for commands, Ctrl-C cancels a reply, /exit or Ctrl-C at the prompt quits.')}\n`,
   );
 
-  const chat = router.ref(session.address, sessionProtocol);
-  const generate = async (message: string) => {
-    const controller = new AbortController();
-    turn = controller;
-    out.write(bold('assistant> '));
-    try {
-      const result = await chat.streamAsk(
-        SessionMessage.Inference,
-        { message, params },
-        {
-          signal: controller.signal,
-          timeout: Infinity,
-          onChunk: (event) => {
-            if (event.type === 'token' && event.content) out.write(event.content);
-          },
-        },
-      );
-      out.write('\n');
-      if (controller.signal.aborted) out.write(`${dim('(cancelled: this turn is not kept)')}\n`);
-      else if (result.error) out.write(`[error ${result.error.code}] ${result.error.message}\n`);
-      else {
-        const rate = result.tokensPerSecond > 0 ? `, ${result.tokensPerSecond.toFixed(1)} tokens/s` : '';
-        out.write(`${dim(`(${result.tokenCount} tokens${rate}, ${result.finishReason})`)}\n`);
-      }
-    } catch (error) {
-      const { code, message: text } = error as { code?: string; message?: string };
-      out.write(`\n[error${code ? ` ${code}` : ''}] ${text ?? String(error)}\n`);
-    } finally {
-      turn = undefined;
-    }
-  };
-
-  const command = async (line: string): Promise<void> => {
-    const name = line.split(/\s+/)[0];
-    switch (name) {
-      case '/exit':
-      case '/quit':
-        quit();
-        return;
-      case '/help':
-        out.write(`${COMMANDS_HELP}\n`);
-        return;
-      case '/reset':
-        await chat.ask(SessionMessage.Reset, null);
-        out.write(`${dim('(history cleared)')}\n`);
-        return;
-      case '/history': {
-        const history = await chat.ask(SessionMessage.History, null);
-        if (history.systemPrompt !== undefined) out.write(`${dim('system:')} ${history.systemPrompt}\n`);
-        if (history.turns.length === 0) out.write(`${dim('(no turns yet)')}\n`);
-        history.turns.forEach((t, index) => {
-          const shifted = index < history.contextStart ? dim(' (out of context)') : '';
-          out.write(`${dim(`${t.role}:`)}${shifted} ${t.content}\n`);
-        });
-        return;
-      }
-      default:
-        out.write(`unknown command ${name}; /help lists them\n`);
-    }
-  };
-
+  const chat = runtime.router.ref(session.address, sessionProtocol);
   try {
     rl.prompt();
     for await (const raw of rl) {
       const line = raw.trim();
       if (line.startsWith('/')) {
         try {
-          await command(line);
+          await chatCommand(line, { chat, out, style, quit: control.quit });
         } catch (error) {
           out.write(`[error] ${(error as Error).message}\n`);
         }
-      } else if (line) await generate(line);
-      if (quitting) break;
+      } else if (line) await control.turn((signal) => chatTurn(chat, line, { params, out, style, signal }));
+      if (control.quitting) break;
       rl.prompt();
     }
   } finally {
     rl.close();
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', quit);
+    control.dispose();
   }
   return ExitCode.Ok;
 }

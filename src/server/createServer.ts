@@ -9,16 +9,19 @@ import { InvalidArgumentError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import { errorHandler } from './errorHandler.js';
 import { errorBody, HttpError, sendError } from './httpErrors.js';
+import { actorRoutes } from './actorRoutes.js';
 import { adapterRoutes } from './adapterRoutes.js';
 import { defaultAllowedHosts, hostCheck, LOOPBACK_HOSTS } from './allowedHosts.js';
 import { apiKeyHook } from './apiKeyCheck.js';
 import { checkBodyDepth } from './bodyDepth.js';
 import { trackClients } from './clientSignal.js';
 import { clientErrorHandler, type HttpLimits, httpServerFactory, resolveHttpLimits } from './httpLimits.js';
-import { nativeRoutes } from './nativeRoutes.js';
+import { healthRoutes } from './healthRoutes.js';
+import { modelRoutes } from './modelRoutes.js';
 import { openaiRoutes } from './openaiRoutes.js';
 import type { ServerContext } from './ServerContext.js';
 import { ServerMetrics } from './ServerMetrics.js';
+import { sessionRoutes } from './sessionRoutes.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -125,7 +128,10 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(PAGE, 'utf8')));
   openaiRoutes(app, context);
-  nativeRoutes(app, context);
+  actorRoutes(app, context);
+  sessionRoutes(app, context);
+  modelRoutes(app, context);
+  healthRoutes(app, context);
   adapterRoutes(app, context);
 
   let closing: Promise<void> | undefined;
