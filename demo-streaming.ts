@@ -15,14 +15,13 @@ import { parseArgs } from 'node:util';
 import { ensureDemoModel } from './scripts/make-models.js';
 import {
   FileStore,
-  type InferenceResult,
   MemoryStore,
   MessageRouter,
   ModelManager,
-  type ModelInfo,
   ModelMessage,
   SessionManager,
   SessionMessage,
+  sessionProtocol,
   type Store,
 } from './src/index.js';
 
@@ -55,8 +54,9 @@ const model = await models.publishModel({
 });
 console.log(`✓ Model published: ${model}`);
 
-await models.ensureStarted(model);
-const info = await router.ask<ModelInfo>(model, ModelMessage.Info, null, { timeout: 300_000 });
+// A typed ref on the model's actor (started now): every reply is typed from modelProtocol.
+const llm = await models.ref(model);
+const info = await llm.ask(ModelMessage.Info, null, { timeout: 300_000 });
 console.log(
   `✓ ModelActor running at ${model}: ${info.architecture}, ${(info.sizeBytes / 2 ** 20).toFixed(1)} MiB, ` +
     `${info.slots} slots, ${info.threads} thread${info.threads === 1 ? '' : 's'}, ${info.chatTemplate} chat template`,
@@ -95,8 +95,8 @@ console.log(`  • Tokens/s:            ${result.tokensPerSecond.toFixed(1)}`);
 console.log(`  • Finish reason:       ${result.finishReason}`);
 console.log(`  • Response length:     ${result.text.length} chars`);
 
-const followUp = await router.ask<InferenceResult>(
-  session,
+const chat = router.ref(session, sessionProtocol);
+const followUp = await chat.ask(
   SessionMessage.Inference,
   { message: 'And why does that help?', params: { maxTokens: 20, temperature: 0.7, seed: 8 } },
   { timeout: 300_000 },
@@ -109,8 +109,8 @@ console.log(
 console.log(`\n👥 Four sessions at once on ${info.slots} slots (continuous batching), one cancelled after 5 tokens:`);
 const others = await Promise.all([0, 1, 2, 3].map(() => sessions.create({ model })));
 const started = performance.now();
-const streams = others.map((chat) =>
-  router.stream(chat, SessionMessage.Inference, { message: question, params: { maxTokens, temperature: 0.7 } }),
+const streams = others.map((other) =>
+  router.ref(other, sessionProtocol).stream(SessionMessage.Inference, { message: question, params: { maxTokens, temperature: 0.7 } }),
 );
 const cancelled = streams[3];
 let seen = 0;
@@ -127,5 +127,5 @@ for (const [i, outcome] of outcomes.entries()) {
   console.log(`  ${others[i]}: ${stats?.tokenCount} tokens, ${stats?.tokensPerSecond.toFixed(0)} tokens/s, ${what}`);
 }
 console.log(`  aggregate: ${total} tokens in ${seconds.toFixed(2)} s = ${(total / seconds).toFixed(0)} tokens/s`);
-const status = await router.ask<{ busySlots: number; queueDepth: number }>(model, ModelMessage.Status, null);
+const status = await llm.ask(ModelMessage.Status, null);
 console.log(`  afterwards: ${status.busySlots} busy slots, ${status.queueDepth} queued`);

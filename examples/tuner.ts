@@ -29,8 +29,8 @@ export async function main(print: (text: string) => void = (t) => process.stdout
   const [modelPath, adapters] = await Promise.all([ensureTinyModel(), ensureTinyAdapters()]);
   await using router = new MessageRouter({ logger: pino({ level: 'warn' }) });
   const model = new ModelActor({ modelPath, slots: 2, contextSize: 256, ...(options.llama ? { llama: options.llama } : {}) });
-  const llm = router.ref(router.registerActor('model', model, model.actorOptions), modelProtocol);
-  const tuner = router.ref(router.registerActor('tuner', new TunerActor({ model: llm.address }), TunerActor.actorOptions), tunerProtocol);
+  const llm = router.ref(router.registerActor('model/tiny', model, model.actorOptions), modelProtocol);
+  const tuner = router.ref(router.registerActor('tuner/tiny', new TunerActor({ model: llm.address }), TunerActor.actorOptions), tunerProtocol);
   const timeout = 60_000;
 
   // Adapters: validated against the base model, then applied without reloading it.

@@ -55,8 +55,8 @@ import { validateAdapter } from './validateAdapter.js';
  * @example
  * ```ts
  * const model = new ModelActor({ modelPath: 'models/demo.gguf' });
- * const address = router.registerActor('model', model, model.actorOptions);
- * const { text } = await router.ask<GenerateResult>(address, ModelMessage.Generate, {
+ * const llm = router.ref(router.registerActor('model/demo', model, model.actorOptions), modelProtocol);
+ * const { text } = await llm.ask(ModelMessage.Generate, { // a GenerateResult
  *   prompt: 'The actor', params: { maxTokens: 16, temperature: 0 },
  * }, { timeout: 60_000 });
  * ```

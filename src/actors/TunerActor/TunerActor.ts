@@ -65,7 +65,7 @@ interface Running {
  *
  * @example
  * ```ts
- * const tuner = router.ref(router.registerActor('tuner', new TunerActor({ model: '@(model)' }), TunerActor.actorOptions), tunerProtocol);
+ * const tuner = router.ref(router.registerActor('tuner/demo', new TunerActor({ model: '@(model/demo)' }), TunerActor.actorOptions), tunerProtocol);
  * await tuner.ask(TunerMessage.ApplyAdapter, { path: 'adapters/style.gguf', scale: 0.5 });
  * const dataset = await tuner.ask(TunerMessage.PrepareTrainingData, { conversations, validationSplit: 0.2, seed: 7 });
  * const { perplexity } = await tuner.ask(TunerMessage.Evaluate, { examples: dataset.validation, adapters: [] }, { timeout: 60_000 });
