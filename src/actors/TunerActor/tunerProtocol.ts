@@ -52,9 +52,9 @@ export interface TunerProtocol {
  * The TunerActor's protocol (kind `tuner`). What changes the tuner's state, or the model's adapter
  * set through it, runs in the exclusive lane, one at a time, in order: `startTraining` (its check,
  * the new session and the model's info are one atomic step; the long run then releases the lane),
- * the adapter changes, and `evaluate` (it records `lastEvaluation`, and an evaluation of the model's
- * set does not see that set change under it). Reads and control run in the concurrent lane, so
- * `status`, `getTrainingStatus` and `stopTraining` answer during a long evaluation or training.
+ * and the adapter changes. Evaluations, reads and control run in the concurrent lane: several
+ * evaluations wait for the model's slots at once (its queue bounds them), and `status`,
+ * `getTrainingStatus` and `stopTraining` answer during a long evaluation or training.
  * Every operation may be sent by the generic HTTP routes: the path fields are confined to the
  * configured directories, and training writes only there.
  */
