@@ -4,7 +4,8 @@ import type { Address } from '../messaging/address.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import { clientSignal } from './clientSignal.js';
 import { confinedPath, confinePayloadPaths } from './confinedPath.js';
-import { asObject, pipeEvents } from './nativeRoutes.js';
+import { asObject } from './asObject.js';
+import { pipeEvents } from './pipeEvents.js';
 import type { ServerContext } from './ServerContext.js';
 
 type Params = { Params: { id: string } };
