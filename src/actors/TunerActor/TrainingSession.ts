@@ -4,8 +4,9 @@ import type { Clock } from '../../messaging/Clock.js';
 import { ActorError, InvalidArgumentError } from '../../messaging/errors.js';
 import { defaultThreads } from '../ModelActor/modelDefaults.js';
 import type { AdapterSpec } from '../ModelActor/types.js';
-import type { EpochMetrics, TrainingProgress } from './training/TrainerMessage.js';
-import type { TrainerProcess } from './training/TrainerProcess.js';
+import type { EpochMetrics, TrainingOutcome, TrainingProgress } from './training/TrainerMessage.js';
+import type { TrainerProcess, TrainerRunOptions } from './training/TrainerProcess.js';
+import type { TrainingJob } from './training/TrainingJob.js';
 import { createTrainingLifecycle, type TrainingLifecycle, TrainingLifecycleEvent } from './trainingLifecycle.js';
 import { NotSupportedByBackendError, TrainingStoppedError } from './tunerErrors.js';
 import {
@@ -16,6 +17,7 @@ import {
   type TrainingMetrics,
   type TrainingProgressEvent,
   type TrainingResult,
+  type TrainingRunOptions,
   TrainingSessionState,
   type TrainingStatus,
   type VariantEvaluation,
@@ -124,6 +126,13 @@ export class TrainingSession {
   }
 
   private async pipeline(request: StartTrainingRequest, signal: AbortSignal): Promise<TrainingResult> {
+    const run = await this.prepare(request, signal);
+    const outcome = await this.context.trainer.run(trainerJob(this.context.modelPath, run), this.trainerCallbacks(run, signal));
+    return this.evaluate(run, outcome, signal);
+  }
+
+  /** Preparing: the config checked, the data prepared, the output paths chosen and their directories made. */
+  private async prepare(request: StartTrainingRequest, signal: AbortSignal): Promise<PreparedRun> {
     const { context } = this;
     if (typeof request !== 'object' || request === null || typeof request.dataset !== 'object' || request.dataset === null) {
       throw new InvalidArgumentError('startTraining needs { dataset, config?, options? }');
@@ -138,62 +147,48 @@ export class TrainingSession {
     await mkdir(dirname(modelPath), { recursive: true });
     await mkdir(dirname(adapterPath), { recursive: true });
     this.check(signal);
+    return { config, options, dataset, modelPath, adapterPath };
+  }
 
-    const outcome = await context.trainer.run(
-      {
-        baseModelPath: context.modelPath,
-        outputPath: modelPath,
-        train: dataset.train.map((e) => e.tokens),
-        validation: dataset.validation.map((e) => e.tokens),
-        contextSize: options.contextSize ?? 256,
-        epochs: config.epochs,
-        learningRate: config.learningRate,
-        ...(options.minLearningRate === undefined ? {} : { minLearningRate: options.minLearningRate }),
-        ...(options.weightDecay === undefined ? {} : { weightDecay: options.weightDecay }),
-        ...(options.trainable === undefined ? {} : { trainable: options.trainable }),
-        // As the ModelActor: all cores but one. All of them spin-wait against anything else running (5–8× slower).
-        threads: options.threads ?? defaultThreads(),
-        ...(options.seed === undefined ? {} : { seed: options.seed }),
-        ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }),
-        // Extracted in the trainer process: seconds of SVD must not block this event loop.
-        lora: {
-          outputPath: adapterPath,
-          rank: config.loraRank,
-          alpha: config.loraAlpha,
-          ...(options.trainable === undefined ? {} : { tensors: options.trainable }),
-        },
+  /** Training: moves the lifecycle on and records the trainer's progress as it comes. */
+  private trainerCallbacks(run: PreparedRun, signal: AbortSignal): TrainerRunOptions {
+    const { context } = this;
+    return {
+      signal,
+      onStarted: () => {
+        this.lastEpochEndedAt = context.clock.now();
+        this.lifecycle.send({ type: TrainingLifecycleEvent.Prepared });
       },
-      {
-        signal,
-        onStarted: () => {
-          this.lastEpochEndedAt = context.clock.now();
-          this.lifecycle.send({ type: TrainingLifecycleEvent.Prepared });
-        },
-        onProgress: (progress) => {
-          this.progress.push(progress);
-          if (progress.epochComplete) {
-            const now = context.clock.now();
-            this.epochs.push({
-              epoch: progress.epoch,
-              trainLoss: progress.trainLoss,
-              validationLoss: progress.validationLoss,
-              learningRate: progress.learningRate,
-              tokensPerSecond: progress.tokensPerSecond,
-              durationMs: now - (this.lastEpochEndedAt ?? now),
-            });
-            this.lastEpochEndedAt = now;
-          }
-          // The trainer is never slowed by a slow listener: progress is reported, not awaited.
-          void Promise.resolve(context.onProgress({ stage: TrainingSessionState.Training, ...progress })).catch(() => {});
-        },
-        onSaved: () => {
-          this.lifecycle.send({ type: TrainingLifecycleEvent.Trained });
-          void Promise.resolve(
-            context.onProgress({ stage: TrainingSessionState.Evaluating, message: `extracting a rank-${config.loraRank} LoRA adapter` }),
-          ).catch(() => {});
-        },
+      onProgress: (progress) => {
+        this.progress.push(progress);
+        if (progress.epochComplete) {
+          const now = context.clock.now();
+          this.epochs.push({
+            epoch: progress.epoch,
+            trainLoss: progress.trainLoss,
+            validationLoss: progress.validationLoss,
+            learningRate: progress.learningRate,
+            tokensPerSecond: progress.tokensPerSecond,
+            durationMs: now - (this.lastEpochEndedAt ?? now),
+          });
+          this.lastEpochEndedAt = now;
+        }
+        // The trainer is never slowed by a slow listener: progress is reported, not awaited.
+        void Promise.resolve(context.onProgress({ stage: TrainingSessionState.Training, ...progress })).catch(() => {});
       },
-    );
+      onSaved: () => {
+        this.lifecycle.send({ type: TrainingLifecycleEvent.Trained });
+        void Promise.resolve(
+          context.onProgress({ stage: TrainingSessionState.Evaluating, message: `extracting a rank-${run.config.loraRank} LoRA adapter` }),
+        ).catch(() => {});
+      },
+    };
+  }
+
+  /** Evaluating: the base model and the adapter on the same examples, then the result. */
+  private async evaluate(run: PreparedRun, outcome: TrainingOutcome, signal: AbortSignal): Promise<TrainingResult> {
+    const { context } = this;
+    const { dataset, modelPath, adapterPath } = run;
     const lora = outcome.lora;
     if (lora === undefined) throw new ActorError('TRAINING_FAILED', `the trainer of session ${this.id} returned no LoRA adapter`);
     this.check(signal);
@@ -218,6 +213,44 @@ export class TrainingSession {
   private check(signal: AbortSignal): void {
     if (signal.aborted) throw signal.reason instanceof ActorError ? signal.reason : new TrainingStoppedError(this.id);
   }
+}
+
+/** What {@link TrainingSession} settles on while preparing, for the stages after. */
+interface PreparedRun {
+  config: ResolvedTrainingConfig;
+  options: TrainingRunOptions;
+  dataset: TrainingDataset;
+  /** Where the trained GGUF goes. */
+  modelPath: string;
+  /** Where the LoRA adapter goes. */
+  adapterPath: string;
+}
+
+/** The trainer's job for a prepared run: the request's options over this backend's defaults. */
+function trainerJob(baseModelPath: string, { config, options, dataset, modelPath, adapterPath }: PreparedRun): TrainingJob {
+  return {
+    baseModelPath,
+    outputPath: modelPath,
+    train: dataset.train.map((e) => e.tokens),
+    validation: dataset.validation.map((e) => e.tokens),
+    contextSize: options.contextSize ?? 256,
+    epochs: config.epochs,
+    learningRate: config.learningRate,
+    ...(options.minLearningRate === undefined ? {} : { minLearningRate: options.minLearningRate }),
+    ...(options.weightDecay === undefined ? {} : { weightDecay: options.weightDecay }),
+    ...(options.trainable === undefined ? {} : { trainable: options.trainable }),
+    // As the ModelActor: all cores but one. All of them spin-wait against anything else running (5–8× slower).
+    threads: options.threads ?? defaultThreads(),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.shuffle === undefined ? {} : { shuffle: options.shuffle }),
+    // Extracted in the trainer process: seconds of SVD must not block this event loop.
+    lora: {
+      outputPath: adapterPath,
+      rank: config.loraRank,
+      alpha: config.loraAlpha,
+      ...(options.trainable === undefined ? {} : { tensors: options.trainable }),
+    },
+  };
 }
 
 /** Settings valid in the reference API that this backend cannot run. */

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { countTokens, tokenWindowStarts } from './tokenWindows.js';
 import type { TrainableTensors } from './trainableTensors.js';
+import { InvalidTrainingJobError, NotEnoughTokensError } from './trainingErrors.js';
 
 /** A LoRA adapter to extract from the weight change once training is done, in the trainer process. */
 export interface LoraJob {
@@ -13,7 +14,6 @@ export interface LoraJob {
   /** Which changed tensors go into the adapter. Defaults to `all`. */
   tensors?: TrainableTensors;
 }
-import { InvalidTrainingJobError, NotEnoughTokensError } from './trainingErrors.js';
 
 /** llama.cpp rounds every context up to a multiple of this many tokens. */
 export const CONTEXT_GRANULARITY = 256;
@@ -136,6 +136,46 @@ export function resolveTrainingJob(job: TrainingJob): ResolvedTrainingJob {
     throw new InvalidTrainingJobError('outputPath', `outputPath must differ from baseModelPath (${baseModelPath})`);
   }
 
+  const sizes = resolveWindowSizes(job);
+  const optimizerSettings = resolveOptimizerSettings(job);
+  const threads = requireInteger(job.threads ?? availableParallelism(), 'threads', 1, MAX_THREADS);
+  const seed = requireInteger(job.seed ?? 0, 'seed', 0, INT32_MAX);
+  const progressIntervalMs = requireNumber(job.progressIntervalMs ?? 250, 'progressIntervalMs');
+  if (progressIntervalMs < 0) throw new InvalidTrainingJobError('progressIntervalMs', `progress interval ${progressIntervalMs} ms is negative`);
+  const trainable = job.trainable ?? 'all';
+  checkTrainable(trainable);
+  const { train, validation } = resolveSequences(job, sizes.contextSize, sizes.stride);
+
+  return {
+    baseModelPath,
+    outputPath,
+    train,
+    validation,
+    contextSize: sizes.contextSize,
+    epochs: optimizerSettings.epochs,
+    learningRate: optimizerSettings.learningRate,
+    minLearningRate: optimizerSettings.minLearningRate,
+    weightDecay: optimizerSettings.weightDecay,
+    optimizer: optimizerSettings.optimizer,
+    batchSize: sizes.batchSize,
+    microBatchSize: sizes.microBatchSize,
+    stride: sizes.stride,
+    trainable,
+    threads,
+    seed,
+    shuffle: requireBoolean(job.shuffle ?? true, 'shuffle'),
+    keepContextLength: requireBoolean(job.keepContextLength ?? true, 'keepContextLength'),
+    progressIntervalMs,
+    lora: resolveLoraJob(job.lora, outputPath, baseModelPath),
+    convertToF32: false,
+  };
+}
+
+/**
+ * The window and batch sizes, each dividing the one before: llama.cpp pads contexts to
+ * {@link CONTEXT_GRANULARITY} and aborts on `n_ctx % n_batch != 0` or `n_batch % n_ubatch != 0`.
+ */
+function resolveWindowSizes(job: TrainingJob): Pick<ResolvedTrainingJob, 'contextSize' | 'batchSize' | 'microBatchSize' | 'stride'> {
   const contextSize = requireInteger(job.contextSize, 'contextSize', 1, MAX_CONTEXT);
   if (contextSize % CONTEXT_GRANULARITY !== 0) {
     throw new InvalidTrainingJobError(
@@ -152,7 +192,13 @@ export function resolveTrainingJob(job: TrainingJob): ResolvedTrainingJob {
     throw new InvalidTrainingJobError('microBatchSize', `batch ${batchSize} is not a multiple of micro-batch ${microBatchSize}`);
   }
   const stride = requireInteger(job.stride ?? contextSize / 2, 'stride', 1, MAX_CONTEXT);
+  return { contextSize, batchSize, microBatchSize, stride };
+}
 
+/** Epochs, the learning-rate schedule, weight decay and the optimizer. */
+function resolveOptimizerSettings(
+  job: TrainingJob,
+): Pick<ResolvedTrainingJob, 'epochs' | 'learningRate' | 'minLearningRate' | 'weightDecay' | 'optimizer'> {
   const epochs = requireInteger(job.epochs, 'epochs', 1, MAX_EPOCHS);
   const learningRate = requireNumber(job.learningRate, 'learningRate');
   if (learningRate <= 0 || learningRate > 1) {
@@ -171,13 +217,11 @@ export function resolveTrainingJob(job: TrainingJob): ResolvedTrainingJob {
   if (optimizer !== 'adamw' && optimizer !== 'sgd') {
     throw new InvalidTrainingJobError('optimizer', `optimizer ${JSON.stringify(optimizer)} is not 'adamw' or 'sgd'`);
   }
-  const threads = requireInteger(job.threads ?? availableParallelism(), 'threads', 1, MAX_THREADS);
-  const seed = requireInteger(job.seed ?? 0, 'seed', 0, INT32_MAX);
-  const progressIntervalMs = requireNumber(job.progressIntervalMs ?? 250, 'progressIntervalMs');
-  if (progressIntervalMs < 0) throw new InvalidTrainingJobError('progressIntervalMs', `progress interval ${progressIntervalMs} ms is negative`);
-  const trainable = job.trainable ?? 'all';
-  checkTrainable(trainable);
+  return { epochs, learningRate, minLearningRate, weightDecay, optimizer };
+}
 
+/** The token sequences, each split with enough tokens for one window (validation may be empty). */
+function resolveSequences(job: TrainingJob, contextSize: number, stride: number): Pick<ResolvedTrainingJob, 'train' | 'validation'> {
   const train = requireSequences(job.train, 'train');
   const validation = requireSequences(job.validation ?? [], 'validation');
   const trainTokens = countTokens(train);
@@ -188,30 +232,7 @@ export function resolveTrainingJob(job: TrainingJob): ResolvedTrainingJob {
   if (validationTokens > 0 && tokenWindowStarts(validationTokens, contextSize, stride).length === 0) {
     throw new NotEnoughTokensError('validation', validationTokens, contextSize);
   }
-
-  return {
-    baseModelPath,
-    outputPath,
-    train,
-    validation,
-    contextSize,
-    epochs,
-    learningRate,
-    minLearningRate,
-    weightDecay,
-    optimizer,
-    batchSize,
-    microBatchSize,
-    stride,
-    trainable,
-    threads,
-    seed,
-    shuffle: requireBoolean(job.shuffle ?? true, 'shuffle'),
-    keepContextLength: requireBoolean(job.keepContextLength ?? true, 'keepContextLength'),
-    progressIntervalMs,
-    lora: resolveLoraJob(job.lora, outputPath, baseModelPath),
-    convertToF32: false,
-  };
+  return { train, validation };
 }
 
 function requireString(value: unknown, field: string): string {

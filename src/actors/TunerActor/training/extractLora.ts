@@ -1,13 +1,11 @@
 import { open } from 'node:fs/promises';
-import { GgmlType } from '../../../gguf/GgmlType.js';
-import { GgufValue } from '../../../gguf/GgufValue.js';
-import { GgufWriter } from '../../../gguf/GgufWriter.js';
 import { AbortedError } from '../../../messaging/errors.js';
+import { factorizeLoraDelta } from './factorizeLoraDelta.js';
 import { type GgufModelInfo, type GgufTensor, inspectGgufModel, TRAINABLE_GGML_TYPES } from './inspectGgufModel.js';
-import { decodeGgufTensor, readGgufTensorBytes } from './readGgufTensor.js';
+import { LoraAdapterGguf } from './LoraAdapterGguf.js';
+import { readTensorChange, type TensorChange } from './readTensorChange.js';
 import { isTrainableTensor, type TrainableTensors } from './trainableTensors.js';
 import { LoraExtractionError } from './trainingErrors.js';
-import { truncatedSvd } from './truncatedSvd.js';
 
 /** Options of {@link extractLora}. */
 export interface ExtractLoraOptions {
@@ -96,12 +94,7 @@ export interface LoraExtractionResult {
  * @throws {LoraExtractionError} for a bad rank, models that do not match, or unreadable tensor types.
  */
 export async function extractLora(options: ExtractLoraOptions): Promise<LoraExtractionResult> {
-  const { rank } = options;
-  if (!Number.isInteger(rank) || rank < 1 || rank > 65_536) {
-    throw new LoraExtractionError(`rank ${String(rank)} is not an integer from 1 to 65536`);
-  }
-  const alpha = options.alpha ?? rank;
-  if (!Number.isFinite(alpha) || alpha <= 0) throw new LoraExtractionError(`alpha ${String(alpha)} is not a number above 0`);
+  const { rank, alpha } = checkRankAndAlpha(options);
   const filter = options.tensors ?? 'all';
 
   const [base, trained] = await Promise.all([
@@ -112,13 +105,7 @@ export async function extractLora(options: ExtractLoraOptions): Promise<LoraExtr
     throw new LoraExtractionError(`the base model is ${base.architecture} but the trained model is ${trained.architecture}`);
   }
   const trainedByName = new Map(trained.tensors.map((tensor) => [tensor.name, tensor]));
-
-  const writer = new GgufWriter()
-    .set('general.architecture', GgufValue.string(base.architecture))
-    .set('general.type', GgufValue.string('adapter'))
-    .set('general.name', GgufValue.string(`LoRA rank ${rank} extracted by llama-actors`))
-    .set('adapter.type', GgufValue.string('lora'))
-    .set('adapter.lora.alpha', GgufValue.float32(alpha));
+  const adapter = new LoraAdapterGguf(base.architecture, rank, alpha);
 
   const reports: LoraTensorReport[] = [];
   const skipped: LoraSkippedTensor[] = [];
@@ -132,39 +119,12 @@ export async function extractLora(options: ExtractLoraOptions): Promise<LoraExtr
   try {
     for (const baseTensor of base.tensors) {
       if (options.signal?.aborted) throw new AbortedError('LoRA extraction', { cause: options.signal.reason });
-      const trainedTensor = trainedByName.get(baseTensor.name);
-      if (trainedTensor === undefined) {
-        throw new LoraExtractionError(`tensor ${baseTensor.name} of the base model is missing from the trained model`);
-      }
-      if (baseTensor.shape.join() !== trainedTensor.shape.join()) {
-        throw new LoraExtractionError(
-          `tensor ${baseTensor.name} is [${baseTensor.shape.join(', ')}] in the base model but [${trainedTensor.shape.join(', ')}] in the trained one`,
-        );
-      }
-      const [baseBytes, trainedBytes] = await Promise.all([
-        readGgufTensorBytes(baseFile, baseTensor),
-        readGgufTensorBytes(trainedFile, trainedTensor),
-      ]);
-      if (baseTensor.type === trainedTensor.type && baseBytes.equals(trainedBytes)) {
+      const change = await readTensorChange(baseFile, trainedFile, baseTensor, matchingTensor(trainedByName, baseTensor));
+      if (change === undefined) {
         skipped.push({ name: baseTensor.name, reason: 'unchanged', deltaNorm: 0 });
         continue;
       }
-      const baseValues = decodeGgufTensor(baseTensor, baseBytes);
-      const trainedValues = decodeGgufTensor(trainedTensor, trainedBytes);
-      const delta = new Float64Array(baseValues.length);
-      let energy = 0;
-      let baseEnergy = 0;
-      for (let i = 0; i < delta.length; i++) {
-        const difference = trainedValues[i]! - baseValues[i]!;
-        delta[i] = difference;
-        energy += difference * difference;
-        baseEnergy += baseValues[i]! * baseValues[i]!;
-      }
-      if (energy === 0) {
-        // Same values in another encoding (e.g. F16 base, F32 trained copy): nothing learned here.
-        skipped.push({ name: baseTensor.name, reason: 'unchanged', deltaNorm: 0 });
-        continue;
-      }
+      const { energy } = change;
       const deltaNorm = Math.sqrt(energy);
       const reason = baseTensor.shape.length !== 2 ? 'not-a-matrix' : !isTrainableTensor(baseTensor.name, filter) ? 'filtered' : undefined;
       if (reason !== undefined) {
@@ -173,36 +133,7 @@ export async function extractLora(options: ExtractLoraOptions): Promise<LoraExtr
         continue;
       }
 
-      const [nIn, nOut] = baseTensor.shape as [number, number];
-      // ggml stores [n_in, n_out] as n_out rows of n_in values: row-major ΔW (n_out × n_in), y = ΔW x.
-      const svd = truncatedSvd({ rows: nOut, columns: nIn, data: delta }, rank, {
-        powerIterations: options.powerIterations,
-        oversampling: options.oversampling,
-        seed: options.seed,
-      });
-      const r = svd.rank;
-      // lora_b (ggml [r, n_out]): n_out rows of r values = U·√S·(r/alpha); lora_a (ggml [n_in, r]): r rows of n_in values = √S·Vᵀ.
-      const scaleB = r / alpha;
-      const loraB = new Float32Array(nOut * r);
-      const loraA = new Float32Array(r * nIn);
-      for (let j = 0; j < r; j++) {
-        const root = Math.sqrt(svd.s[j]!);
-        for (let i = 0; i < nOut; i++) loraB[i * r + j] = svd.u.data[i * r + j]! * root * scaleB;
-        for (let i = 0; i < nIn; i++) loraA[j * nIn + i] = svd.v.data[i * r + j]! * root;
-      }
-      const { kept, error } = reconstructionEnergy(delta, loraB, loraA, nOut, nIn, r, alpha / r);
-      writer.addTensor(`${baseTensor.name}.lora_a`, GgmlType.F32, [nIn, r], loraA);
-      writer.addTensor(`${baseTensor.name}.lora_b`, GgmlType.F32, [r, nOut], loraB);
-
-      const report: LoraTensorReport = {
-        name: baseTensor.name,
-        shape: [nIn, nOut],
-        rank: r,
-        deltaNorm,
-        relativeChange: baseEnergy > 0 ? deltaNorm / Math.sqrt(baseEnergy) : Number.POSITIVE_INFINITY,
-        retainedEnergy: kept / energy,
-        relativeError: Math.sqrt(error / energy),
-      };
+      const { report, kept, error } = addToAdapter(adapter, baseTensor, change, rank, alpha, options);
       reports.push(report);
       options.onTensor?.(report);
       deltaEnergy += energy;
@@ -217,7 +148,7 @@ export async function extractLora(options: ExtractLoraOptions): Promise<LoraExtr
     const why = uncovered > 0 ? 'only tensors a LoRA cannot carry (1-D or filtered out) changed' : 'no tensor changed';
     throw new LoraExtractionError(`nothing to extract: ${why} between ${options.baseModelPath} and ${options.trainedModelPath}`);
   }
-  const { bytes } = await writer.writeTo(options.outputPath);
+  const { bytes } = await adapter.writeTo(options.outputPath);
   return {
     outputPath: options.outputPath,
     bytes,
@@ -232,6 +163,60 @@ export async function extractLora(options: ExtractLoraOptions): Promise<LoraExtr
   };
 }
 
+/** Factorizes one changed matrix into the adapter, and reports how much of its change it keeps. */
+function addToAdapter(
+  adapter: LoraAdapterGguf,
+  baseTensor: GgufTensor,
+  change: TensorChange,
+  rank: number,
+  alpha: number,
+  options: ExtractLoraOptions,
+): { report: LoraTensorReport; kept: number; error: number } {
+  const [nIn, nOut] = baseTensor.shape as [number, number];
+  const factors = factorizeLoraDelta(change.delta, [nIn, nOut], rank, alpha, {
+    powerIterations: options.powerIterations,
+    oversampling: options.oversampling,
+    seed: options.seed,
+  });
+  adapter.add(baseTensor.name, [nIn, nOut], factors);
+  const { energy } = change;
+  const deltaNorm = Math.sqrt(energy);
+  const report: LoraTensorReport = {
+    name: baseTensor.name,
+    shape: [nIn, nOut],
+    rank: factors.rank,
+    deltaNorm,
+    relativeChange: change.baseEnergy > 0 ? deltaNorm / Math.sqrt(change.baseEnergy) : Number.POSITIVE_INFINITY,
+    retainedEnergy: factors.kept / energy,
+    relativeError: Math.sqrt(factors.error / energy),
+  };
+  return { report, kept: factors.kept, error: factors.error };
+}
+
+function checkRankAndAlpha(options: ExtractLoraOptions): { rank: number; alpha: number } {
+  const { rank } = options;
+  if (!Number.isInteger(rank) || rank < 1 || rank > 65_536) {
+    throw new LoraExtractionError(`rank ${String(rank)} is not an integer from 1 to 65536`);
+  }
+  const alpha = options.alpha ?? rank;
+  if (!Number.isFinite(alpha) || alpha <= 0) throw new LoraExtractionError(`alpha ${String(alpha)} is not a number above 0`);
+  return { rank, alpha };
+}
+
+/** The trained model's tensor of the same name and shape as `baseTensor`. */
+function matchingTensor(trainedByName: ReadonlyMap<string, GgufTensor>, baseTensor: GgufTensor): GgufTensor {
+  const trainedTensor = trainedByName.get(baseTensor.name);
+  if (trainedTensor === undefined) {
+    throw new LoraExtractionError(`tensor ${baseTensor.name} of the base model is missing from the trained model`);
+  }
+  if (baseTensor.shape.join() !== trainedTensor.shape.join()) {
+    throw new LoraExtractionError(
+      `tensor ${baseTensor.name} is [${baseTensor.shape.join(', ')}] in the base model but [${trainedTensor.shape.join(', ')}] in the trained one`,
+    );
+  }
+  return trainedTensor;
+}
+
 async function inspect(path: string, what: string): Promise<GgufModelInfo> {
   let info: GgufModelInfo;
   try {
@@ -244,39 +229,4 @@ async function inspect(path: string, what: string): Promise<GgufModelInfo> {
     throw new LoraExtractionError(`the ${what} has ${unreadable.typeName} tensors (${unreadable.name}); only F32, F16 and BF16 models can be compared`);
   }
   return info;
-}
-
-/**
- * `‖scale·B·A‖²` and `‖ΔW − scale·B·A‖²` from the F32 factors as written, one row at a time (no
- * `n_out × n_in` reconstruction is held).
- */
-function reconstructionEnergy(
-  delta: Float64Array,
-  loraB: Float32Array,
-  loraA: Float32Array,
-  rows: number,
-  columns: number,
-  rank: number,
-  scale: number,
-): { kept: number; error: number } {
-  const row = new Float64Array(columns);
-  let kept = 0;
-  let error = 0;
-  for (let i = 0; i < rows; i++) {
-    row.fill(0);
-    for (let j = 0; j < rank; j++) {
-      const b = loraB[i * rank + j]! * scale;
-      if (b === 0) continue;
-      const offset = j * columns;
-      for (let t = 0; t < columns; t++) row[t]! += b * loraA[offset + t]!;
-    }
-    const deltaOffset = i * columns;
-    for (let t = 0; t < columns; t++) {
-      const value = row[t]!;
-      kept += value * value;
-      const difference = delta[deltaOffset + t]! - value;
-      error += difference * difference;
-    }
-  }
-  return { kept, error };
 }
