@@ -34,7 +34,7 @@ async function exposedMessage(
   const protocol = router.protocolOf(target);
   const spec = protocol && messageSpec(protocol, body.type);
   if (!spec?.exposed) throw new MessageNotExposedError(parseAddress(target), body.type);
-  const dirs = [...context.modelDirs, ...context.adapterDirs];
+  const dirs = [...new Set([...context.modelDirs, ...context.adapterDirs])];
   const declared = await confineDeclaredPaths(dirs, body.payload, spec.paths ?? []);
   return { target, type: body.type, payload: await confinePayloadPaths(dirs, declared) };
 }

@@ -56,7 +56,8 @@ export interface TunerProtocol {
  * evaluations wait for the model's slots at once (its queue bounds them), and `status`,
  * `getTrainingStatus` and `stopTraining` answer during a long evaluation or training.
  * Every operation may be sent by the generic HTTP routes: the path fields are confined to the
- * configured directories, and training writes only there.
+ * configured directories; a training without `options.outputPath` writes into the tuner's own
+ * `outputDir` (not chosen by the caller).
  */
 export const tunerProtocol = defineProtocol<TunerProtocol>('tuner', {
   [TunerMessage.ValidateAdapter]: { lane: Lane.Concurrent, exposed: true, paths: ['path'] },
