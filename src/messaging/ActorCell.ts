@@ -4,20 +4,15 @@ import { ActorStatus, createLifecycle, LifecycleEvent, type LifecycleActor } fro
 import type { Address } from './address.js';
 import { DeadLetterReason } from './DeadLetter.js';
 import { Deferred } from './Deferred.js';
-import { ActorStoppedError, describe, MailboxFullError } from './errors.js';
-import type { InspectionEvent } from './inspection.js';
+import type { ActorError, ActorStoppedError } from './errors.js';
+import { type InspectionEvent, InspectionEventType } from './inspection.js';
+import { Mailbox } from './Mailbox.js';
 import type { Message } from './Message.js';
-import { JobQueue } from './JobQueue.js';
 import { Lane, messageSpec, type Protocol } from './protocol.js';
 import type { RequestJob } from './RequestJob.js';
-import {
-  backoffDelay,
-  type ResolvedSupervisionPolicy,
-  SupervisionDirective,
-} from './SupervisionPolicy.js';
-import { InspectionEventType } from './inspection.js';
+import { type ResolvedSupervisionPolicy, SupervisionDirective } from './SupervisionPolicy.js';
+import { Supervisor } from './Supervisor.js';
 import type { ActorContext, ActorLifecycleContext, ActorRouter, StateReporter } from './types.js';
-import type { ActorError } from './errors.js';
 
 /** @internal What a cell needs from its router. */
 export interface CellHost {
@@ -51,9 +46,10 @@ export interface StopOptions {
 }
 
 /**
- * @internal A registered actor's runtime: its mailbox (a bounded FIFO), the messages it is
- * running, its lifecycle and its supervision. Everything about one actor that is not the
- * actor's own code lives here.
+ * @internal A registered actor's runtime: its mailbox, the messages it is running, its lifecycle
+ * and its supervision. Everything about one actor that is not the actor's own code lives here; the
+ * cell decides when the mailbox runs ({@link Mailbox} decides what) and the {@link Supervisor} what a
+ * failure leads to.
  */
 export class ActorCell {
   readonly address: Address;
@@ -61,19 +57,8 @@ export class ActorCell {
   private readonly lifecycle: LifecycleActor;
   private instance: Actor;
   private instanceStarted = false;
-  private restarts = 0;
-  private restarting = false;
-  /** Failure times inside the current restart window. */
-  private failures: number[] = [];
-  private backoff: { timer: unknown; wake: () => void } | undefined;
-
-  // The mailbox, one FIFO per lane: a concurrent message never waits behind an exclusive one.
-  private readonly exclusiveQueue = new JobQueue();
-  private readonly concurrentQueue = new JobQueue();
-  private readonly running = new Set<RequestJob>();
-  /** Running jobs that hold the exclusive lane (a handler may release it early). */
-  private exclusiveRunning = 0;
-  private concurrentRunning = 0;
+  private readonly mailbox: Mailbox;
+  private readonly supervisor: Supervisor;
   private drainScheduled = false;
   private idleWaiters: Deferred[] = [];
   private stopping: Promise<void> | undefined;
@@ -101,6 +86,8 @@ export class ActorCell {
         timestamp: host.now(),
       });
     this.instance = typeof source === 'function' ? source() : source;
+    this.mailbox = new Mailbox(id, settings);
+    this.supervisor = this.makeSupervisor();
     // Nobody may be listening for the first start; a rejection must not become unhandled.
     this.startedOnce.promise.catch(() => {});
   }
@@ -111,11 +98,11 @@ export class ActorCell {
 
   /** Messages waiting in the mailbox, not counting running ones. */
   get waiting(): number {
-    return this.exclusiveQueue.size + this.concurrentQueue.size;
+    return this.mailbox.waiting;
   }
 
   get inFlight(): number {
-    return this.running.size;
+    return this.mailbox.running.size;
   }
 
   get canStream(): boolean {
@@ -141,24 +128,23 @@ export class ActorCell {
   /** Runs `onStart` the first time; failures go through supervision. */
   start(): void {
     void this.startInstance().then((ok) => {
-      if (!ok) void this.restart();
+      if (!ok) void this.supervisor.restart();
     });
   }
 
+  /**
+   * Queues a job in the lane its type runs in.
+   *
+   * @throws {MailboxFullError} when the mailbox is full.
+   */
   enqueue(job: RequestJob): void {
-    const waiting = this.waiting;
-    if (waiting >= this.settings.mailboxSize) {
-      throw new MailboxFullError(this.id, waiting, this.settings.mailboxSize);
-    }
-    job.lane = this.laneOf(job.message.type);
-    (job.lane === Lane.Concurrent ? this.concurrentQueue : this.exclusiveQueue).push(job);
+    this.mailbox.push(job, this.laneOf(job.message.type));
     this.scheduleDrain();
   }
 
   /** Takes a queued job out (its caller gave up before it ran). */
   remove(job: RequestJob): void {
-    if (job.state !== 'queued') return;
-    (job.lane === Lane.Concurrent ? this.concurrentQueue : this.exclusiveQueue).cancel(job);
+    this.mailbox.remove(job);
   }
 
   /**
@@ -166,11 +152,7 @@ export class ActorCell {
    * starts while this one finishes its reply or stream beside it.
    */
   releaseLane(job: RequestJob): void {
-    if (job.state !== 'running' || job.lane !== Lane.Exclusive) return;
-    job.lane = Lane.Concurrent;
-    this.exclusiveRunning--;
-    this.concurrentRunning++;
-    this.scheduleDrain();
+    if (this.mailbox.release(job)) this.scheduleDrain();
   }
 
   private scheduleDrain(): void {
@@ -191,29 +173,14 @@ export class ActorCell {
   private drain(): void {
     // The exclusive lane first: a turn that arrived before a read of its state (messages queued
     // while the actor was starting) begins, and sets up what it sets up synchronously, before the read runs.
-    while (this.exclusiveRunning < this.settings.concurrency && this.accepting()) {
-      const job = this.exclusiveQueue.shift();
-      if (!job) break;
-      this.run(job);
-    }
-    while (this.concurrentRunning < this.settings.maxConcurrent && this.accepting()) {
-      const job = this.concurrentQueue.shift();
-      if (!job) break;
-      this.run(job);
-    }
+    let job: RequestJob | undefined;
+    while (this.accepting() && (job = this.mailbox.nextExclusive())) this.run(job);
+    while (this.accepting() && (job = this.mailbox.nextConcurrent())) this.run(job);
     this.notifyIdle();
   }
 
-  /** The next queued job of either lane (for failing them all on stop). */
-  private shift(): RequestJob | undefined {
-    return this.concurrentQueue.shift() ?? this.exclusiveQueue.shift();
-  }
-
+  /** Runs a job the mailbox has just started. */
   private run(job: RequestJob): void {
-    job.state = 'running';
-    this.running.add(job);
-    if (job.lane === Lane.Concurrent) this.concurrentRunning++;
-    else this.exclusiveRunning++;
     const context: ActorContext = {
       self: this.address,
       message: job.message,
@@ -230,17 +197,14 @@ export class ActorCell {
   }
 
   private finished(job: RequestJob, error: unknown, failed: boolean): void {
-    job.state = 'done';
-    this.running.delete(job);
-    if (job.lane === Lane.Concurrent) this.concurrentRunning--;
-    else this.exclusiveRunning--;
-    if (failed && !job.failedAfterAbort) this.supervise(error);
-    if (this.running.size === 0) this.notifyIdle();
+    this.mailbox.finish(job);
+    if (failed && !job.failedAfterAbort) this.supervisor.handlerFailed(error);
+    if (this.mailbox.running.size === 0) this.notifyIdle();
     if (this.accepting() && this.waiting > 0) this.drain();
   }
 
   private notifyIdle(): void {
-    if (this.running.size > 0 || this.idleWaiters.length === 0) return;
+    if (this.mailbox.running.size > 0 || this.idleWaiters.length === 0) return;
     if (this.draining && this.waiting > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
@@ -249,96 +213,32 @@ export class ActorCell {
 
   /** Resolves when no handler is running (and, while draining, the mailbox is empty). */
   private whenIdle(): Promise<void> {
-    if (this.running.size === 0 && !(this.draining && this.waiting > 0)) return Promise.resolve();
+    if (this.mailbox.running.size === 0 && !(this.draining && this.waiting > 0)) return Promise.resolve();
     const waiter = new Deferred();
     this.idleWaiters.push(waiter);
     return waiter.promise;
   }
 
-  private decide(error: unknown): SupervisionDirective {
-    try {
-      return this.settings.supervision.decide(error);
-    } catch (decideError) {
-      this.host.report(decideError, 'supervision decide()');
-      return SupervisionDirective.Restart;
-    }
-  }
-
-  private supervise(error: unknown): void {
-    const directive = this.decide(error);
-    this.host.inspect({
-      type: InspectionEventType.ActorFailed,
-      actor: this.address,
-      error,
-      directive,
-      timestamp: this.host.now(),
-    });
-    const log = directive === SupervisionDirective.Resume ? this.logger.debug : this.logger.error;
-    log.call(this.logger, { err: error, directive }, 'actor handler failed');
-    if (directive === SupervisionDirective.Stop) {
-      void this.stop(new ActorStoppedError(this.id, `failed: ${describe(error)}`), {
-        drain: false,
-        timeoutMs: this.settings.stopTimeout,
-      });
-    } else if (directive === SupervisionDirective.Restart) {
-      void this.restart();
-    }
-  }
-
-  /** Restart loop: budget check, wait for in-flight work, onStop, backoff, fresh start. */
-  private async restart(): Promise<void> {
-    if (this.restarting || this.stopping) return;
-    this.restarting = true;
-    try {
-      for (;;) {
-        this.lifecycle.send({ type: LifecycleEvent.Failed });
-        const now = this.host.now();
-        const { maxRestarts, withinMs } = this.settings.supervision;
-        this.failures = this.failures.filter((at) => now - at < withinMs);
-        this.failures.push(now);
-        if (this.failures.length > maxRestarts) {
-          void this.stop(
-            new ActorStoppedError(
-              this.id,
-              `restart budget exhausted: ${this.failures.length} failures within ${withinMs} ms, limit ${maxRestarts} restarts`,
-            ),
-            { drain: false, timeoutMs: this.settings.stopTimeout },
-          );
-          return;
-        }
-        // Other messages still running finish on the old instance before it is stopped.
-        await this.whenIdle();
-        if (this.stopping) return;
-        await this.stopInstance();
-        const attempt = this.failures.length;
-        const delayMs = backoffDelay(this.settings.supervision, attempt);
-        this.host.inspect({
-          type: InspectionEventType.ActorRestarting,
-          actor: this.address,
-          attempt,
-          delayMs,
-          timestamp: now,
-        });
-        this.logger.warn({ attempt, delayMs }, 'restarting actor');
-        await this.sleep(delayMs);
-        if (this.stopping) return;
-        this.restarts++;
-        if (typeof this.source === 'function') this.instance = this.source();
-        if (await this.startInstance()) return;
-      }
-    } finally {
-      this.restarting = false;
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.backoff = undefined;
-        resolve();
-      };
-      this.backoff = { timer: this.host.setTimer(wake, ms), wake };
-    });
+  /** The cell's supervisor, given only what it may do to the cell. */
+  private makeSupervisor(): Supervisor {
+    return new Supervisor(
+      {
+        id: this.id,
+        address: this.address,
+        logger: this.logger,
+        isStopping: () => this.stopping !== undefined,
+        markFailed: () => this.lifecycle.send({ type: LifecycleEvent.Failed }),
+        whenIdle: () => this.whenIdle(),
+        stopInstance: () => this.stopInstance(),
+        startNext: () => {
+          if (typeof this.source === 'function') this.instance = this.source();
+          return this.startInstance();
+        },
+        stop: (error) => void this.stop(error, { drain: false, timeoutMs: this.settings.stopTimeout }),
+      },
+      this.host,
+      this.settings.supervision,
+    );
   }
 
   private lifecycleContext(): ActorLifecycleContext {
@@ -346,7 +246,7 @@ export class ActorCell {
       self: this.address,
       logger: this.logger,
       router: this.router,
-      restarts: this.restarts,
+      restarts: this.supervisor.restarts,
       reportState: this.reportState,
     };
   }
@@ -375,7 +275,7 @@ export class ActorCell {
     this.host.inspect({
       type: InspectionEventType.ActorStarted,
       actor: this.address,
-      restarts: this.restarts,
+      restarts: this.supervisor.restarts,
       timestamp: this.host.now(),
     });
     this.startedOnce.resolve();
@@ -407,12 +307,11 @@ export class ActorCell {
     this.draining = drain;
     this.lifecycle.send({ type: LifecycleEvent.Stop });
     this.host.detachCell(this);
-    this.backoff?.wake();
-    if (this.backoff) this.host.clearTimer(this.backoff.timer);
+    this.supervisor.cancelBackoff();
     if (drain) this.drain();
     else {
       this.failQueued(error);
-      for (const job of [...this.running]) job.cancel(error);
+      for (const job of [...this.mailbox.running]) job.cancel(error);
     }
     let timer: unknown;
     const gaveUp = await Promise.race([
@@ -424,7 +323,7 @@ export class ActorCell {
     this.host.clearTimer(timer);
     if (gaveUp) {
       this.logger.warn(
-        { running: this.running.size, timeoutMs },
+        { running: this.mailbox.running.size, timeoutMs },
         'handlers still running after stop timeout; stopping anyway',
       );
     }
@@ -443,7 +342,7 @@ export class ActorCell {
   }
 
   private failQueued(error: ActorStoppedError): void {
-    for (let job = this.shift(); job; job = this.shift()) {
+    for (let job = this.mailbox.takeQueued(); job; job = this.mailbox.takeQueued()) {
       job.state = 'done';
       job.fail(error);
       this.host.deadLetter(job.message, DeadLetterReason.ActorStopped, error);
