@@ -1,6 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { InvalidModelFileError, ModelFileNotFoundError } from '../actors/ModelActor/modelErrors.js';
 import { AbortedError } from '../messaging/errors.js';
+import { InvalidModelFileError, ModelFileNotFoundError } from './modelFileErrors.js';
 import { type GgufHeader, type GgufHeaderKv, GgufFormatError, GgufType as T, ggufTypeName, readGgufHeader } from './readGgufHeader.js';
 
 /** Options of {@link checkModelFile}. */

@@ -1,9 +1,14 @@
+import { ModelFileErrorCode } from '../../gguf/modelFileErrors.js';
 import { ActorError, ErrorKind } from '../../messaging/errors.js';
+
+// The model-file errors are raised by src/gguf's checks, which may not import the actors: they live
+// there and are re-exported here, so this stays the one place the model's errors are found.
+export { InvalidModelFileError, ModelFileNotFoundError } from '../../gguf/modelFileErrors.js';
 
 /** Stable codes of the model layer's errors. */
 export const ModelErrorCode = {
-  ModelFileNotFound: 'MODEL_FILE_NOT_FOUND',
-  InvalidModelFile: 'INVALID_MODEL_FILE',
+  ModelFileNotFound: ModelFileErrorCode.ModelFileNotFound,
+  InvalidModelFile: ModelFileErrorCode.InvalidModelFile,
   ModelLoadFailed: 'MODEL_LOAD_FAILED',
   ModelNotReady: 'MODEL_NOT_READY',
   QueueFull: 'QUEUE_FULL',
@@ -13,27 +18,6 @@ export const ModelErrorCode = {
   EmbeddingsDisabled: 'EMBEDDINGS_DISABLED',
 } as const;
 export type ModelErrorCode = (typeof ModelErrorCode)[keyof typeof ModelErrorCode];
-
-/** The GGUF file does not exist. */
-export class ModelFileNotFoundError extends ActorError {
-  override readonly kind = ErrorKind.NotFound;
-
-  constructor(readonly path: string) {
-    super(ModelErrorCode.ModelFileNotFound, `model file not found: ${path}`);
-  }
-}
-
-/** The file exists but is not a GGUF model (wrong magic bytes, or llama.cpp refused it). */
-export class InvalidModelFileError extends ActorError {
-  override readonly kind = ErrorKind.Invalid;
-
-  constructor(
-    readonly path: string,
-    reason: string,
-  ) {
-    super(ModelErrorCode.InvalidModelFile, `not a GGUF model: ${path} (${reason})`);
-  }
-}
 
 /** llama.cpp could not load the model or create its context. */
 export class ModelLoadError extends ActorError {
