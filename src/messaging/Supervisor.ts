@@ -98,8 +98,11 @@ export class Supervisor {
 
   /** The cell is stopping: a backoff wait ends now (the loop then sees the cell stopping and gives up). */
   cancelBackoff(): void {
-    this.backoff?.wake();
-    if (this.backoff) this.host.clearTimer(this.backoff.timer);
+    const backoff = this.backoff;
+    if (!backoff) return;
+    // Cleared first: waking forgets the backoff, and a pending timer (up to 10 s) would keep the process alive.
+    this.host.clearTimer(backoff.timer);
+    backoff.wake();
   }
 
   /** Counts a failure at `now`; past the budget, stops the cell and returns true. */
