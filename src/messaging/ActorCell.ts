@@ -189,6 +189,7 @@ export class ActorCell {
       router: this.router,
       reportState: this.reportState,
       releaseLane: () => this.releaseLane(job),
+      waiting: () => this.mailbox.waitingExclusive(),
     };
     job.execute(this.instance, context).then(
       () => this.finished(job, undefined, false),

@@ -1,3 +1,4 @@
+import type { Message } from './Message.js';
 import type { RequestJob } from './RequestJob.js';
 
 /**
@@ -22,6 +23,16 @@ export class JobQueue {
   cancel(job: RequestJob): void {
     job.state = 'cancelled';
     this.cancelled++;
+  }
+
+  /** The messages of the live jobs waiting, oldest first. */
+  messages(): Message[] {
+    const messages: Message[] = [];
+    for (let i = this.head; i < this.jobs.length; i++) {
+      const job = this.jobs[i] as RequestJob;
+      if (job.state === 'queued') messages.push(job.message);
+    }
+    return messages;
   }
 
   /** The next live job, or `undefined`. */

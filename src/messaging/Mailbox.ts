@@ -1,5 +1,6 @@
 import { MailboxFullError } from './errors.js';
 import { JobQueue } from './JobQueue.js';
+import type { Message } from './Message.js';
 import { Lane } from './protocol.js';
 import type { RequestJob } from './RequestJob.js';
 
@@ -34,6 +35,11 @@ export class Mailbox {
   /** Jobs waiting, not counting running ones. */
   get waiting(): number {
     return this.exclusiveQueue.size + this.concurrentQueue.size;
+  }
+
+  /** The messages waiting in the exclusive lane, oldest first (what will run after the one running). */
+  waitingExclusive(): Message[] {
+    return this.exclusiveQueue.messages();
   }
 
   /** Jobs started and not yet finished. */

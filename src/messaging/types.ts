@@ -76,6 +76,12 @@ export interface ActorContext {
    * atomic, the run does not block the mailbox. Does nothing for concurrent-lane messages.
    */
   readonly releaseLane: () => void;
+  /**
+   * The exclusive-lane messages waiting behind the running ones, oldest first (Erlang's
+   * `process_info(self(), messages)`): a concurrent reader can answer about work that has arrived
+   * but not started, e.g. wait for a turn still queued.
+   */
+  readonly waiting: () => readonly Message[];
 }
 
 /** Publishes an actor's self-reported state as an `@actor.state` inspection event. */

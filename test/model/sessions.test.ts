@@ -231,6 +231,18 @@ describe('SessionActor', () => {
     await expect(say(router, chat, 'still a session', 3)).resolves.toMatchObject({ finishReason: 'length' });
   });
 
+  it('waitForCompletion knows a turn that is still queued behind another', async () => {
+    const { router, sessions } = await setup();
+    const chat = router.ref(await sessions.create({ id: 'queued-waiter', model: 'stream-model' }), sessionProtocol);
+    const first = chat.ask(SessionMessage.Inference, { message: 'first', params: { maxTokens: 8, temperature: 0 } });
+    const second = chat.ask(SessionMessage.Inference, { message: 'second', promptId: 'the-second', params: { maxTokens: 4, temperature: 0 } });
+    // Asked while the first turn runs and the second waits in the mailbox.
+    const waited = chat.ask(SessionMessage.WaitForCompletion, { promptId: 'the-second' }, { timeout: 60_000 });
+    await expect(waited).resolves.toMatchObject({ promptId: 'the-second', success: true, finishReason: 'length' });
+    await first;
+    await expect(second).resolves.toMatchObject({ promptId: 'the-second' });
+  });
+
   it('invokeModel starts the model on first use and streams tokens to onToken', async () => {
     const { models, router } = await setup();
     expect(router.has('model/stream-model')).toBe(false);

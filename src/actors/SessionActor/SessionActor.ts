@@ -124,7 +124,7 @@ export class SessionActor extends Actor {
         return { cancelled: current?.promptId ?? null };
       }
       case SessionMessage.WaitForCompletion:
-        return this.waitForCompletion((message.payload as { promptId?: unknown })?.promptId, context.signal);
+        return this.waitForCompletion((message.payload as { promptId?: unknown })?.promptId, context);
       default:
         return super.receive(message, context);
     }
@@ -316,9 +316,12 @@ export class SessionActor extends Actor {
     }
   }
 
-  private async waitForCompletion(promptId: unknown, signal: AbortSignal): Promise<CompletionEvent> {
+  private async waitForCompletion(promptId: unknown, context: ActorContext): Promise<CompletionEvent> {
     if (typeof promptId !== 'string') throw new InvalidArgumentError('wait-for-completion needs { promptId: string }');
-    const deferred = this.completions.get(promptId);
+    const signal = context.signal;
+    // A turn still waiting in the mailbox is known too: its completion is made now and kept for it.
+    const queued = context.waiting().some((waiting) => waiting.type === SessionMessage.Inference && promptIdOf(waiting) === promptId);
+    const deferred = queued ? this.completion(promptId) : this.completions.get(promptId);
     if (!deferred) throw new PromptNotFoundError(promptId);
     if (signal.aborted) throw abortReason(signal);
     return new Promise<CompletionEvent>((resolve, reject) => {
@@ -330,6 +333,12 @@ export class SessionActor extends Actor {
       });
     });
   }
+}
+
+/** The prompt id a turn message will run under: its own `promptId`, else the message's id. */
+function promptIdOf(message: Message): string {
+  const promptId = (message.payload as { promptId?: unknown } | null)?.promptId;
+  return typeof promptId === 'string' && promptId.length > 0 ? promptId : message.id;
 }
 
 function abortReason(signal: AbortSignal): ActorError {
