@@ -288,3 +288,4 @@ export { createServer, type LlamaActorsServer, type ServerOptions } from './serv
 export type { HttpLimits } from './server/httpLimits.js';
 export { ServerMetrics } from './server/ServerMetrics.js';
 export { MessageNotExposedError } from './server/MessageNotExposedError.js';
+export { EmbeddingErrorCode, UnsupportedDimensionsError } from './server/embeddingErrors.js';

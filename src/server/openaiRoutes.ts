@@ -16,6 +16,7 @@ import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { FinishReason } from '../messaging/TokenStreamEvent.js';
 import { clientSignal } from './clientSignal.js';
 import { confinedPath } from './confinedPath.js';
+import { UnsupportedDimensionsError } from './embeddingErrors.js';
 import { errorBody } from './httpErrors.js';
 import { pipeStream } from './pipeStream.js';
 import type { ServerContext } from './ServerContext.js';
@@ -225,6 +226,21 @@ function textPrompt(body: Body): string {
   return prompt;
 }
 
+/** The OpenAI model object of a published model. */
+function openAiModel(id: string) {
+  return { id, object: 'model', created: 0, owned_by: 'llama-actors' };
+}
+
+/**
+ * An embedding as OpenAI's `encoding_format: 'base64'` sends it (the official clients' default):
+ * the vector's float32 values, little-endian, base64-encoded.
+ */
+function float32Base64(embedding: readonly number[]): string {
+  const bytes = Buffer.alloc(embedding.length * 4);
+  embedding.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
+  return bytes.toString('base64');
+}
+
 /** @internal The OpenAI-compatible routes. */
 export function openaiRoutes(app: FastifyInstance, context: ServerContext): void {
   app.post('/v1/chat/completions', (request, reply) => complete(context, request, reply, 'chat'));
@@ -239,11 +255,27 @@ export function openaiRoutes(app: FastifyInstance, context: ServerContext): void
     if (typeof input !== 'string' && !(Array.isArray(input) && input.every((i) => typeof i === 'string'))) {
       throw new InvalidArgumentError('input must be a string or an array of strings');
     }
+    const format = body.encoding_format ?? 'float';
+    if (format !== 'float' && format !== 'base64') {
+      throw new InvalidArgumentError(`encoding_format must be float or base64, got ${JSON.stringify(format)}`);
+    }
+    const dimensions = body.dimensions ?? undefined;
+    if (dimensions !== undefined) {
+      if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1) {
+        throw new InvalidArgumentError(`dimensions must be a positive integer, got ${JSON.stringify(dimensions)}`);
+      }
+      const { embeddingSize } = await model.ask(ModelMessage.Info, null, { timeout: 120_000, signal });
+      if (dimensions !== embeddingSize) throw new UnsupportedDimensionsError(dimensions, embeddingSize);
+    }
     const result = await model.ask(ModelMessage.Embed, { input }, { timeout: 120_000, signal });
     return reply.send({
       object: 'list',
       model: modelId(body),
-      data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+      data: result.embeddings.map((embedding, index) => ({
+        object: 'embedding',
+        index,
+        embedding: format === 'base64' ? float32Base64(embedding) : embedding,
+      })),
       usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
     });
   });
@@ -252,7 +284,12 @@ export function openaiRoutes(app: FastifyInstance, context: ServerContext): void
     const models = await context.models.listModels();
     return {
       object: 'list',
-      data: models.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'llama-actors' })),
+      data: models.map((m) => openAiModel(m.id)),
     };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
+    const model = await context.models.getModel(request.params.id, { signal: clientSignal(request) });
+    return openAiModel(model.id);
   });
 }
