@@ -67,7 +67,17 @@ export interface LlamaActorsServer extends AsyncDisposable {
 }
 
 const LOOPBACK = new Set<string>(LOOPBACK_HOSTS);
-const PAGE = fileURLToPath(new URL('./public/index.html', import.meta.url));
+/**
+ * The chat page's static files, beside this module: `src/server/public/` under tsx, `dist/server/public/`
+ * once built (`npm run build` copies them: scripts/copy-public.mjs). Read on each request.
+ */
+const PUBLIC_FILES: ReadonlyArray<readonly [route: string, file: string, type: string]> = [
+  ['/', 'index.html', 'text/html; charset=utf-8'],
+  ['/favicon.svg', 'favicon.svg', 'image/svg+xml'],
+  // Browsers and tools ask for /favicon.ico whatever the page links; an SVG body is fine for them.
+  ['/favicon.ico', 'favicon.svg', 'image/svg+xml'],
+];
+const publicFile = (file: string) => fileURLToPath(new URL(`./public/${file}`, import.meta.url));
 
 /**
  * An HTTP server in front of the actors: OpenAI-compatible endpoints (`/v1/chat/completions`,
@@ -126,7 +136,10 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     reply.status(404).send(errorBody(new HttpError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))),
   );
 
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await readFile(PAGE, 'utf8')));
+  for (const [route, file, type] of PUBLIC_FILES) {
+    const path = publicFile(file);
+    app.get(route, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(path)));
+  }
   openaiRoutes(app, context);
   actorRoutes(app, context);
   sessionRoutes(app, context);

@@ -111,6 +111,62 @@ describe('web chat page', () => {
     expect(await page.getByTestId('error').textContent()).toBe('');
   });
 
+  it('serves a favicon, linked from the page', async () => {
+    for (const path of ['/favicon.ico', '/favicon.svg']) {
+      const response = await fetch(`${url}${path}`);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('content-type'), path).toBe('image/svg+xml');
+      expect(await response.text(), path).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    }
+    await page.goto(url);
+    const href = await page.locator('link[rel="icon"]').evaluate((link) => (link as unknown as { href: string }).href);
+    expect(href).toBe(`${url}/favicon.svg`);
+    expect((await page.request.get(href)).status()).toBe(200);
+  });
+
+  it('the first message starts a session when none is selected, then streams into it', async () => {
+    await page.goto(url);
+    await expect.poll(() => page.getByTestId('model-select').inputValue(), WAIT).toBe('tiny');
+    expect(await page.getByTestId('session-select').inputValue()).toBe('');
+    const before = (await (await fetch(`${url}/sessions`)).json()) as { sessions: Array<{ id: string }> };
+    await page.getByTestId('system-prompt').fill('Be brief.');
+    await send('first words', 6);
+    await lastAssistant().and(page.locator('[data-state="done"]')).waitFor(WAIT);
+    expect(await page.getByTestId('error').textContent()).toBe('');
+
+    const id = await page.getByTestId('session-select').inputValue();
+    expect(id).not.toBe('');
+    expect(before.sessions.map((s) => s.id)).not.toContain(id);
+    const turns = await storedTurns(id);
+    expect(turns.map((t) => t.role)).toEqual(['user', 'assistant']);
+    expect(turns[0]?.content).toBe('first words');
+    expect(await lastAssistant().locator('.content').textContent()).toBe(turns[1]?.content);
+    const session = (await (await fetch(`${url}/sessions/${id}`)).json()) as { systemPrompt?: string };
+    expect(session.systemPrompt).toBe('Be brief.');
+    // The transcript: the system prompt, the message, the reply; one exchange is two stored messages.
+    expect(await page.locator('[data-testid="transcript"] [data-testid="message"]').evaluateAll((els) => els.map((e) => (e as unknown as { dataset: { role: string } }).dataset.role)))
+      .toEqual(['system', 'user', 'assistant']);
+    await expect.poll(() => page.getByTestId('session-select').locator('option:checked').textContent(), WAIT).toBe(`${id} · tiny · 2 messages`);
+
+    // A second message goes to the same session.
+    await send('more', 4);
+    await expect.poll(() => page.locator('[data-role="assistant"][data-state="done"]').count(), WAIT).toBe(2);
+    expect(await page.getByTestId('session-select').inputValue()).toBe(id);
+    expect((await storedTurns(id)).length).toBe(4);
+    await expect.poll(() => page.getByTestId('session-select').locator('option:checked').textContent(), WAIT).toBe(`${id} · tiny · 4 messages`);
+  });
+
+  it('labels a session with its count of stored messages (turns), not exchanges', async () => {
+    const id = await newSession();
+    expect(await page.getByTestId('session-select').locator('option:checked').textContent()).toBe(`${id} · tiny · 0 messages`);
+    // One stored turn (an imported session ending on the user's message) is one message.
+    const exported = await sessions.export(id);
+    await sessions.import({ ...exported, session: { ...exported.session, turns: [{ role: 'user', content: 'just this', at: Date.now() }] } }, { id: `${id}-one` });
+    await page.reload();
+    await expect.poll(() => page.getByTestId('session-select').locator('option').allTextContents(), WAIT)
+      .toEqual(expect.arrayContaining([`${id} · tiny · 0 messages`, `${id}-one · tiny · 1 message`]));
+  });
+
   it('streams a reply token by token; the final text is the stored turn; stats show TTFT and tokens/s', async () => {
     const id = await newSession();
     // Record every intermediate text of the transcript's text nodes, to see the reply grow.
@@ -146,7 +202,7 @@ describe('web chat page', () => {
 
     // The history shows again when the page is reloaded.
     await page.reload();
-    await expect.poll(() => page.getByTestId('session-select').locator('option').allTextContents(), WAIT).toContain(`${id} · tiny · 2 turns`);
+    await expect.poll(() => page.getByTestId('session-select').locator('option').allTextContents(), WAIT).toContain(`${id} · tiny · 2 messages`);
     await page.getByTestId('session-select').selectOption(id);
     await expect.poll(() => lastAssistant().locator('.content').textContent(), WAIT).toBe(text);
   });
