@@ -237,6 +237,7 @@ export { ActorKind, entityName, kindAddress } from './entities/actorNames.js';
 // Entities: providers, models, sessions and the store.
 export {
   ContextOverflowError,
+  DataDirLockedError,
   EntityErrorCode,
   EntityExistsError,
   EntityNotFoundError,

@@ -11,7 +11,10 @@ import type { Store } from '../entities/store/Store.js';
 import { type Address, address, MAX_ACTOR_ID_LENGTH } from '../messaging/address.js';
 import type { InspectionEvent } from '../messaging/inspection.js';
 import { MessageRouter } from '../messaging/MessageRouter.js';
+import { DataDirLockedError } from '../entities/entityErrors.js';
+import { kindAddress, ActorKind } from '../entities/actorNames.js';
 import { CliError } from './args.js';
+import { type DataDirLock, lockDataDir } from './dataDirLock.js';
 
 /** The provider every CLI command publishes its model under. */
 export const PROVIDER_ID = 'local';
@@ -20,11 +23,13 @@ export interface RuntimeOptions {
   /** `--model`; falls back to `LLAMA_ACTORS_MODEL`, then the generated demo model. */
   model: string | undefined;
   load: ModelLoadOptions;
-  /** A FileStore there; `undefined` keeps everything in memory. */
+  /** A FileStore there, locked for this process (see {@link lockDataDir}); `undefined` keeps everything in memory. */
   dataDir: string | undefined;
   logger: Logger;
   /** Where the progress bar and the "loaded" line go. Defaults to stderr. */
   status?: NodeJS.WriteStream;
+  /** The command, written in the data directory's lock file. */
+  command?: string;
 }
 
 /** A router with a loaded model, published as entities, ready to serve or chat. */
@@ -37,7 +42,7 @@ export interface Runtime {
   readonly modelId: string;
   readonly modelPath: string;
   readonly info: ModelInfo;
-  /** Disposes the router (generations are aborted, the model freed), then the store. Idempotent. */
+  /** Disposes the router (generations are aborted, the model freed), then the store, then releases the data directory. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -133,11 +138,49 @@ function sameModel(stored: ModelEntity, wanted: ModelEntity): boolean {
   return stored.path === wanted.path && stored.provider === wanted.provider && JSON.stringify(stored.load ?? {}) === JSON.stringify(wanted.load ?? {});
 }
 
-/** Creates the router and store, publishes provider `local` and the model, and waits for it to load. */
-export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+/**
+ * A router and store with provider `local` and the model published, the model not loaded yet:
+ * what `serve` has when it binds its port. `load()` loads the model and gives the {@link Runtime}.
+ */
+export interface OpenedRuntime {
+  readonly router: MessageRouter;
+  readonly store: Store;
+  readonly models: ModelManager;
+  readonly sessions: SessionManager;
+  readonly model: Address;
+  readonly modelId: string;
+  readonly modelPath: string;
+  /** Starts the model's actor and waits for its load; closes everything if it fails. */
+  load(): Promise<Runtime>;
+  /** As {@link Runtime.close}, then releases the data directory's lock. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A failure of starting the runtime as a one-line {@link CliError}. */
+function cliError(error: unknown, options: RuntimeOptions, modelId: string, modelPath: string): CliError {
+  if (error instanceof CliError) return error;
+  const { code, message } = error as { code?: string; message?: string };
+  if (code === 'MODEL_LOAD_CRASHED' && options.dataDir) {
+    return new CliError(`${message}: not loading it again (delete ${join(options.dataDir, EntityCollection.ModelLoads, `${modelId}.json`)} to try anyway)`);
+  }
+  if (error instanceof DataDirLockedError) return new CliError(`${code}: ${message}`, { cause: error });
+  return new CliError(`could not load ${modelPath}: ${code ? `${code}: ` : ''}${message ?? String(error)}`, { cause: error });
+}
+
+/**
+ * Takes the data directory's lock ({@link lockDataDir}: one process per data directory), creates
+ * the router and store, and publishes provider `local` and the model; loads nothing.
+ */
+export async function openRuntime(options: RuntimeOptions): Promise<OpenedRuntime> {
   const status = options.status ?? process.stderr;
   const modelPath = await resolveModelPath(options.model);
   const modelId = modelIdFromPath(modelPath);
+  let lock: DataDirLock | undefined;
+  try {
+    lock = options.dataDir ? await lockDataDir(options.dataDir, options.command ?? 'llama-actors') : undefined;
+  } catch (error) {
+    throw cliError(error, options, modelId, modelPath);
+  }
   const progress = new LoadProgress(status, basename(modelPath));
   const router = new MessageRouter({ logger: options.logger, inspect: progress.inspect });
   const store: Store = options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore();
@@ -148,43 +191,61 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       try {
         await router.dispose();
       } finally {
-        await store.dispose();
+        try {
+          await store.dispose();
+        } finally {
+          await lock?.release();
+        }
       }
     })();
     return closing;
   };
+  const fail = async (error: unknown): Promise<never> => {
+    await close().catch(() => {});
+    throw cliError(error, options, modelId, modelPath);
+  };
+  const models = new ModelManager({ router, store });
+  const sessions = new SessionManager({ router, store, models });
+  let publishedHere = false;
   try {
-    const models = new ModelManager({ router, store });
-    const sessions = new SessionManager({ router, store, models });
     await models.publishProvider({ id: PROVIDER_ID, kind: 'local-llama' });
     const wanted = { id: modelId, provider: address(PROVIDER_ID), path: modelPath, load: options.load };
     // Published again only when something changed: republishing would also clear the record of a
     // load that crashed the last process, and a supervisor restarting us would crash on it forever.
     const existing = await models.getModel(modelId).catch(() => undefined);
     if (!(existing && sameModel(existing, wanted))) await models.publishModel(wanted);
-    const started = performance.now();
-    const ref = await models.ref(modelId);
-    const model = ref.address;
-    let info: ModelInfo;
-    try {
-      info = await ref.ask(ModelMessage.Info, null, { timeout: Infinity });
-    } finally {
-      progress.end();
-    }
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    status.write(
-      `loaded ${modelId} in ${seconds} s: ${info.architecture ?? 'unknown architecture'}, ${(info.sizeBytes / 2 ** 20).toFixed(1)} MiB, ` +
-        `${info.slots} slot${info.slots === 1 ? '' : 's'} x ${info.contextSize} tokens, ${info.threads} thread${info.threads === 1 ? '' : 's'}, ${info.engine} engine` +
-        `${info.localBuild ? ', local llama.cpp build' : ''} (${modelPath})\n`,
-    );
-    return { router, store, models, sessions, model, modelId, modelPath, info, close };
+    publishedHere = existing === undefined;
   } catch (error) {
-    await close().catch(() => {});
-    if (error instanceof CliError) throw error;
-    const { code, message } = error as { code?: string; message?: string };
-    if (code === 'MODEL_LOAD_CRASHED' && options.dataDir) {
-      throw new CliError(`${message}: not loading it again (delete ${join(options.dataDir, EntityCollection.ModelLoads, `${modelId}.json`)} to try anyway)`);
-    }
-    throw new CliError(`could not load ${modelPath}: ${code ? `${code}: ` : ''}${message ?? String(error)}`);
+    return fail(error);
   }
+  const model = kindAddress(ActorKind.Model, modelId);
+  const load = async (): Promise<Runtime> => {
+    try {
+      const started = performance.now();
+      const ref = await models.ref(modelId);
+      let info: ModelInfo;
+      try {
+        info = await ref.ask(ModelMessage.Info, null, { timeout: Infinity });
+      } finally {
+        progress.end();
+      }
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      status.write(
+        `loaded ${modelId} in ${seconds} s: ${info.architecture ?? 'unknown architecture'}, ${(info.sizeBytes / 2 ** 20).toFixed(1)} MiB, ` +
+          `${info.slots} slot${info.slots === 1 ? '' : 's'} x ${info.contextSize} tokens, ${info.threads} thread${info.threads === 1 ? '' : 's'}, ${info.engine} engine` +
+          `${info.localBuild ? ', local llama.cpp build' : ''} (${modelPath})\n`,
+      );
+      return { router, store, models, sessions, model: ref.address, modelId, modelPath, info, close };
+    } catch (error) {
+      // A file that never loaded is not left behind as a model of the data directory.
+      if (publishedHere && (error as { code?: string }).code !== 'MODEL_LOAD_CRASHED') await models.deleteModel(modelId).catch(() => {});
+      return fail(error);
+    }
+  };
+  return { router, store, models, sessions, model, modelId, modelPath, load, close };
+}
+
+/** {@link openRuntime}, then the model loaded. */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  return (await openRuntime(options)).load();
 }

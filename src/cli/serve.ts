@@ -15,7 +15,7 @@ import {
   UsageError,
 } from './args.js';
 import { createCliLogger } from './logger.js';
-import { startRuntime } from './runtime.js';
+import { openRuntime } from './runtime.js';
 import { onShutdownSignal } from './signals.js';
 
 export const SERVE_USAGE = `Usage: llama-actors serve [flags]
@@ -84,7 +84,9 @@ export async function serve(args: string[]): Promise<number> {
     wake?.();
   });
   try {
-    const runtime = await startRuntime({ model: stringFlag(values, 'model'), load, dataDir, logger });
+    // The data directory is locked and the model published, not loaded: the port is bound first,
+    // so a port in use fails at once, before any model is loaded.
+    const runtime = await openRuntime({ model: stringFlag(values, 'model'), load, dataDir, logger, command: 'serve' });
     try {
       if (stopRequested) return ExitCode.Ok;
       const server = createServer({
@@ -105,11 +107,20 @@ export async function serve(args: string[]): Promise<number> {
         await server.close().catch(() => {});
         throw new CliError(`could not listen on ${host}:${port}: ${(error as Error).message}`);
       }
-      process.stdout.write(`${banner(url, runtime.modelId, apiKey !== undefined)}\n`);
-      logger.info({ url, model: runtime.modelId, dataDir }, 'serving');
-      await stopped;
-      await server.close();
-      logger.info('server closed');
+      logger.info({ url, model: runtime.modelId }, 'listening; loading the model');
+      try {
+        // /health answers 503 `loading` meanwhile; a signal stops the load.
+        const loading = runtime.load();
+        loading.catch(() => {});
+        const loaded = await Promise.race([loading.then(() => true), stopped.then(() => false)]);
+        if (!loaded) return ExitCode.Ok;
+        process.stdout.write(`${banner(url, runtime.modelId, apiKey !== undefined)}\n`);
+        logger.info({ url, model: runtime.modelId, dataDir }, 'serving');
+        await stopped;
+      } finally {
+        await server.close();
+        logger.info('server closed');
+      }
       return ExitCode.Ok;
     } finally {
       await runtime.close();

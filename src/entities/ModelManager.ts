@@ -20,7 +20,7 @@ import type { MessageRouter } from '../messaging/MessageRouter.js';
 import type { TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
 import { ActorKind, entityName, kindAddress } from './actorNames.js';
 import { ModelDirectoryActor } from './ModelDirectoryActor.js';
-import { EntityNotFoundError, InvalidEntityError, ModelLoadCrashedError, ProviderUnsupportedError } from './entityErrors.js';
+import { EntityExistsError, EntityNotFoundError, InvalidEntityError, ModelLoadCrashedError, ProviderUnsupportedError } from './entityErrors.js';
 import type { InferenceProvider } from './InferenceProvider.js';
 import { LocalLlamaProvider } from './LocalLlamaProvider.js';
 import type { Store } from './store/Store.js';
@@ -86,6 +86,8 @@ export class ModelManager {
   private readonly providers: Map<string, InferenceProvider>;
   private readonly logger: Logger;
   private readonly starting = new Map<string, Promise<Address>>();
+  /** Creations and deletions of a model id, one at a time (a check, then a write). */
+  private readonly changing = new Map<string, Promise<unknown>>();
 
   constructor(options: ModelManagerOptions) {
     this.router = options.router;
@@ -113,6 +115,10 @@ export class ModelManager {
    * Stores a model entity after checking its load options (`INVALID_ENTITY` naming the field) and
    * that its provider exists; its actor's address is `@(model/<id>)`. Publishing is also how a model whose load
    * crashed an earlier process is cleared to be loaded again (see {@link ensureStarted}).
+   *
+   * An existing entity of that id is replaced (the CLI republishes its model when its flags change),
+   * but an actor already running keeps the model it loaded until {@link stopModel}. To refuse an
+   * existing id instead (what `POST /models` does), use {@link createModel}.
    */
   async publishModel(entity: ModelEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
     const id = entityName(ActorKind.Model, entity?.id);
@@ -129,6 +135,50 @@ export class ModelManager {
     const marker = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, id, options);
     if (marker && marker.process !== PROCESS_ID) await this.store.delete(EntityCollection.ModelLoads, id, options);
     return kindAddress(ActorKind.Model, id);
+  }
+
+  /**
+   * {@link publishModel}, but only for a new id: an existing model is `ENTITY_EXISTS` (409), its
+   * stored entity and its running actor untouched. What `POST /models` calls.
+   */
+  async createModel(entity: ModelEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    const id = entityName(ActorKind.Model, entity?.id);
+    return this.oneAtATime(id, async () => {
+      if (await this.store.get(EntityCollection.Models, id, options)) throw new EntityExistsError(EntityCollection.Models, id);
+      return this.publishModel(entity, options);
+    });
+  }
+
+  /**
+   * Unloads and forgets a model: deletes its stored entity (so nothing starts it again), then stops
+   * its tuner and its actor ({@link stopModel}: generations in flight end with `ACTOR_STOPPED`,
+   * queued requests too, and the model is freed). A session naming it gets `ENTITY_NOT_FOUND` on
+   * its next turn. `ENTITY_NOT_FOUND` for an unknown id.
+   */
+  async deleteModel(model: string | Address, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const id = entityName(ActorKind.Model, model);
+    await this.oneAtATime(id, async () => {
+      const existed = await this.store.delete(EntityCollection.Models, id, options);
+      if (!existed && !this.running(id)) throw new EntityNotFoundError(EntityCollection.Models, id);
+      // A start under way may register the actor after a first stop: wait for it, stop again.
+      await this.stopModel(id);
+      await this.starting.get(id)?.catch(() => undefined);
+      await this.stopModel(id);
+      await this.store.delete(EntityCollection.ModelLoads, id);
+      this.logger.info({ model: id }, 'model deleted');
+    });
+  }
+
+  /** Runs `task` once every earlier creation or deletion of `id` has ended. */
+  private async oneAtATime<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.changing.get(id) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(task);
+    const settled = current.catch(() => undefined);
+    this.changing.set(id, settled);
+    void settled.then(() => {
+      if (this.changing.get(id) === settled) this.changing.delete(id);
+    });
+    return current;
   }
 
   /** The stored model entity (`model` is its id or its address). */

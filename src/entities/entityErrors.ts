@@ -9,6 +9,7 @@ export const EntityErrorCode = {
   ContextOverflow: 'CONTEXT_OVERFLOW',
   PromptNotFound: 'PROMPT_NOT_FOUND',
   ModelLoadCrashed: 'MODEL_LOAD_CRASHED',
+  DataDirLocked: 'DATA_DIR_LOCKED',
 } as const;
 
 /** No provider, model or session with that id. */
@@ -78,6 +79,25 @@ export class ModelLoadCrashedError extends ActorError {
     super(
       EntityErrorCode.ModelLoadCrashed,
       `model @(${model}) crashed the process while loading at ${new Date(startedAt).toISOString()} (pid ${pid}); replace the file or publish the model again to retry`,
+    );
+  }
+}
+
+/**
+ * Another live process holds the data directory (its lock file names its pid): one process per
+ * data directory, since two would overwrite each other's models and sessions.
+ */
+export class DataDirLockedError extends ActorError {
+  override readonly kind = ErrorKind.Conflict;
+
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+    readonly lockFile: string,
+  ) {
+    super(
+      EntityErrorCode.DataDirLocked,
+      `data directory ${dataDir} is in use by process ${pid} (lock file ${lockFile}); stop it, or pass another --data-dir`,
     );
   }
 }

@@ -3,8 +3,8 @@ import { ModelMessage } from '../actors/ModelActor/types.js';
 import type { ServerContext } from './ServerContext.js';
 
 /**
- * @internal What operators poll: `GET /health` (each published model's state; 503 while one is
- * loading or does not answer) and `GET /metrics` (Prometheus).
+ * @internal What operators poll: `GET /health` (each published model's state; 503 with status
+ * `failed` when one failed to load or does not answer, `loading` while one is loading) and `GET /metrics` (Prometheus).
  */
 export function healthRoutes(app: FastifyInstance, context: ServerContext): void {
   const { models } = context;
@@ -18,8 +18,11 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext): void
         return { id: model.id, state: status?.state ?? 'unresponsive' };
       }),
     );
-    const loading = states.some((s) => s.state === 'loading' || s.state === 'unresponsive');
-    return reply.status(loading ? 503 : 200).send({ status: loading ? 'loading' : 'ok', models: states });
+    // A model whose load failed is not healthy: it answers every request with its load error.
+    const failed = states.some((s) => s.state === 'failed' || s.state === 'unresponsive');
+    const loading = states.some((s) => s.state === 'loading');
+    const status = failed ? 'failed' : loading ? 'loading' : 'ok';
+    return reply.status(status === 'ok' ? 200 : 503).send({ status, models: states });
   });
 
   app.get('/metrics', async (_request, reply) =>

@@ -7,8 +7,10 @@ import { confinedPath, confinePayloadPaths } from './confinedPath.js';
 import type { ServerContext } from './ServerContext.js';
 
 /**
- * @internal Model publishing: `POST /models` `{id, provider, path, load?}`, the model file confined
- * to the model directories. (A model's adapters are `adapterRoutes`.)
+ * @internal Model lifecycle: `POST /models` `{id, provider, path, load?}` creates a model (the
+ * file confined to the model directories; an existing id is `ENTITY_EXISTS`, 409, and nothing
+ * changes), `DELETE /models/:id` unloads and forgets one (204; generations in flight end with
+ * `ACTOR_STOPPED`; unknown id: 404). (A model's adapters are `adapterRoutes`.)
  */
 export function modelRoutes(app: FastifyInstance, context: ServerContext): void {
   const { models } = context;
@@ -21,12 +23,17 @@ export function modelRoutes(app: FastifyInstance, context: ServerContext): void 
     const path = await confinedPath(context.modelDirs, body.path, 'model');
     // Load options may name adapters the model starts with: the same directories apply.
     const load = await confinePayloadPaths(context.adapterDirs, body.load);
-    const published = await models.publishModel({
+    const published = await models.createModel({
       id: body.id,
       provider: address(body.provider.replace(/^@\((.*)\)$/, '$1')),
       path,
       ...(load !== undefined ? { load: load as ModelLoadOptions } : {}),
     });
     return reply.status(201).send({ address: published });
+  });
+
+  app.delete<{ Params: { id: string } }>('/models/:id', async (request, reply) => {
+    await models.deleteModel(request.params.id);
+    return reply.status(204).send();
   });
 }

@@ -88,6 +88,7 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   ContextOverflowError: { args: [5_000, 4_096, 'overflow policy is error'], status: 400 },
   PromptNotFoundError: { args: ['p-1'], status: 404 },
   ModelLoadCrashedError: { args: ['demo', 0, 4321], status: 409 },
+  DataDirLockedError: { args: ['/data', 4321, '/data/.lock'], status: 409 },
   // src/entities/store/storeErrors.ts
   InvalidStoreKeyError: { args: ['id', '..', 'dot-dot', 'no ..'], status: 400 },
   StoreCorruptError: { args: ['/data/x.json', new SyntaxError('bad json')], status: 500 },
