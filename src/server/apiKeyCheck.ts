@@ -15,8 +15,8 @@ export function bearerCheck(apiKey: string): (authorization: string | undefined)
   };
 }
 
-/** Routes a browser or a load balancer must reach without the key: the chat page (it asks for the key) and the health check. */
-const OPEN_PATHS = new Set(['/', '/health']);
+/** Routes a browser or a load balancer must reach without the key: the chat page (it asks for the key), its icon and the health check. */
+const OPEN_PATHS = new Set(['/', '/health', '/favicon.ico', '/favicon.svg']);
 
 /** @internal An `onRequest` hook requiring `Authorization: Bearer <apiKey>` on every route but {@link OPEN_PATHS}. */
 export function apiKeyHook(apiKey: string) {

@@ -69,7 +69,7 @@ beforeAll(async () => {
   const staged = join(work, 'stage');
   await stage(staged);
   await run(NPM, ['run', 'build'], { cwd: staged });
-  const { stdout } = await run(NPM, ['pack', '--json', '--pack-destination', work], { cwd: staged });
+  const { stdout } = await run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: staged });
   const [report] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   packed = report!.files.map((f) => f.path);
 
