@@ -226,6 +226,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<OpenedRuntim
       let info: ModelInfo;
       try {
         info = await ref.ask(ModelMessage.Info, null, { timeout: Infinity });
+        await models.loadSettled(modelId);
       } finally {
         progress.end();
       }

@@ -89,6 +89,9 @@ export class ModelManager {
   /** Creations and deletions of a model id, one at a time (a check, then a write). */
   private readonly changing = new Map<string, Promise<unknown>>();
 
+  /** Models whose load marker is still to be cleared, by id. */
+  private readonly loadsSettling = new Map<string, Promise<void>>();
+
   constructor(options: ModelManagerOptions) {
     this.router = options.router;
     this.store = options.store;
@@ -291,11 +294,24 @@ export class ModelManager {
    * through the load.
    */
   private watchLoad(model: Address, marker: ModelLoadMarker): void {
-    void this.router
+    const settled = this.router
       .ask(model, ModelMessage.Info, null, { timeout: Infinity })
       .catch(() => undefined)
       .then(() => this.endLoad(marker))
       .catch((error: unknown) => this.logger.warn({ err: error, model: marker.model }, 'could not clear the model load marker'));
+    this.loadsSettling.set(marker.model, settled);
+    void settled.finally(() => {
+      if (this.loadsSettling.get(marker.model) === settled) this.loadsSettling.delete(marker.model);
+    });
+  }
+
+  /**
+   * Resolves once the model's load has ended and its load marker is cleared: after it a process that
+   * dies is not taken for one that died loading (a `serve` killed right after its banner would
+   * otherwise leave the marker, and the next start refuse the model with `MODEL_LOAD_CRASHED`).
+   */
+  async loadSettled(model: string | Address): Promise<void> {
+    await this.loadsSettling.get(entityName(ActorKind.Model, model));
   }
 
   private async endLoad(marker: ModelLoadMarker): Promise<void> {
