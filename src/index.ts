@@ -108,6 +108,7 @@ export {
   ModelNotReadyError,
   PromptTooLongError,
   QueueFullError,
+  UnsupportedSchemaError,
 } from './actors/ModelActor/modelErrors.js';
 export {
   AdapterContextsFullError,

@@ -47,6 +47,7 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   PromptTooLongError: { args: [5_000, 4_096], status: 400 },
   InvalidParameterError: { args: ['temperature', 'must be at least 0'], status: 400 },
   EmbeddingsDisabledError: { args: [], status: 400 },
+  UnsupportedSchemaError: { args: ['minimum', '/properties/age/minimum', 'not enforced'], status: 400 },
   // src/actors/ModelActor/adapterErrors.ts
   AdapterFileNotFoundError: { args: ['/a.gguf'], status: 404 },
   NotAnAdapterError: { args: ['/a.gguf', 'a whole model'], status: 400 },

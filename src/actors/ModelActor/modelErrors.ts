@@ -16,6 +16,7 @@ export const ModelErrorCode = {
   PromptTooLong: 'PROMPT_TOO_LONG',
   InvalidParameter: 'INVALID_PARAMETER',
   EmbeddingsDisabled: 'EMBEDDINGS_DISABLED',
+  UnsupportedSchema: 'UNSUPPORTED_SCHEMA',
 } as const;
 export type ModelErrorCode = (typeof ModelErrorCode)[keyof typeof ModelErrorCode];
 
@@ -93,5 +94,24 @@ export class EmbeddingsDisabledError extends ActorError {
 
   constructor() {
     super(ModelErrorCode.EmbeddingsDisabled, 'embeddings are disabled for this model (embeddings: false)');
+  }
+}
+
+/**
+ * A JSON schema keyword the grammar would not enforce (`minimum`, `pattern`, ...): refused up front,
+ * named with its JSON pointer, rather than silently ignored.
+ */
+export class UnsupportedSchemaError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
+  constructor(
+    readonly keyword: string,
+    readonly pointer: string,
+    reason: string,
+  ) {
+    super(
+      ModelErrorCode.UnsupportedSchema,
+      `unsupported JSON schema keyword ${keyword} at ${pointer === '' ? 'the root' : pointer}: ${reason}`,
+    );
   }
 }

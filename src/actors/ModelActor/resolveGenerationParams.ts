@@ -1,3 +1,4 @@
+import { checkJsonSchema } from './checkJsonSchema.js';
 import { InvalidParameterError } from './modelErrors.js';
 import type { GenerationParams, RepeatPenaltyParams } from './types.js';
 
@@ -78,6 +79,8 @@ export function resolveGenerationParams(
   if (jsonSchema !== undefined && (typeof jsonSchema !== 'object' || jsonSchema === null || Array.isArray(jsonSchema))) {
     throw new InvalidParameterError('jsonSchema', `expected a JSON schema object, got ${JSON.stringify(jsonSchema)}`);
   }
+  // Every keyword enforced by the grammar or refused (UNSUPPORTED_SCHEMA), never silently ignored.
+  const grammarSchema = jsonSchema === undefined ? undefined : checkJsonSchema(jsonSchema);
   return {
     maxTokens: number('maxTokens', merged.maxTokens ?? 256, 1, 1_000_000, true),
     temperature: number('temperature', merged.temperature ?? 0.7, 0, 2),
@@ -87,6 +90,6 @@ export function resolveGenerationParams(
     seed: merged.seed === undefined ? undefined : number('seed', merged.seed, 0, 2 ** 32 - 1, true),
     repeatPenalty,
     stop,
-    jsonSchema,
+    jsonSchema: grammarSchema,
   };
 }
