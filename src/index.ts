@@ -291,3 +291,4 @@ export type { HttpLimits } from './server/httpLimits.js';
 export { ServerMetrics } from './server/ServerMetrics.js';
 export { MessageNotExposedError } from './server/MessageNotExposedError.js';
 export { EmbeddingErrorCode, UnsupportedDimensionsError } from './server/embeddingErrors.js';
+export { OpenAiParamErrorCode, UnsupportedParameterError } from './server/openaiParamErrors.js';

@@ -11,15 +11,18 @@ import {
   type GenerationUsage,
   ModelMessage,
 } from '../actors/ModelActor/types.js';
-import { InvalidArgumentError } from '../messaging/errors.js';
+import { ActorError, ErrorCode, InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
-import { FinishReason } from '../messaging/TokenStreamEvent.js';
+import { FinishReason, StreamEventType, type TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
 import { clientSignal } from './clientSignal.js';
 import { confinedPath } from './confinedPath.js';
 import { UnsupportedDimensionsError } from './embeddingErrors.js';
 import { errorBody } from './httpErrors.js';
+import { checkUnsupported, LogprobEntries, mergeStreams, type OpenAiTokenLogprob, openAiPenalties } from './openaiParams.js';
+import { UnsupportedParameterError } from './openaiParamErrors.js';
 import { pipeStream } from './pipeStream.js';
 import type { ServerContext } from './ServerContext.js';
+import { SseWriter } from './SseWriter.js';
 
 /** @internal An OpenAI request body, loosely: every field is checked before use. */
 type Body = Record<string, unknown>;
@@ -74,6 +77,8 @@ function generationParams(body: Body): GenerationParams {
   if (body.temperature !== undefined && body.temperature !== null) params.temperature = body.temperature as number;
   if (body.top_p !== undefined && body.top_p !== null) params.topP = body.top_p as number;
   if (body.seed !== undefined && body.seed !== null) params.seed = body.seed as number;
+  const repeatPenalty = openAiPenalties(body, maxTokens);
+  if (repeatPenalty) params.repeatPenalty = repeatPenalty;
   if (body.stop !== undefined && body.stop !== null) params.stop = typeof body.stop === 'string' ? [body.stop] : (body.stop as string[]);
   const format = body.response_format as Body | undefined;
   if (format !== undefined && format !== null) {
@@ -135,32 +140,55 @@ function sessionOf(request: FastifyRequest, body: Body): string | undefined {
 }
 
 /**
- * Runs one generation for an OpenAI route: through the named session (its history and KV cache;
- * only the last user message is new) or statelessly against the model. Aborts when `signal` fires.
+ * Runs the generations of an OpenAI route, one per choice (`n`), each a sequence of its own that
+ * the engine batches with the others: through the named session (its history and KV cache; only
+ * the last user message is new; one choice) or statelessly against the model. With a `seed`,
+ * choice `i` samples with `seed + i`, so choices differ (unless greedy) and each is reproducible.
+ * Aborts when `signal` fires; choices already started are cancelled if a later one fails to start.
  */
-async function startGeneration(
+async function startGenerations(
   context: ServerContext,
   request: FastifyRequest,
   body: Body,
   request_: { messages?: ChatMessage[]; prompt?: string },
   signal: AbortSignal,
-): Promise<{ stream: GenerationStream<{ usage: GenerationUsage }> }> {
-  // Wrapped: a GenerationStream is itself awaitable, so returning it bare from an async function
-  // would resolve to its final result instead of the stream.
+  options: { logprobs: boolean; n: number },
+): Promise<GenerationStream<{ usage: GenerationUsage }>[]> {
   const params = generationParams(body);
   const session = sessionOf(request, body);
   if (session !== undefined) {
+    if (options.logprobs) throw new UnsupportedParameterError('logprobs', 'not with a session (a session turn carries no logprobs); send the messages without one');
+    if (options.n > 1) throw new UnsupportedParameterError('n', 'only 1 with a session (a session turn has one reply); send the messages without one');
     const messages = request_.messages ?? [{ role: 'user' as const, content: request_.prompt ?? '' }];
     const last = messages.at(-1);
     if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message');
     const chat = context.router.ref(await context.sessions.load(session, { signal }), sessionProtocol);
     const inference: InferenceRequest = { message: last.content, params };
-    return { stream: chat.stream(SessionMessage.Inference, inference, { signal }) };
+    return [chat.stream(SessionMessage.Inference, inference, { signal })];
   }
   const adapters = await requestAdapters(context, body);
   await context.models.getModel(modelId(body), { signal }); // 404 for anything that is not a published model
-  const generate: GenerateRequest = { ...request_, params, ...adapters };
-  return context.models.openGeneration(modelId(body), generate, { signal });
+  const streams: GenerationStream<{ usage: GenerationUsage }>[] = [];
+  try {
+    for (let i = 0; i < options.n; i++) {
+      const choiceParams = params.seed === undefined || i === 0 ? params : { ...params, seed: (params.seed + i) % 2 ** 32 };
+      const generate: GenerateRequest = { ...request_, params: choiceParams, ...adapters, ...(options.logprobs ? { logprobs: true } : {}) };
+      // Wrapped by openGeneration: a GenerationStream is itself awaitable.
+      streams.push((await context.models.openGeneration(modelId(body), generate, { signal })).stream);
+    }
+  } catch (error) {
+    for (const stream of streams) stream.cancel();
+    throw error;
+  }
+  return streams;
+}
+
+/** The usage of all choices: the prompt counted once (as OpenAI does), the completions summed. */
+function choicesUsage(usages: (Partial<GenerationUsage> | undefined)[]) {
+  const each = usages.map(openAiUsage);
+  const first = each[0] ?? openAiUsage(undefined);
+  const completion = each.reduce((sum, u) => sum + u.completion_tokens, 0);
+  return { ...first, completion_tokens: completion, total_tokens: first.prompt_tokens + completion };
 }
 
 /** Serves one chat or text completion, streamed as OpenAI SSE chunks or as one JSON object. */
@@ -173,51 +201,167 @@ async function complete(context: ServerContext, request: FastifyRequest, reply: 
   const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${nanoid()}`;
   const created = Math.floor(Date.now() / 1000);
   const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
+  const { logprobs, n } = checkUnsupported(body);
 
   // Watched from the first byte of the request: a client gone at any stage stops its work.
   const signal = clientSignal(request);
+  const generations = await startGenerations(context, request, body, input, signal, { logprobs, n });
   if (!stream) {
-    const { stream: generation } = await startGeneration(context, request, body, input, signal);
-    let usage: Partial<GenerationUsage> | undefined;
-    generation.subscribe((event) => {
-      if (event.type === 'done') usage = event.usage;
+    const usages: (Partial<GenerationUsage> | undefined)[] = [];
+    const choices = await Promise.all(
+      generations.map(async (generation, index) => {
+        const entries = new LogprobEntries();
+        const content: OpenAiTokenLogprob[] = [];
+        generation.subscribe((event) => {
+          if (event.type === 'done') usages[index] = event.usage;
+          else if (event.type === 'token' && logprobs) {
+            const entry = entries.push(event);
+            if (entry) content.push(entry);
+          }
+        });
+        const result = await generation;
+        context.metrics.generation(model, result);
+        const choiceLogprobs = logprobs ? openAiLogprobs(kind, content, 0) : null;
+        const reason = finishReason(result.finishReason);
+        return kind === 'chat'
+          ? { index, message: { role: 'assistant', content: result.text }, finish_reason: reason, logprobs: choiceLogprobs }
+          : { index, text: result.text, finish_reason: reason, logprobs: choiceLogprobs };
+      }),
+    ).catch((error: unknown) => {
+      for (const generation of generations) generation.cancel();
+      throw error;
     });
-    const result = await generation;
-    context.metrics.generation(model, result);
-    const choice =
-      kind === 'chat'
-        ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReason(result.finishReason), logprobs: null }
-        : { index: 0, text: result.text, finish_reason: finishReason(result.finishReason), logprobs: null };
-    return reply.send({ id, object, created, model, choices: [choice], usage: openAiUsage(usage) });
+    return reply.send({ id, object, created, model, choices, usage: choicesUsage(generations.map((_, i) => usages[i])) });
   }
 
-  const { stream: generation } = await startGeneration(context, request, body, input, signal);
-  const chunk = (delta: unknown, reason: string | null) => ({
-    id,
-    object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
-    created,
-    model,
-    choices: [kind === 'chat' ? { index: 0, delta, finish_reason: reason, logprobs: null } : { index: 0, text: delta, finish_reason: reason, logprobs: null }],
-  });
+  const entries = generations.map(() => new LogprobEntries());
+  const textOffsets = generations.map(() => 0);
+  const chunk = (index: number, delta: unknown, reason: string | null, entry?: OpenAiTokenLogprob) => {
+    let chunkLogprobs: unknown = null;
+    if (entry) {
+      chunkLogprobs = openAiLogprobs(kind, [entry], textOffsets[index]!);
+      textOffsets[index]! += entry.token.length;
+    }
+    return {
+      id,
+      object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+      created,
+      model,
+      choices: [
+        kind === 'chat'
+          ? { index, delta, finish_reason: reason, logprobs: chunkLogprobs }
+          : { index, text: delta, finish_reason: reason, logprobs: chunkLogprobs },
+      ],
+    };
+  };
+  const usages: (Partial<GenerationUsage> | undefined)[] = [];
+  let running = generations.length;
+  const onEvent = async (sse: SseWriter, index: number, event: TokenStreamEvent<{ usage: GenerationUsage }>) => {
+    if (event.type === 'token') {
+      const entry = logprobs ? entries[index]!.push(event) : undefined;
+      if (event.content) await sse.send(chunk(index, kind === 'chat' ? { content: event.content } : event.content, null, entry));
+    } else if (event.type === 'done') {
+      usages[index] = event.usage;
+      await sse.send(chunk(index, kind === 'chat' ? {} : '', finishReason(event.finishReason)));
+      if (--running > 0) return;
+      if (includeUsage) await sse.send({ ...chunk(0, kind === 'chat' ? {} : '', null), choices: [], usage: choicesUsage(generations.map((_, i) => usages[i])) });
+      await sse.send('[DONE]');
+    } else if (event.type === 'error') {
+      await sse.send(errorBody(generations[index]!.stats.error));
+    }
+  };
+  const onStart = async (sse: SseWriter) => {
+    if (kind === 'chat') for (let index = 0; index < generations.length; index++) await sse.send(chunk(index, { role: 'assistant', content: '' }, null));
+  };
   // Errors before the first token are plain HTTP errors (pipeStream throws them); after it, an error chunk ends the stream.
-  await pipeStream(reply, generation, {
-    signal,
-    writeTimeoutMs: context.writeTimeoutMs,
-    onStart: async (sse) => (kind === 'chat' ? sse.send(chunk({ role: 'assistant', content: '' }, null)) : undefined),
-    onEvent: async (sse, event) => {
-      if (event.type === 'token') {
-        if (event.content) await sse.send(chunk(kind === 'chat' ? { content: event.content } : event.content, null));
-      } else if (event.type === 'done') {
-        await sse.send(chunk(kind === 'chat' ? {} : '', finishReason(event.finishReason)));
-        if (includeUsage) await sse.send({ ...chunk(kind === 'chat' ? {} : '', null), choices: [], usage: openAiUsage(event.usage) });
-        await sse.send('[DONE]');
-      } else if (event.type === 'error') {
-        await sse.send(errorBody(generation.stats.error));
-      }
-    },
-  });
-  context.metrics.generation(model, generation.stats);
+  if (generations.length === 1) {
+    const generation = generations[0]!;
+    await pipeStream(reply, generation, { signal, writeTimeoutMs: context.writeTimeoutMs, onStart, onEvent: (sse, event) => onEvent(sse, 0, event) });
+    context.metrics.generation(model, generation.stats);
+    return reply;
+  }
+  await pipeChoices(reply, generations, { signal, writeTimeoutMs: context.writeTimeoutMs, onStart, onEvent });
+  for (const generation of generations) context.metrics.generation(model, generation.stats);
   return reply;
+}
+
+/**
+ * Streams several choices' generations as one SSE response, their events interleaved as they come,
+ * like {@link pipeStream} for one: an error before any choice's first event is thrown (a plain HTTP
+ * error); after that, an error event ends the response. Every stream is cancelled when it ends.
+ */
+async function pipeChoices<S>(
+  reply: FastifyReply,
+  streams: GenerationStream<S>[],
+  options: {
+    signal: AbortSignal;
+    writeTimeoutMs: number;
+    onStart(sse: SseWriter): Promise<unknown>;
+    onEvent(sse: SseWriter, index: number, event: TokenStreamEvent<S>): Promise<unknown>;
+  },
+): Promise<void> {
+  const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
+  const returnAll = () => Promise.all(iterators.map((iterator) => iterator.return?.().catch(() => {})));
+  const firsts: IteratorResult<TokenStreamEvent<S>>[] = [];
+  try {
+    for (const iterator of iterators) firsts.push(await iterator.next());
+  } catch (error) {
+    await returnAll();
+    throw error;
+  }
+  const failed = firsts.findIndex((step) => !step.done && step.value.type === StreamEventType.Error);
+  if (failed >= 0) {
+    await returnAll();
+    const step = firsts[failed]!.value as TokenStreamEvent<S>;
+    throw streams[failed]!.stats.error ?? new ActorError(step.code ?? ErrorCode.ActorFailed, step.error ?? 'stream failed');
+  }
+  reply.hijack();
+  const sse = new SseWriter(reply.raw, { signal: options.signal, writeTimeoutMs: options.writeTimeoutMs });
+  // The first events, already read, come first; then the rest of every stream, as it comes.
+  const rest = mergeStreams(
+    iterators.map((iterator, index): AsyncIterator<TokenStreamEvent<S>> => {
+      let first: IteratorResult<TokenStreamEvent<S>> | undefined = firsts[index];
+      return {
+        next: () => {
+          if (first === undefined) return iterator.next();
+          const step = first;
+          first = undefined;
+          return Promise.resolve(step);
+        },
+        return: async () => iterator.return?.() ?? { done: true, value: undefined },
+      };
+    }),
+  );
+  try {
+    await options.onStart(sse);
+    for await (const { index, event } of rest) {
+      if (!sse.open) break;
+      await options.onEvent(sse, index, event);
+      if (event.type === StreamEventType.Error) break;
+    }
+  } finally {
+    await rest.return(undefined);
+    sse.end();
+  }
+}
+
+/**
+ * A choice's `logprobs`: chat's `{content: [{token, logprob, bytes, top_logprobs}]}`, or the legacy
+ * completions' `{tokens, token_logprobs, top_logprobs, text_offset}` (offsets from `offset`).
+ */
+function openAiLogprobs(kind: 'chat' | 'text', entries: OpenAiTokenLogprob[], offset: number) {
+  if (kind === 'chat') return { content: entries, refusal: null };
+  const textOffset: number[] = [];
+  for (const entry of entries) {
+    textOffset.push(offset);
+    offset += entry.token.length;
+  }
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map(() => ({})),
+    text_offset: textOffset,
+  };
 }
 
 function textPrompt(body: Body): string {

@@ -101,6 +101,8 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   MessageNotExposedError: { args: ['model/demo', 'explode'], status: 403 },
   // src/server/embeddingErrors.ts
   UnsupportedDimensionsError: { args: [256, 64], status: 400 },
+  // src/server/openaiParamErrors.ts
+  UnsupportedParameterError: { args: ['logit_bias', 'no logit-bias sampler'], status: 400 },
 };
 
 /**
