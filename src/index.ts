@@ -290,5 +290,6 @@ export { createServer, type LlamaActorsServer, type ServerOptions } from './serv
 export type { HttpLimits } from './server/httpLimits.js';
 export { ServerMetrics } from './server/ServerMetrics.js';
 export { MessageNotExposedError } from './server/MessageNotExposedError.js';
+export { CorsOriginNotAllowedError, DEFAULT_CORS_ORIGINS } from './server/cors.js';
 export { EmbeddingErrorCode, UnsupportedDimensionsError } from './server/embeddingErrors.js';
 export { OpenAiParamErrorCode, UnsupportedParameterError } from './server/openaiParamErrors.js';

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createServer } from '../server/createServer.js';
+import type { Logger } from 'pino';
+import { createServer, type LlamaActorsServer } from '../server/createServer.js';
 import {
   CliError,
   ExitCode,
@@ -9,6 +10,7 @@ import {
   logLevel,
   MODEL_FLAGS_HELP,
   MODEL_OPTIONS,
+  numberFlag,
   parse,
   type ParsedValues,
   stringFlag,
@@ -22,7 +24,9 @@ export const SERVE_USAGE = `Usage: llama-actors serve [flags]
 
 Loads one model and serves it over HTTP: OpenAI-compatible endpoints (/v1/chat/completions,
 /v1/completions, /v1/embeddings, /v1/models), native actor and session routes, /health, /metrics
-and a chat page at /. Ctrl-C (SIGINT) or SIGTERM stops accepting requests and unloads the model.
+and a chat page at /. Ctrl-C (SIGINT) or SIGTERM stops accepting connections, closes idle ones,
+lets requests in flight finish for --grace seconds, then aborts them, unloads the model and exits 0
+(a second signal exits at once).
 
 Server flags:
       --port N           port to listen on, 0 for any free one (default: 8080)
@@ -32,6 +36,11 @@ Server flags:
                          line, where any user can read it with ps.
       --allowed-host H   a Host name the server answers to, repeatable, or '*' for any
                          (default: loopback names, plus the bound address or this machine's names)
+      --cors ORIGINS     origins whose pages may call the server from a browser: comma-separated,
+                         repeatable, scheme://host:* for any port, '*' for any, or 'off' for no CORS
+                         (default: http(s)://localhost:*, http(s)://127.0.0.1:*, http(s)://[::1]:*)
+      --grace SECONDS    on SIGTERM / SIGINT, how long requests in flight may take to finish before
+                         they are aborted (default: 10)
 
 ${MODEL_FLAGS_HELP.replace('COMMAND_DEFAULT', 'info')}
 
@@ -50,7 +59,12 @@ const SERVE_OPTIONS = {
   'api-key': { type: 'string' },
   'api-key-file': { type: 'string' },
   'allowed-host': { type: 'string', multiple: true },
+  cors: { type: 'string', multiple: true },
+  grace: { type: 'string' },
 } as const;
+
+/** Seconds requests in flight may take to finish after SIGTERM / SIGINT, by default. */
+const DEFAULT_GRACE_SECONDS = 10;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -68,6 +82,8 @@ export async function serve(args: string[]): Promise<number> {
     throw new UsageError(`--host ${host} is not a loopback address: set LLAMA_ACTORS_API_KEY or pass --api-key-file FILE`);
   }
   const allowedHosts = allowedHostsFlag(values);
+  const cors = corsFlag(values);
+  const graceMs = Math.round((numberFlag(values, 'grace', 0, 3_600) ?? DEFAULT_GRACE_SECONDS) * 1_000);
   const load = loadFlags(values);
   const logger = await createCliLogger(logLevel(values, 'info'));
   const dataDir = stringFlag(values, 'data-dir') ?? '.llama-actors';
@@ -97,6 +113,7 @@ export async function serve(args: string[]): Promise<number> {
         port,
         ...(apiKey ? { apiKey } : {}),
         ...(allowedHosts ? { allowedHosts } : {}),
+        ...(cors === undefined ? {} : { cors }),
         modelDirs: [dirname(runtime.modelPath)],
         logger,
       });
@@ -118,7 +135,7 @@ export async function serve(args: string[]): Promise<number> {
         logger.info({ url, model: runtime.modelId, dataDir }, 'serving');
         await stopped;
       } finally {
-        await server.close();
+        await closeGracefully(server, graceMs, () => runtime.close(), logger);
         logger.info('server closed');
       }
       return ExitCode.Ok;
@@ -159,6 +176,55 @@ function allowedHostsFlag(values: ParsedValues): string[] | '*' | undefined {
   if (names.includes('*')) return '*';
   if (names.length === 0) throw new UsageError('--allowed-host needs a host name');
   return names;
+}
+
+/** `--cors`, repeatable and comma-separated: `off` sends no CORS headers, `*` allows any origin. */
+function corsFlag(values: ParsedValues): string[] | '*' | false | undefined {
+  const raw = values.cors;
+  if (raw === undefined) return undefined;
+  const origins = (Array.isArray(raw) ? raw : [String(raw)]).flatMap((value) => value.split(',')).map((origin) => origin.trim()).filter(Boolean);
+  if (origins.includes('off')) {
+    if (origins.length > 1) throw new UsageError("--cors off cannot be combined with origins");
+    return false;
+  }
+  if (origins.includes('*')) return '*';
+  if (origins.length === 0) throw new UsageError("--cors needs an origin (https://app.example), '*' or 'off'");
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s]+$/i.test(origin.replace(/\/$/, ''))) {
+      throw new UsageError(`--cors takes origins like https://app.example or http://localhost:*, got '${origin}'`);
+    }
+  }
+  return origins;
+}
+
+/**
+ * Stops the server: no new connections (the listening socket closes, so a connect is refused),
+ * idle keep-alive connections closed at once and again as each response in flight ends, requests
+ * in flight given `graceMs` to finish; past it they are aborted (`abort`: the router's dispose ends
+ * their streams with ACTOR_STOPPED), and a connection still open a second later is cut.
+ */
+async function closeGracefully(server: LlamaActorsServer, graceMs: number, abort: () => Promise<void>, logger: Logger): Promise<void> {
+  const http = server.app.server;
+  const closing = server.close();
+  http.closeIdleConnections();
+  const reaper = setInterval(() => http.closeIdleConnections(), 100);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const inTime = await Promise.race([
+      closing.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    if (inTime) return;
+    logger.warn({ graceMs }, 'grace period over: aborting requests in flight');
+    await abort();
+    timer = setTimeout(() => http.closeAllConnections(), 1_000);
+    await closing;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(reaper);
+  }
 }
 
 /** The URL, and how to call it with curl and with the openai client. */

@@ -14,6 +14,7 @@ import { adapterRoutes } from './adapterRoutes.js';
 import { defaultAllowedHosts, hostCheck, LOOPBACK_HOSTS } from './allowedHosts.js';
 import { apiKeyHook } from './apiKeyCheck.js';
 import { checkBodyDepth } from './bodyDepth.js';
+import { corsHook, DEFAULT_CORS_ORIGINS } from './cors.js';
 import { trackClients } from './clientSignal.js';
 import { clientErrorHandler, type HttpLimits, httpServerFactory, resolveHttpLimits } from './httpLimits.js';
 import { healthRoutes } from './healthRoutes.js';
@@ -45,6 +46,19 @@ export interface ServerOptions {
    * loopback server from a browser. Defaults to none.
    */
   allowedHosts?: readonly string[] | '*';
+  /**
+   * Origins whose pages may call the server from a browser (CORS): exact origins
+   * (`https://app.example`) or `scheme://host:*` for any port, `'*'` for any origin, or `false` to
+   * send no CORS headers at all (and answer preflights 404, as a server without CORS does). An
+   * allowed origin gets `Access-Control-Allow-Origin: <origin>` and its `OPTIONS` preflight 204;
+   * any other origin gets no CORS headers, so the browser keeps the response from the page, and its
+   * preflight `403 CORS_ORIGIN_NOT_ALLOWED`. A list replaces the default. Defaults to the loopback
+   * origins on any port (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*` and their
+   * `https:`): pages of this machine (a dev server) may call it, a web page from anywhere else may
+   * not, since a keyless loopback server would otherwise answer every site the user visits. (The
+   * `Host` check of `allowedHosts` stops DNS rebinding; CORS decides which pages read responses.)
+   */
+  cors?: readonly string[] | '*' | false;
   /** Timeouts and size limits for slow or oversized requests. Defaults to {@link HttpLimits}' defaults. */
   limits?: HttpLimits;
   /** Largest request body in bytes. Defaults to `1_048_576` (1 MiB). */
@@ -126,6 +140,9 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
   app.addHook('preValidation', async (request) => checkBodyDepth(request.body));
   const extraHosts = options.allowedHosts ?? [];
   app.addHook('onRequest', hostCheck(extraHosts === '*' ? '*' : [...defaultAllowedHosts(host), ...extraHosts]));
+  // Before the key check: a preflight carries no Authorization header.
+  const cors = options.cors ?? DEFAULT_CORS_ORIGINS;
+  if (cors !== false) app.addHook('onRequest', corsHook(cors));
   if (options.apiKey) app.addHook('onRequest', apiKeyHook(options.apiKey));
   app.addHook('onResponse', async (request, reply) => {
     context.metrics.request(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode);

@@ -99,6 +99,8 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   // src/server/httpErrors.ts (every code of it is checked on its own below)
   HttpError: { args: [HttpErrorCode.RouteNotFound, 'no route GET /nope'], status: 404 },
   MessageNotExposedError: { args: ['model/demo', 'explode'], status: 403 },
+  // src/server/cors.ts
+  CorsOriginNotAllowedError: { args: ['https://evil.example'], status: 403 },
   // src/server/embeddingErrors.ts
   UnsupportedDimensionsError: { args: [256, 64], status: 400 },
   // src/server/openaiParamErrors.ts
