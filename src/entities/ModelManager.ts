@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type {
   ChatMessage,
@@ -20,23 +18,14 @@ import type { MessageRouter } from '../messaging/MessageRouter.js';
 import type { TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
 import { ActorKind, entityName, kindAddress } from './actorNames.js';
 import { ModelDirectoryActor } from './ModelDirectoryActor.js';
-import { EntityExistsError, EntityNotFoundError, InvalidEntityError, ModelLoadCrashedError, ProviderUnsupportedError } from './entityErrors.js';
+import { EntityExistsError, EntityNotFoundError, InvalidEntityError, ProviderUnsupportedError } from './entityErrors.js';
 import type { InferenceProvider } from './InferenceProvider.js';
 import { LocalLlamaProvider } from './LocalLlamaProvider.js';
 import type { Store } from './store/Store.js';
 import { isDamagedValueError } from './store/storeErrors.js';
-import { EntityCollection, type ModelEntity, type ModelLoadMarker, type ProviderEntity } from './types.js';
+import { ModelLoadMarkers } from './ModelLoadMarkers.js';
+import { EntityCollection, type ModelEntity, type ProviderEntity } from './types.js';
 import { validateLoadOptions } from './validateLoadOptions.js';
-
-/** Size and modification time of a model file, if it can be read. */
-async function fileIdentity(path: string): Promise<{ size: number; mtimeMs: number } | undefined> {
-  const info = await stat(path).catch(() => undefined);
-  return info ? { size: info.size, mtimeMs: info.mtimeMs } : undefined;
-}
-
-
-/** Tells this process's load markers from those of earlier processes, which may have had the same pid. */
-const PROCESS_ID = randomUUID();
 
 /** Options of {@link ModelManager}. */
 export interface ModelManagerOptions {
@@ -89,14 +78,15 @@ export class ModelManager {
   /** Creations and deletions of a model id, one at a time (a check, then a write). */
   private readonly changing = new Map<string, Promise<unknown>>();
 
-  /** Models whose load marker is still to be cleared, by id. */
-  private readonly loadsSettling = new Map<string, Promise<void>>();
+  /** The load markers of its models: a load that killed an earlier process is not retried. */
+  private readonly loads: ModelLoadMarkers;
 
   constructor(options: ModelManagerOptions) {
     this.router = options.router;
     this.store = options.store;
     this.providers = new Map((options.providers ?? [new LocalLlamaProvider()]).map((p) => [p.kind, p]));
     this.logger = options.logger ?? options.router.logger;
+    this.loads = new ModelLoadMarkers(this.store, this.router, this.logger);
     // Actors find models by message (a SessionActor asks for its model's address); one directory a router.
     if (!this.router.has(MODEL_DIRECTORY_ADDRESS)) {
       this.router.registerActor(
@@ -135,8 +125,7 @@ export class ModelManager {
     }
     await this.store.put(EntityCollection.Models, id, { ...entity, id, provider: address(providerId) }, options);
     // A marker of this process is a load still under way here, not a crash: it stays.
-    const marker = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, id, options);
-    if (marker && marker.process !== PROCESS_ID) await this.store.delete(EntityCollection.ModelLoads, id, options);
+    await this.loads.clearCrashed(id, options);
     return kindAddress(ActorKind.Model, id);
   }
 
@@ -247,62 +236,17 @@ export class ModelManager {
     const self = kindAddress(ActorKind.Model, id);
     if (this.router.has(self)) return self;
     const { actor, options } = provider.createModelActor(model, providerEntity);
-    const marker = await this.beginLoad(id, model.path);
+    const marker = await this.loads.beginLoad(id, model.path);
     this.logger.info({ model: id, path: model.path, provider: providerEntity.kind }, 'starting model actor');
     let registered: Address;
     try {
       registered = this.router.registerActor(self, actor, options);
     } catch (error) {
-      await this.endLoad(marker);
+      await this.loads.endLoad(marker);
       throw error;
     }
-    this.watchLoad(registered, marker);
+    this.loads.watchLoad(registered, marker);
     return registered;
-  }
-
-  /**
-   * Refuses a model whose last load killed its process, while its file is the one that did it;
-   * records this load otherwise. A file changed since (size or modification time) is a new
-   * attempt, not the same crash again.
-   */
-  private async beginLoad(id: string, path: string): Promise<ModelLoadMarker> {
-    const file = await fileIdentity(path);
-    const previous = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, id);
-    if (previous && previous.process !== PROCESS_ID) {
-      const sameFile = previous.file === undefined || (file !== undefined && previous.file.size === file.size && previous.file.mtimeMs === file.mtimeMs);
-      if (sameFile) {
-        this.logger.error({ model: id, pid: previous.pid, startedAt: previous.startedAt }, 'model load crashed an earlier process');
-        throw new ModelLoadCrashedError(id, previous.startedAt, previous.pid);
-      }
-      this.logger.warn({ model: id, pid: previous.pid }, 'model load crashed an earlier process, but its file has changed since: loading it');
-    }
-    const marker: ModelLoadMarker = {
-      model: id,
-      pid: process.pid,
-      process: PROCESS_ID,
-      attempt: randomUUID(),
-      startedAt: Date.now(),
-      ...(file ? { file } : {}),
-    };
-    await this.store.put(EntityCollection.ModelLoads, id, marker);
-    return marker;
-  }
-
-  /**
-   * Removes the marker once the actor answers `info`, which it does when the load has ended:
-   * with the model's info, or with the load's typed error. Any answer means this process lived
-   * through the load.
-   */
-  private watchLoad(model: Address, marker: ModelLoadMarker): void {
-    const settled = this.router
-      .ask(model, ModelMessage.Info, null, { timeout: Infinity })
-      .catch(() => undefined)
-      .then(() => this.endLoad(marker))
-      .catch((error: unknown) => this.logger.warn({ err: error, model: marker.model }, 'could not clear the model load marker'));
-    this.loadsSettling.set(marker.model, settled);
-    void settled.finally(() => {
-      if (this.loadsSettling.get(marker.model) === settled) this.loadsSettling.delete(marker.model);
-    });
   }
 
   /**
@@ -311,12 +255,7 @@ export class ModelManager {
    * otherwise leave the marker, and the next start refuse the model with `MODEL_LOAD_CRASHED`).
    */
   async loadSettled(model: string | Address): Promise<void> {
-    await this.loadsSettling.get(entityName(ActorKind.Model, model));
-  }
-
-  private async endLoad(marker: ModelLoadMarker): Promise<void> {
-    const stored = await this.store.get<ModelLoadMarker>(EntityCollection.ModelLoads, marker.model);
-    if (stored?.attempt === marker.attempt) await this.store.delete(EntityCollection.ModelLoads, marker.model);
+    await this.loads.loadSettled(entityName(ActorKind.Model, model));
   }
 
   /**
