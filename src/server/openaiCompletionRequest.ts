@@ -1,0 +1,168 @@
+import type { FastifyRequest } from 'fastify';
+import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
+import type { InferenceRequest } from '../actors/SessionActor/types.js';
+import { SessionMessage } from '../actors/SessionActor/types.js';
+import type { ChatMessage, GenerateRequest, GenerationParams, GenerationUsage } from '../actors/ModelActor/types.js';
+import { InvalidArgumentError } from '../messaging/errors.js';
+import type { GenerationStream } from '../messaging/GenerationStream.js';
+import { confinedPath } from './confinedPath.js';
+import { openAiPenalties } from './openaiParams.js';
+import { UnsupportedParameterError } from './openaiParamErrors.js';
+import type { ServerContext } from './ServerContext.js';
+
+/** @internal An OpenAI request body, loosely: every field is checked before use. */
+export type Body = Record<string, unknown>;
+
+/** @internal The body of an OpenAI request: a JSON object, or INVALID_ARGUMENT. */
+export function openAiBody(body: unknown): Body {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidArgumentError('the request body must be a JSON object');
+  }
+  return body as Body;
+}
+
+/** @internal */
+export function modelId(body: Body): string {
+  if (typeof body.model !== 'string' || body.model.length === 0) throw new InvalidArgumentError('model must be a non-empty string');
+  return body.model;
+}
+
+/** Text of an OpenAI message content: a string, or an array of `{type: 'text', text}` parts. */
+function contentText(content: unknown, index: number): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part, j) => {
+        if (typeof part === 'object' && part !== null && (part as Body).type === 'text' && typeof (part as Body).text === 'string') {
+          return (part as Body).text as string;
+        }
+        throw new InvalidArgumentError(`messages[${index}].content[${j}] must be a text part; only text is supported`);
+      })
+      .join('');
+  }
+  throw new InvalidArgumentError(`messages[${index}].content must be a string or an array of text parts`);
+}
+
+/** @internal */
+export function chatMessages(body: Body): ChatMessage[] {
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    throw new InvalidArgumentError('messages must be a non-empty array');
+  }
+  return body.messages.map((message: unknown, index) => {
+    const m = message as Body;
+    const role = m?.role === 'developer' ? 'system' : m?.role;
+    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
+      throw new InvalidArgumentError(`messages[${index}].role must be system, developer, user or assistant, got ${JSON.stringify(m?.role)}`);
+    }
+    return { role, content: contentText(m.content, index) };
+  });
+}
+
+/** OpenAI sampling fields → GenerationParams (the ModelActor validates the values). */
+function generationParams(body: Body): GenerationParams {
+  const params: GenerationParams = {};
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  if (maxTokens !== undefined && maxTokens !== null) params.maxTokens = maxTokens as number;
+  if (body.temperature !== undefined && body.temperature !== null) params.temperature = body.temperature as number;
+  if (body.top_p !== undefined && body.top_p !== null) params.topP = body.top_p as number;
+  if (body.seed !== undefined && body.seed !== null) params.seed = body.seed as number;
+  const repeatPenalty = openAiPenalties(body, maxTokens);
+  if (repeatPenalty) params.repeatPenalty = repeatPenalty;
+  if (body.stop !== undefined && body.stop !== null) params.stop = typeof body.stop === 'string' ? [body.stop] : (body.stop as string[]);
+  const format = body.response_format as Body | undefined;
+  if (format !== undefined && format !== null) {
+    if (format.type === 'json_schema') {
+      const schema = (format.json_schema as Body | undefined)?.schema;
+      if (typeof schema !== 'object' || schema === null) throw new InvalidArgumentError('response_format.json_schema.schema must be an object');
+      params.jsonSchema = schema;
+    } else if (format.type === 'json_object') {
+      params.jsonSchema = { type: 'object' };
+    } else if (format.type !== 'text') {
+      throw new InvalidArgumentError(`response_format.type must be text, json_object or json_schema, got ${JSON.stringify(format.type)}`);
+    }
+  }
+  return params;
+}
+
+/**
+ * The extension field `adapters: [{path, scale?}]` (as llama.cpp's server takes `lora`): the LoRA
+ * adapter set to generate with, `[]` for the base model. Paths must lie inside the adapter directories.
+ */
+async function requestAdapters(context: ServerContext, body: Body): Promise<Pick<GenerateRequest, 'adapters'>> {
+  if (body.adapters === undefined || body.adapters === null) return {};
+  if (!Array.isArray(body.adapters)) throw new InvalidArgumentError('adapters must be an array of { path, scale? }');
+  return {
+    adapters: await Promise.all(
+      body.adapters.map(async (adapter: unknown, index) => {
+        const spec = adapter as Body | null;
+        if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`adapters[${index}] must be { path, scale? }`);
+        return {
+          path: await confinedPath(context.adapterDirs, spec.path, 'adapter'),
+          ...(spec.scale === undefined ? {} : { scale: spec.scale as number }),
+        };
+      }),
+    ),
+  };
+}
+
+/** The session a request names (`session` in the body or `x-session-id`), if any. */
+function sessionOf(request: FastifyRequest, body: Body): string | undefined {
+  const header = request.headers['x-session-id'];
+  const session = body.session ?? (Array.isArray(header) ? header[0] : header);
+  if (session === undefined) return undefined;
+  if (typeof session !== 'string' || session.length === 0) throw new InvalidArgumentError('session must be a non-empty string');
+  return session;
+}
+
+/**
+ * Runs the generations of an OpenAI route, one per choice (`n`), each a sequence of its own that
+ * the engine batches with the others: through the named session (its history and KV cache; only
+ * the last user message is new; one choice) or statelessly against the model. With a `seed`,
+ * choice `i` samples with `seed + i`, so choices differ (unless greedy) and each is reproducible.
+ * Aborts when `signal` fires; choices already started are cancelled if a later one fails to start.
+ *
+ * @internal
+ */
+export async function startGenerations(
+  context: ServerContext,
+  request: FastifyRequest,
+  body: Body,
+  request_: { messages?: ChatMessage[]; prompt?: string },
+  signal: AbortSignal,
+  options: { logprobs: boolean; n: number },
+): Promise<GenerationStream<{ usage: GenerationUsage }>[]> {
+  const params = generationParams(body);
+  const session = sessionOf(request, body);
+  if (session !== undefined) {
+    if (options.logprobs) throw new UnsupportedParameterError('logprobs', 'not with a session (a session turn carries no logprobs); send the messages without one');
+    if (options.n > 1) throw new UnsupportedParameterError('n', 'only 1 with a session (a session turn has one reply); send the messages without one');
+    const messages = request_.messages ?? [{ role: 'user' as const, content: request_.prompt ?? '' }];
+    const last = messages.at(-1);
+    if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message');
+    const chat = context.router.ref(await context.sessions.load(session, { signal }), sessionProtocol);
+    const inference: InferenceRequest = { message: last.content, params };
+    return [chat.stream(SessionMessage.Inference, inference, { signal })];
+  }
+  const adapters = await requestAdapters(context, body);
+  await context.models.getModel(modelId(body), { signal }); // 404 for anything that is not a published model
+  const streams: GenerationStream<{ usage: GenerationUsage }>[] = [];
+  try {
+    for (let i = 0; i < options.n; i++) {
+      const choiceParams = params.seed === undefined || i === 0 ? params : { ...params, seed: (params.seed + i) % 2 ** 32 };
+      const generate: GenerateRequest = { ...request_, params: choiceParams, ...adapters, ...(options.logprobs ? { logprobs: true } : {}) };
+      // Wrapped by openGeneration: a GenerationStream is itself awaitable.
+      streams.push((await context.models.openGeneration(modelId(body), generate, { signal })).stream);
+    }
+  } catch (error) {
+    for (const stream of streams) stream.cancel();
+    throw error;
+  }
+  return streams;
+}
+
+/** @internal */
+export function textPrompt(body: Body): string {
+  const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
+  if (typeof prompt !== 'string') throw new InvalidArgumentError('prompt must be a string (or an array of one string)');
+  return prompt;
+}
