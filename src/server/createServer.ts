@@ -11,6 +11,7 @@ import { errorHandler } from './errorHandler.js';
 import { errorBody, HttpError, sendError } from './httpErrors.js';
 import { actorRoutes } from './actorRoutes.js';
 import { adapterRoutes } from './adapterRoutes.js';
+import { anthropicRoutes } from './anthropicRoutes.js';
 import { defaultAllowedHosts, hostCheck, LOOPBACK_HOSTS } from './allowedHosts.js';
 import { apiKeyHook } from './apiKeyCheck.js';
 import { checkBodyDepth } from './bodyDepth.js';
@@ -158,6 +159,7 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     app.get(route, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(path)));
   }
   openaiRoutes(app, context);
+  anthropicRoutes(app, context);
   actorRoutes(app, context);
   sessionRoutes(app, context);
   modelRoutes(app, context);

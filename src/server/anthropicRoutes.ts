@@ -1,0 +1,60 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GenerationUsage } from '../actors/ModelActor/types.js';
+import { ModelMessage } from '../actors/ModelActor/types.js';
+import { anthropicErrorHandler } from './anthropicErrorReply.js';
+import { anthropicUsage, messageId, messageObject, stopReason, stopSequence } from './anthropicMessage.js';
+import { type AnthropicRequest, anthropicRequest } from './anthropicRequest.js';
+import { streamMessage } from './anthropicStream.js';
+import { clientSignal } from './clientSignal.js';
+import type { ServerContext } from './ServerContext.js';
+
+/** The prompt's token count, formatted as the generation formats it (the chat template, ending in an open assistant turn). */
+async function inputTokens(context: ServerContext, input: AnthropicRequest, signal: AbortSignal): Promise<number> {
+  await context.models.getModel(input.model, { signal }); // 404 for anything that is not a published model
+  const model = await context.models.ref(input.model, { signal });
+  // TokenizeChat ends after the last assistant turn; an empty assistant turn added after the
+  // conversation starts where the generation's prompt ends (its open assistant turn).
+  const messages = [...input.messages, { role: 'assistant' as const, content: '' }];
+  const { assistantSpans } = await model.ask(ModelMessage.TokenizeChat, { messages }, { timeout: 120_000, signal });
+  return assistantSpans.at(-1)?.[0] ?? 0;
+}
+
+/** Serves one `POST /v1/messages`: the whole message as JSON, or (`stream: true`) its events. */
+async function createMessage(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const input = anthropicRequest(request.body);
+  // Watched from the first byte of the request: a client gone at any stage stops its work.
+  const signal = clientSignal(request);
+  const id = messageId();
+  const { model, messages, params, stopSequences } = input;
+  // The stream's first event says how long the prompt is; the whole reply learns it from the generation.
+  const counted = input.stream ? await inputTokens(context, input, signal) : 0;
+  if (!input.stream) await context.models.getModel(model, { signal }); // 404 for anything that is not a published model
+  const { stream: generation } = await context.models.openGeneration(model, { messages, params }, { signal });
+  if (input.stream) return streamMessage(context, reply, generation, signal, { id, model, inputTokens: counted, stopSequences });
+  let usage: Partial<GenerationUsage> | undefined;
+  generation.subscribe((event) => {
+    if (event.type === 'done') usage = event.usage;
+  });
+  const result = await generation;
+  context.metrics.generation(model, result);
+  return reply.send({
+    ...messageObject(id, model, result.text),
+    stop_reason: stopReason(result.finishReason),
+    stop_sequence: stopSequence(result.finishReason, stopSequences),
+    usage: anthropicUsage(usage),
+  });
+}
+
+/**
+ * @internal The Anthropic Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`),
+ * text only, so the `@anthropic-ai/sdk` works unchanged. Errors answer in Anthropic's shape with
+ * the status of their kind; tools and non-text blocks are refused (`UNSUPPORTED_PARAMETER`).
+ */
+export function anthropicRoutes(app: FastifyInstance, context: ServerContext): void {
+  const errorHandler = anthropicErrorHandler(context.logger);
+  app.post('/v1/messages', { errorHandler }, (request, reply) => createMessage(context, request, reply));
+  app.post('/v1/messages/count_tokens', { errorHandler }, async (request) => {
+    const input = anthropicRequest(request.body, true);
+    return { input_tokens: await inputTokens(context, input, clientSignal(request)) };
+  });
+}
