@@ -20,6 +20,7 @@ import { trackClients } from './clientSignal.js';
 import { clientErrorHandler, type HttpLimits, httpServerFactory, resolveHttpLimits } from './httpLimits.js';
 import { healthRoutes } from './healthRoutes.js';
 import { modelRoutes } from './modelRoutes.js';
+import { ollamaRoutes } from './ollamaRoutes.js';
 import { openaiRoutes } from './openaiRoutes.js';
 import type { ServerContext } from './ServerContext.js';
 import { ServerMetrics } from './ServerMetrics.js';
@@ -159,6 +160,7 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     app.get(route, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(path)));
   }
   openaiRoutes(app, context);
+  ollamaRoutes(app, context);
   anthropicRoutes(app, context);
   actorRoutes(app, context);
   sessionRoutes(app, context);

@@ -1,0 +1,105 @@
+import type { ChatMessage, GenerationParams, RepeatPenaltyParams } from '../actors/ModelActor/types.js';
+import { InvalidArgumentError } from '../messaging/errors.js';
+import { type Body, openAiBody } from './openaiCompletionRequest.js';
+import { UnsupportedParameterError } from './openaiParamErrors.js';
+
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
+
+/** @internal The body of an Ollama request: a JSON object, or INVALID_ARGUMENT. */
+export function ollamaBody(body: unknown): Body {
+  return openAiBody(body);
+}
+
+/** @internal `stream`: Ollama's default is true. */
+export function streamed(body: Body): boolean {
+  if (!present(body.stream)) return true;
+  if (typeof body.stream !== 'boolean') throw new InvalidArgumentError('stream must be a boolean');
+  return body.stream;
+}
+
+/** Refuses, never ignores, what this server cannot do for an Ollama request: tools, images, thinking. */
+export function refuseUnsupported(body: Body): void {
+  if (Array.isArray(body.tools) ? body.tools.length > 0 : present(body.tools)) {
+    throw new UnsupportedParameterError('tools', 'tool calling is not implemented on the Ollama routes');
+  }
+  if (Array.isArray(body.images) ? body.images.length > 0 : present(body.images)) throw new UnsupportedParameterError('images', 'only text models are served');
+  if (body.think === true || typeof body.think === 'string') throw new UnsupportedParameterError('think', 'thinking output is not separated');
+}
+
+/** Ollama sampling repetition options → RepeatPenaltyParams, when any is set. */
+function penalties(options: Body): RepeatPenaltyParams | undefined {
+  const { repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty } = options;
+  if (![repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty].some(present)) return undefined;
+  const params: RepeatPenaltyParams = { penalty: present(repeat_penalty) ? (repeat_penalty as number) : 1 };
+  if (present(repeat_last_n) && repeat_last_n !== -1) params.lastTokens = repeat_last_n as number;
+  if (present(frequency_penalty)) params.frequencyPenalty = frequency_penalty as number;
+  if (present(presence_penalty)) params.presencePenalty = presence_penalty as number;
+  return params;
+}
+
+/** `format`: `'json'` (any JSON object) or a JSON schema. */
+function formatSchema(format: unknown): object | undefined {
+  if (!present(format) || format === '') return undefined;
+  if (format === 'json') return { type: 'object' };
+  if (typeof format === 'object' && format !== null && !Array.isArray(format)) return format;
+  throw new InvalidArgumentError(`format must be "json" or a JSON schema object, got ${JSON.stringify(format)}`);
+}
+
+/**
+ * @internal Ollama `options` + `format` → GenerationParams (the ModelActor validates the values).
+ * Load-time options (`num_ctx`, `num_batch`, `num_gpu`, `main_gpu`, `num_thread`, `numa`, `use_mmap`, `use_mlock`, `low_vram`) are accepted and not applied (a model's context, threads and GPU layers are fixed when it is published); samplers the engine lacks
+ * (`typical_p` ≠ 1, `mirostat` ≠ 0) are refused; other unknown keys are ignored, as Ollama does.
+ */
+export function ollamaParams(body: Body): GenerationParams {
+  const options = (present(body.options) ? body.options : {}) as Body;
+  if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError('options must be an object');
+  if (present(options.typical_p) && options.typical_p !== 1) throw new UnsupportedParameterError('options.typical_p', 'the sampler chain has no typical sampler');
+  if (present(options.mirostat) && options.mirostat !== 0) throw new UnsupportedParameterError('options.mirostat', 'the sampler chain has no mirostat sampler');
+  const params: GenerationParams = {};
+  // num_predict -1 (no limit) and -2 (fill the context) leave the server's default length.
+  if (present(options.num_predict) && !(options.num_predict === -1 || options.num_predict === -2)) params.maxTokens = options.num_predict as number;
+  if (present(options.temperature)) params.temperature = options.temperature as number;
+  if (present(options.top_p)) params.topP = options.top_p as number;
+  if (present(options.top_k)) params.topK = options.top_k as number;
+  if (present(options.min_p)) params.minP = options.min_p as number;
+  if (present(options.seed) && options.seed !== -1) params.seed = options.seed as number;
+  if (present(options.stop)) params.stop = typeof options.stop === 'string' ? [options.stop] : (options.stop as string[]);
+  const repeatPenalty = penalties(options);
+  if (repeatPenalty) params.repeatPenalty = repeatPenalty;
+  const schema = formatSchema(body.format);
+  if (schema) params.jsonSchema = schema;
+  return params;
+}
+
+/** @internal Ollama chat messages → ChatMessage[] (text only; tool messages and images are refused). */
+export function ollamaMessages(body: Body): ChatMessage[] {
+  if (!Array.isArray(body.messages)) throw new InvalidArgumentError('messages must be an array');
+  return body.messages.map((message: unknown, index) => {
+    const m = message as Body | null;
+    if (typeof m !== 'object' || m === null) throw new InvalidArgumentError(`messages[${index}] must be an object`);
+    if (m.role === 'tool' || (Array.isArray(m.tool_calls) && m.tool_calls.length > 0)) {
+      throw new UnsupportedParameterError(`messages[${index}]`, 'tool calls and tool results are not implemented on the Ollama routes');
+    }
+    if (Array.isArray(m.images) && m.images.length > 0) throw new UnsupportedParameterError(`messages[${index}].images`, 'only text models are served');
+    if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') {
+      throw new InvalidArgumentError(`messages[${index}].role must be system, user or assistant, got ${JSON.stringify(m.role)}`);
+    }
+    if (typeof m.content !== 'string') throw new InvalidArgumentError(`messages[${index}].content must be a string`);
+    return { role: m.role, content: m.content };
+  });
+}
+
+/** @internal `/api/generate`'s prompt: raw text, or a user turn (after `system`) through the chat template. */
+export function generateInput(body: Body): { prompt: string } | { messages: ChatMessage[] } {
+  if (present(body.suffix) && body.suffix !== '') throw new UnsupportedParameterError('suffix', 'fill-in-the-middle is not implemented');
+  if (present(body.template) && body.template !== '') throw new UnsupportedParameterError('template', 'the model\'s own chat template is used');
+  if (Array.isArray(body.context) && body.context.length > 0) throw new UnsupportedParameterError('context', 'token contexts are not returned or taken; send the text');
+  if (typeof body.prompt !== 'string') throw new InvalidArgumentError('prompt must be a string');
+  if (body.raw === true) return { prompt: body.prompt };
+  const messages: ChatMessage[] = [];
+  if (typeof body.system === 'string' && body.system !== '') messages.push({ role: 'system', content: body.system });
+  messages.push({ role: 'user', content: body.prompt });
+  return { messages };
+}
