@@ -18,11 +18,17 @@ export function bearerCheck(apiKey: string): (authorization: string | undefined)
 /** Routes a browser or a load balancer must reach without the key: the chat page (it asks for the key), its icon and the health check. */
 const OPEN_PATHS = new Set(['/', '/health', '/favicon.ico', '/favicon.svg']);
 
-/** @internal An `onRequest` hook requiring `Authorization: Bearer <apiKey>` on every route but {@link OPEN_PATHS}. */
+/**
+ * @internal An `onRequest` hook requiring the key on every route but {@link OPEN_PATHS}: as
+ * `Authorization: Bearer <apiKey>` (OpenAI and Ollama clients), or as `x-api-key: <apiKey>`, which
+ * the Anthropic SDK sends.
+ */
 export function apiKeyHook(apiKey: string) {
   const authorized = bearerCheck(apiKey);
   return async (request: FastifyRequest): Promise<void> => {
     if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return;
-    if (!authorized(request.headers.authorization)) throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token');
+    const xApiKey = request.headers['x-api-key'];
+    const given = request.headers.authorization ?? (typeof xApiKey === 'string' ? `Bearer ${xApiKey}` : undefined);
+    if (!authorized(given)) throw new HttpError('UNAUTHORIZED', 'missing or wrong API key (Authorization: Bearer, or x-api-key)');
   };
 }

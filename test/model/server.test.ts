@@ -220,6 +220,9 @@ describe('HTTP server: bad requests, overload and safety', () => {
     expect((await fetch(`${url}/v1/models`)).status).toBe(401);
     expect((await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sekret' } })).status).toBe(200);
+    // The Anthropic SDK sends the key as x-api-key.
+    expect((await fetch(`${url}/v1/models`, { headers: { 'x-api-key': 'sekret' } })).status).toBe(200);
+    expect((await fetch(`${url}/v1/models`, { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
     expect((await fetch(`${url}/health`)).status).toBe(200);
     expect((await fetch(`${url}/`)).status).toBe(200);
     const { router, models, sessions } = await setup();
