@@ -29,6 +29,6 @@ export function apiKeyHook(apiKey: string) {
     if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return;
     const xApiKey = request.headers['x-api-key'];
     const given = request.headers.authorization ?? (typeof xApiKey === 'string' ? `Bearer ${xApiKey}` : undefined);
-    if (!authorized(given)) throw new HttpError('UNAUTHORIZED', 'missing or wrong API key (Authorization: Bearer, or x-api-key)');
+    if (!authorized(given)) throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <key>, or x-api-key: <key>)');
   };
 }
