@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { drained } from './drained.js';
 
 /** Options of {@link SseWriter}. */
 export interface SseWriterOptions {
@@ -43,31 +44,7 @@ export class SseWriter {
     if (!this.open) return false;
     const text = `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
     if (this.response.write(text)) return true;
-    return this.drained();
-  }
-
-  private drained(): Promise<boolean> {
-    const { signal, writeTimeoutMs } = this.options;
-    return new Promise<boolean>((resolve) => {
-      const finish = (ok: boolean): void => {
-        clearTimeout(timer);
-        this.response.off('drain', onDrain);
-        this.response.off('close', onClose);
-        signal.removeEventListener('abort', onClose);
-        resolve(ok);
-      };
-      const onDrain = (): void => finish(true);
-      const onClose = (): void => finish(false);
-      const timer = setTimeout(() => {
-        // A reader that stopped reading: cut it, which fires the client signal and frees its slot.
-        this.response.destroy(new Error(`client read nothing for ${writeTimeoutMs} ms`));
-        finish(false);
-      }, writeTimeoutMs);
-      this.response.on('drain', onDrain);
-      this.response.on('close', onClose);
-      signal.addEventListener('abort', onClose, { once: true });
-      if (!this.open) finish(false);
-    });
+    return drained(this.response, this.options, () => this.open);
   }
 
   end(): void {

@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { ActorError, ErrorCode } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
-import { type DefaultStreamShape, StreamEventType, type TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import type { DefaultStreamShape, TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import { drained } from './drained.js';
+import { firstEvent } from './firstEvent.js';
 
 /**
  * @internal Newline-delimited JSON (`application/x-ndjson`, Ollama's streaming format) on a raw
@@ -28,26 +29,7 @@ export class NdjsonWriter {
   async send(line: unknown): Promise<boolean> {
     if (!this.open) return false;
     if (this.response.write(`${JSON.stringify(line)}\n`)) return true;
-    const { signal, writeTimeoutMs } = this.options;
-    return new Promise<boolean>((resolve) => {
-      const finish = (ok: boolean): void => {
-        clearTimeout(timer);
-        this.response.off('drain', onDrain);
-        this.response.off('close', onClose);
-        signal.removeEventListener('abort', onClose);
-        resolve(ok);
-      };
-      const onDrain = (): void => finish(true);
-      const onClose = (): void => finish(false);
-      const timer = setTimeout(() => {
-        this.response.destroy(new Error(`client read nothing for ${writeTimeoutMs} ms`));
-        finish(false);
-      }, writeTimeoutMs);
-      this.response.on('drain', onDrain);
-      this.response.on('close', onClose);
-      signal.addEventListener('abort', onClose, { once: true });
-      if (!this.open) finish(false);
-    });
+    return drained(this.response, this.options, () => this.open);
   }
 
   end(): void {
@@ -67,18 +49,9 @@ export async function pipeNdjson<S = DefaultStreamShape>(
   stream: GenerationStream<S>,
   options: { signal: AbortSignal; writeTimeoutMs: number; onEvent(out: NdjsonWriter, event: TokenStreamEvent<S>): Promise<unknown> },
 ): Promise<void> {
-  const events = stream[Symbol.asyncIterator]();
-  let step: IteratorResult<TokenStreamEvent<S>>;
-  try {
-    step = await events.next();
-  } catch (error) {
-    await events.return?.();
-    throw error;
-  }
-  if (!step.done && step.value.type === StreamEventType.Error) {
-    await events.return?.();
-    throw stream.stats.error ?? new ActorError(step.value.code ?? ErrorCode.ActorFailed, step.value.error ?? 'stream failed');
-  }
+  const opened = await firstEvent(stream);
+  const events = opened.events;
+  let step = opened.step;
   reply.hijack();
   const out = new NdjsonWriter(reply.raw, { signal: options.signal, writeTimeoutMs: options.writeTimeoutMs });
   try {

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
-import { ActorError, ErrorCode } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
-import { type DefaultStreamShape, StreamEventType, type TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import type { DefaultStreamShape, TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
+import { firstEvent } from './firstEvent.js';
 import { SseWriter } from './SseWriter.js';
 
 /** @internal How {@link pipeStream} writes one stream. */
@@ -29,18 +29,9 @@ export async function pipeStream<S = DefaultStreamShape>(
   stream: GenerationStream<S>,
   options: PipeStreamOptions<S>,
 ): Promise<void> {
-  const events = stream[Symbol.asyncIterator]();
-  let step: IteratorResult<TokenStreamEvent<S>>;
-  try {
-    step = await events.next(); // a stream that never started rejects here, typed
-  } catch (error) {
-    await events.return?.();
-    throw error;
-  }
-  if (!step.done && step.value.type === StreamEventType.Error) {
-    await events.return?.();
-    throw stream.stats.error ?? new ActorError(step.value.code ?? ErrorCode.ActorFailed, step.value.error ?? 'stream failed');
-  }
+  const opened = await firstEvent(stream);
+  const events = opened.events;
+  let step = opened.step;
   reply.hijack();
   const sse = new SseWriter(reply.raw, { signal: options.signal, writeTimeoutMs: options.writeTimeoutMs });
   try {
