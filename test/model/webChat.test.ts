@@ -213,6 +213,14 @@ describe('web chat page', () => {
     // Some tokens arrived: the generation is under way.
     await page.locator('[data-role="assistant"][data-state="streaming"]:not([data-tokens="0"])').waitFor(WAIT);
     expect(await page.getByTestId('stop').isEnabled()).toBe(true);
+    // Only the transcript scrolls: Stop stays in view and in place while tokens stream in.
+    const before = await page.getByTestId('stop').boundingBox();
+    const tokensNow = Number(await lastAssistant().getAttribute('data-tokens'));
+    await expect.poll(async () => Number(await lastAssistant().getAttribute('data-tokens')), WAIT).toBeGreaterThan(tokensNow + 200);
+    const after = await page.getByTestId('stop').boundingBox();
+    expect(after).toEqual(before);
+    expect((after?.y ?? Infinity) + (after?.height ?? 0)).toBeLessThanOrEqual(760);
+    expect(await page.evaluate('document.scrollingElement.scrollTop')).toBe(0);
     await page.getByTestId('stop').click();
     await lastAssistant().and(page.locator('[data-state="stopped"]')).waitFor(WAIT);
     expect(Number(await lastAssistant().getAttribute('data-tokens'))).toBeLessThan(6000);
