@@ -73,6 +73,7 @@ export {
   type StreamCallback,
   type TokenStreamEvent,
   type TokenStreamEventInput,
+  type ToolCallDelta,
   type TokenUsage,
 } from './messaging/TokenStreamEvent.js';
 export type {
@@ -136,6 +137,9 @@ export {
   type SetAdapterScaleRequest,
   type TokenizeChatRequest,
   type ChatMessage,
+  type ToolCall,
+  type ToolChoice,
+  type ToolDefinition,
   type EmbedRequest,
   type EmbedResult,
   type GenerateRequest,

@@ -19,6 +19,8 @@ export const FinishReason = {
   Length: 'length',
   /** A stop sequence was produced. */
   StopSequence: 'stopSequence',
+  /** The model called one or more tools: the calls are on the `done` event (`data.toolCalls`). */
+  ToolCalls: 'toolCalls',
   /** The consumer cancelled or aborted the stream. */
   Cancelled: 'cancelled',
   /** The stream's timeout elapsed. */
@@ -76,6 +78,12 @@ export interface TokenStreamEvent<S = DefaultStreamShape> {
   logprob?: number;
   /** Decode rate measured by the producer. */
   tokensPerSecond?: number;
+  /**
+   * On a `token` event that is part of a tool call rather than text (its `content` is then `''`):
+   * which call, and the next piece of its JSON arguments. The first piece of a call carries its
+   * `id` and `name`.
+   */
+  toolCall?: ToolCallDelta;
   /** On `done`: why generation stopped. */
   finishReason?: FinishReason;
   /** On `done`: token accounting. */
@@ -85,6 +93,17 @@ export interface TokenStreamEvent<S = DefaultStreamShape> {
    * final result of a non-text job on its `done` event.
    */
   data?: DataIn<S>;
+}
+
+/** A piece of a tool call as it streams: `index` counts the reply's calls from 0. */
+export interface ToolCallDelta {
+  index: number;
+  /** On the call's first piece. */
+  id?: string;
+  /** On the call's first piece. */
+  name?: string;
+  /** The next characters of the arguments' JSON text (possibly `''`). */
+  arguments: string;
 }
 
 /** What a producer hands to `onChunk`: a {@link TokenStreamEvent} whose `timestamp` may be left out. */

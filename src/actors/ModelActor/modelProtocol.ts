@@ -17,11 +17,12 @@ import {
   type ScoreResult,
   type SetAdapterScaleRequest,
   type TokenizeChatRequest,
+  type ToolCall,
 } from './types.js';
 
 /** What a ModelActor answers, message by message (see {@link ModelMessage} for what each does). */
 export interface ModelProtocol {
-  [ModelMessage.Generate]: { payload: GenerateRequest; reply: GenerateResult; stream: { usage: GenerationUsage } };
+  [ModelMessage.Generate]: { payload: GenerateRequest; reply: GenerateResult; stream: { usage: GenerationUsage; data: { toolCalls?: ToolCall[] } } };
   [ModelMessage.Embed]: { payload: EmbedRequest; reply: EmbedResult };
   [ModelMessage.Tokenize]: { payload: { text: string }; reply: { tokens: number[] } };
   [ModelMessage.Detokenize]: { payload: { tokens: number[] }; reply: { text: string } };

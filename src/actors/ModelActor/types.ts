@@ -34,10 +34,48 @@ export const ModelMessage = {
 } as const;
 export type ModelMessage = (typeof ModelMessage)[keyof typeof ModelMessage];
 
-/** One chat message, formatted with the model's own chat template. */
+/**
+ * One chat message, formatted with the model's own chat template. An assistant message may carry
+ * the tool calls it made (its `content` is then often `''`); each call is answered by a `tool`
+ * message naming the call's id, before the next user or assistant message.
+ */
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  /** On an assistant message: the calls it made, in order. Defaults to none. */
+  toolCalls?: ToolCall[];
+  /** On a tool message: the {@link ToolCall.id} it answers. Required there, refused elsewhere. */
+  toolCallId?: string;
+}
+
+/** A function the model may call, declared by the caller: its arguments are constrained to `parameters`. */
+export interface ToolDefinition {
+  /** 1–64 characters of `a-z A-Z 0-9 _ -` (what OpenAI allows), unique in the request. */
+  name: string;
+  /** What it does, shown to the model. Defaults to none. */
+  description?: string;
+  /**
+   * JSON schema of the arguments, an object schema; the generated arguments always parse and match
+   * it (grammar-constrained). Keywords the grammar cannot enforce are refused (`UNSUPPORTED_SCHEMA`).
+   * Defaults to `{ type: 'object', properties: {} }` (no arguments).
+   */
+  parameters?: object;
+}
+
+/**
+ * Whether the model may, must or must not call a tool: `auto` lets it choose between text and
+ * calls, `required` makes it call at least one, `{ name }` makes it call that one, `none` gives
+ * text only (the tools are still shown to it).
+ */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** A call the model made. */
+export interface ToolCall {
+  /** Unique in the conversation (`call_…`); the tool message that answers it names it. */
+  id: string;
+  name: string;
+  /** The arguments as JSON text: it parses, and matches the tool's `parameters`. */
+  arguments: string;
 }
 
 /** Repetition penalties (node-llama-cpp's `repeatPenalty`). */
@@ -81,6 +119,12 @@ export interface GenerateRequest {
   /** A conversation, formatted with the model's chat template; the reply is the assistant's next turn. */
   messages?: ChatMessage[];
   params?: GenerationParams;
+  /** Functions the model may call (see {@link ToolChoice}). Defaults to none. */
+  tools?: ToolDefinition[];
+  /** Defaults to `auto` when `tools` are given. */
+  toolChoice?: ToolChoice;
+  /** Whether one reply may make several calls. Defaults to `true`. */
+  parallelToolCalls?: boolean;
   /** Put the natural-log probability of each token on its `token` event. Defaults to `false`. */
   logprobs?: boolean;
   /**
@@ -216,9 +260,12 @@ export interface GenerationUsage {
 
 /** Result of an `ask` with {@link ModelMessage.Generate}. */
 export interface GenerateResult {
+  /** The reply's text; tool calls are not part of it. */
   text: string;
   finishReason: FinishReason;
   usage: GenerationUsage;
+  /** The calls the model made, when it made any (`finishReason` is then `toolCalls`). */
+  toolCalls?: ToolCall[];
 }
 
 /** Payload of {@link ModelMessage.Embed}. */
