@@ -109,6 +109,7 @@ export async function serve(args: string[]): Promise<number> {
         router: runtime.router,
         models: runtime.models,
         sessions: runtime.sessions,
+        store: runtime.store,
         host,
         port,
         ...(apiKey ? { apiKey } : {}),

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ModelManager } from '../entities/ModelManager.js';
 import type { SessionManager } from '../entities/SessionManager.js';
+import type { Store } from '../entities/store/Store.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import type { ServerMetrics } from './ServerMetrics.js';
 
@@ -9,6 +10,8 @@ export interface ServerContext {
   router: MessageRouter;
   models: ModelManager;
   sessions: SessionManager;
+  /** Where the server keeps its own records (the Responses API's stored responses). */
+  store: Store;
   metrics: ServerMetrics;
   logger: Logger;
   /** Directories model files must be inside (resolved, absolute). */

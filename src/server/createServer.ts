@@ -5,6 +5,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ModelManager } from '../entities/ModelManager.js';
 import type { SessionManager } from '../entities/SessionManager.js';
+import { MemoryStore } from '../entities/store/MemoryStore.js';
+import type { Store } from '../entities/store/Store.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import { errorHandler } from './errorHandler.js';
@@ -31,6 +33,12 @@ export interface ServerOptions {
   router: MessageRouter;
   models: ModelManager;
   sessions: SessionManager;
+  /**
+   * Where the server keeps its own records: the Responses API's stored responses (`responses`
+   * collection), so they outlive a restart when this is the runtime's `FileStore`. Defaults to a
+   * `MemoryStore` of the server's own (stored responses are lost when it closes).
+   */
+  store?: Store;
   /** Interface to bind. Defaults to `127.0.0.1`; anything else requires `apiKey`. */
   host?: string;
   /** Port; `0` picks a free one. Defaults to `8080`. */
@@ -131,6 +139,7 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     router: options.router,
     models: options.models,
     sessions: options.sessions,
+    store: options.store ?? new MemoryStore(),
     metrics: new ServerMetrics(options.router, options.models),
     logger,
     modelDirs: (options.modelDirs ?? ['models']).map((dir) => resolve(dir)),

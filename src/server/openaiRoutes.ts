@@ -5,6 +5,7 @@ import { clientSignal } from './clientSignal.js';
 import { UnsupportedDimensionsError } from './embeddingErrors.js';
 import { modelId, openAiBody } from './openaiCompletionRequest.js';
 import { complete } from './openaiCompletions.js';
+import { openaiResponsesRoutes } from './openaiResponses.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** The OpenAI model object of a published model. */
@@ -26,6 +27,7 @@ function float32Base64(embedding: readonly number[]): string {
 export function openaiRoutes(app: FastifyInstance, context: ServerContext): void {
   app.post('/v1/chat/completions', (request, reply) => complete(context, request, reply, 'chat'));
   app.post('/v1/completions', (request, reply) => complete(context, request, reply, 'text'));
+  openaiResponsesRoutes(app, context);
 
   app.post('/v1/embeddings', async (request, reply) => {
     const body = openAiBody(request.body);

@@ -18,7 +18,7 @@ export async function startTestServer(load: ModelLoadOptions = {}, serverOptions
     modelId: 'tiny',
     load: { slots: 2, threads: 1, contextSize: 512, ...load },
   });
-  const server = createServer({ router, models, sessions, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
+  const server = createServer({ router, models, sessions, store, port: 0, modelDirs: [dirname(tinyPath)], ...serverOptions });
   const url = await server.listen();
   const status = (model = 'tiny') => router.ask<ModelStatus>(`model/${model}`, ModelMessage.Status, null);
   const connections = () => new Promise<number>((resolve) => server.app.server.getConnections((_error, count) => resolve(count)));

@@ -1,0 +1,93 @@
+import type { ChatMessage } from '../actors/ModelActor/types.js';
+import { InvalidArgumentError } from '../messaging/errors.js';
+import type { Body } from './asObject.js';
+import { UnsupportedParameterError } from './openaiParamErrors.js';
+import type { OutputItem } from './openaiResponsesObject.js';
+import type { ResponseStore } from './openaiResponsesStore.js';
+
+/**
+ * @internal One item of a Responses `input`, read and checked: a text message, a function call
+ * the model made earlier, a function's output, or a reference to a stored output item.
+ */
+export type InputItem =
+  | { kind: 'message'; role: 'system' | 'user' | 'assistant'; text: string }
+  | { kind: 'function_call'; callId: string; name: string; arguments: string }
+  | { kind: 'function_call_output'; callId: string; output: string }
+  | { kind: 'reference'; id: string };
+
+const isObject = (value: unknown): value is Body => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function stringField(item: Body, field: string, where: string): string {
+  const value = item[field];
+  if (typeof value !== 'string') throw new InvalidArgumentError(`${where}.${field} must be a string, got ${JSON.stringify(value) ?? 'nothing'}`);
+  return value;
+}
+
+/** Text of a content: a string, or `input_text` / `output_text` parts; any other part is refused by name. */
+function contentText(content: unknown, where: string): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) throw new InvalidArgumentError(`${where} must be a string or an array of content parts`);
+  return content
+    .map((part: unknown, index) => {
+      const at = `${where}[${index}]`;
+      if (!isObject(part)) throw new InvalidArgumentError(`${at} must be a content part object`);
+      if (part.type === 'input_text' || part.type === 'output_text') return stringField(part, 'text', at);
+      throw new UnsupportedParameterError(at, `${JSON.stringify(part.type)} parts are not supported; only input_text and output_text are`);
+    })
+    .join('');
+}
+
+const ROLES: Readonly<Record<string, 'system' | 'user' | 'assistant'>> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
+
+/** One input item (`where` is `input[i]`). */
+function inputItem(raw: unknown, where: string): InputItem {
+  if (!isObject(raw)) throw new InvalidArgumentError(`${where} must be an input item object`);
+  const type = raw.type ?? 'message';
+  if (type === 'message') {
+    const role = typeof raw.role === 'string' && Object.hasOwn(ROLES, raw.role) ? ROLES[raw.role]! : undefined;
+    if (!role) throw new InvalidArgumentError(`${where}.role must be user, system, developer or assistant, got ${JSON.stringify(raw.role)}`);
+    return { kind: 'message', role, text: contentText(raw.content, `${where}.content`) };
+  }
+  if (type === 'function_call') {
+    return { kind: 'function_call', callId: stringField(raw, 'call_id', where), name: stringField(raw, 'name', where), arguments: stringField(raw, 'arguments', where) };
+  }
+  if (type === 'function_call_output') {
+    return { kind: 'function_call_output', callId: stringField(raw, 'call_id', where), output: contentText(raw.output, `${where}.output`) };
+  }
+  if (type === 'item_reference') return { kind: 'reference', id: stringField(raw, 'id', where) };
+  throw new UnsupportedParameterError(where, `${JSON.stringify(type)} items are not supported; only message, function_call, function_call_output and item_reference are`);
+}
+
+/** @internal A request's `input`: a string (one user message) or an array of items. */
+export function inputItems(input: unknown): InputItem[] {
+  if (typeof input === 'string') return [{ kind: 'message', role: 'user', text: input }];
+  if (!Array.isArray(input)) throw new InvalidArgumentError('input must be a string or an array of input items');
+  return input.map((item: unknown, index) => inputItem(item, `input[${index}]`));
+}
+
+/** The input item an output item stands for when a later request names it. */
+function fromOutput(item: OutputItem): InputItem {
+  if (item.type === 'message') return { kind: 'message', role: 'assistant', text: item.content.map((part) => part.text).join('') };
+  return { kind: 'function_call', callId: item.call_id, name: item.name, arguments: item.arguments };
+}
+
+/**
+ * @internal The chat messages of a request's input items: references resolved from the stored
+ * responses (`ENTITY_NOT_FOUND` for one that is not there), and each run of function calls folded
+ * into the assistant message before it (or a new one), as the chat template renders them.
+ */
+export async function inputMessages(items: readonly InputItem[], store: ResponseStore, signal: AbortSignal): Promise<ChatMessage[]> {
+  const resolved = await Promise.all(items.map(async (item) => (item.kind === 'reference' ? fromOutput(await store.item(item.id, { signal })) : item)));
+  const messages: ChatMessage[] = [];
+  for (const item of resolved) {
+    if (item.kind === 'message') messages.push({ role: item.role, content: item.text });
+    else if (item.kind === 'function_call_output') messages.push({ role: 'tool', content: item.output, toolCallId: item.callId });
+    else if (item.kind === 'function_call') {
+      const call = { id: item.callId, name: item.name, arguments: item.arguments };
+      const last = messages.at(-1);
+      if (last?.role === 'assistant') last.toolCalls = [...(last.toolCalls ?? []), call];
+      else messages.push({ role: 'assistant', content: '', toolCalls: [call] });
+    }
+  }
+  return messages;
+}
