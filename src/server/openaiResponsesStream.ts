@@ -136,7 +136,9 @@ class ResponseEventWriter {
     const status = finishStatus(event.finishReason);
     const calls = event.data?.toolCalls ?? [];
     await this.closeMessage(status);
-    await this.closeCall('completed', this.call ? calls[this.call.engineIndex] : undefined);
+    // A call the length limit cut is not among the done event's calls: incomplete.
+    const open = this.call ? calls[this.call.engineIndex] : undefined;
+    await this.closeCall(this.call && !open ? 'incomplete' : 'completed', open);
     for (const [engineIndex, call] of calls.entries()) {
       if (this.callsSeen.has(engineIndex)) continue;
       await this.openCall(engineIndex, { ...call, arguments: '' });
