@@ -1,4 +1,4 @@
-import { AIMessage, AIMessageChunk, HumanMessage, type BaseMessage } from '@langchain/core/messages';
+import { AIMessage, AIMessageChunk, type BaseMessage, HumanMessage } from '@langchain/core/messages';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -150,5 +150,22 @@ describe('OpenAIEmbeddings', () => {
     const vectors = await embeddings({ encodingFormat: 'float', dimensions: embeddingSize }).embedDocuments(['one', 'two', 'three']);
     expect(lastBody('/embeddings')).toMatchObject({ encoding_format: 'float', dimensions: embeddingSize, input: ['one', 'two', 'three'] });
     expect(vectors).toEqual(await serverVectors(['one', 'two', 'three']));
+  });
+});
+
+describe('ChatOpenAI with useResponsesApi (/v1/responses)', () => {
+  it('invoke and stream: the same text, usage, over the Responses API', async () => {
+    const model = chat({ maxTokens: 8, useResponsesApi: true });
+    const whole = await model.invoke('hello');
+    expect(lastBody('/responses')).toMatchObject({ model: 'tiny', max_output_tokens: 8 });
+    expect(whole).toBeInstanceOf(AIMessage);
+    expect(textOf(whole).length).toBeGreaterThan(0);
+    expect(whole.usage_metadata?.output_tokens).toBe(8);
+    const chunks: AIMessageChunk[] = [];
+    for await (const chunk of await model.stream('hello')) chunks.push(chunk);
+    expect(lastBody('/responses')).toMatchObject({ stream: true });
+    const joined = chunks.reduce((sum, chunk) => sum.concat(chunk));
+    expect(textOf(joined)).toBe(textOf(whole));
+    expect(joined.usage_metadata?.output_tokens).toBe(8);
   });
 });
