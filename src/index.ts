@@ -74,6 +74,7 @@ export {
   type TokenStreamEvent,
   type TokenStreamEventInput,
   type ToolCallDelta,
+  type TopLogprob,
   type TokenUsage,
 } from './messaging/TokenStreamEvent.js';
 export type {

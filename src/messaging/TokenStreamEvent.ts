@@ -76,6 +76,11 @@ export interface TokenStreamEvent<S = DefaultStreamShape> {
   tokenId?: number;
   /** Natural-log probability of the token. */
   logprob?: number;
+  /**
+   * The most likely tokens at this step (the chosen one among them or not), most likely first, with
+   * their natural-log probabilities: as many as the request's `topLogprobs` asked for.
+   */
+  topLogprobs?: TopLogprob[];
   /** Decode rate measured by the producer. */
   tokensPerSecond?: number;
   /**
@@ -93,6 +98,16 @@ export interface TokenStreamEvent<S = DefaultStreamShape> {
    * final result of a non-text job on its `done` event.
    */
   data?: DataIn<S>;
+}
+
+/** One of the most likely tokens at a step of generation. */
+export interface TopLogprob {
+  /** Vocabulary id of the token. */
+  tokenId: number;
+  /** Its text, alone (a piece of a multi-byte character shows as U+FFFD). */
+  text: string;
+  /** Its natural-log probability. */
+  logprob: number;
 }
 
 /** A piece of a tool call as it streams: `index` counts the reply's calls from 0. */

@@ -41,7 +41,9 @@ export function choicesUsage(usages: (Partial<GenerationUsage> | undefined)[]) {
 
 /**
  * A choice's `logprobs`: chat's `{content: [{token, logprob, bytes, top_logprobs}]}`, or the legacy
- * completions' `{tokens, token_logprobs, top_logprobs, text_offset}` (offsets from `offset`).
+ * completions' `{tokens, token_logprobs, top_logprobs, text_offset}` (offsets from `offset`), whose
+ * `top_logprobs` are `{token: logprob}` objects: the alternatives and, as OpenAI's, the chosen token
+ * (up to `k + 1` keys; `{}` when no alternatives were asked for).
  *
  * @internal
  */
@@ -55,7 +57,17 @@ export function openAiLogprobs(kind: 'chat' | 'text', entries: OpenAiTokenLogpro
   return {
     tokens: entries.map((e) => e.token),
     token_logprobs: entries.map((e) => e.logprob),
-    top_logprobs: entries.map(() => ({})),
+    top_logprobs: entries.map(legacyTopLogprobs),
     text_offset: textOffset,
   };
+}
+
+/** An entry's alternatives as the legacy `{token: logprob}` (the first of equal texts kept), with the chosen token. */
+function legacyTopLogprobs(entry: OpenAiTokenLogprob): Record<string, number> {
+  if (entry.top_logprobs.length === 0) return {};
+  const top = new Map<string, number>();
+  for (const { token, logprob } of entry.top_logprobs) if (!top.has(token)) top.set(token, logprob);
+  if (!top.has(entry.token)) top.set(entry.token, entry.logprob);
+  // fromEntries defines own properties: a token `__proto__` stays a key.
+  return Object.fromEntries(top);
 }

@@ -6,7 +6,7 @@ import type { ChatMessage, GenerateRequest, GenerationParams, GenerationUsage } 
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { confinedPath } from './confinedPath.js';
-import { openAiPenalties } from './openaiParams.js';
+import { openAiLogitBias, openAiPenalties } from './openaiParams.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
 import type { ServerContext } from './ServerContext.js';
 
@@ -68,6 +68,8 @@ function generationParams(body: Body): GenerationParams {
   if (body.seed !== undefined && body.seed !== null) params.seed = body.seed as number;
   const repeatPenalty = openAiPenalties(body, maxTokens);
   if (repeatPenalty) params.repeatPenalty = repeatPenalty;
+  const logitBias = openAiLogitBias(body);
+  if (logitBias) params.logitBias = logitBias;
   if (body.stop !== undefined && body.stop !== null) params.stop = typeof body.stop === 'string' ? [body.stop] : (body.stop as string[]);
   const format = body.response_format as Body | undefined;
   if (format !== undefined && format !== null) {
@@ -129,7 +131,7 @@ export async function startGenerations(
   body: Body,
   request_: { messages?: ChatMessage[]; prompt?: string },
   signal: AbortSignal,
-  options: { logprobs: boolean; n: number },
+  options: { logprobs: boolean; n: number; topLogprobs?: number },
 ): Promise<GenerationStream<{ usage: GenerationUsage }>[]> {
   const params = generationParams(body);
   const session = sessionOf(request, body);
@@ -149,7 +151,7 @@ export async function startGenerations(
   try {
     for (let i = 0; i < options.n; i++) {
       const choiceParams = params.seed === undefined || i === 0 ? params : { ...params, seed: (params.seed + i) % 2 ** 32 };
-      const generate: GenerateRequest = { ...request_, params: choiceParams, ...adapters, ...(options.logprobs ? { logprobs: true } : {}) };
+      const generate: GenerateRequest = { ...request_, params: choiceParams, ...adapters, ...(options.logprobs ? { logprobs: true } : {}), ...(options.topLogprobs ? { topLogprobs: options.topLogprobs } : {}) };
       // Wrapped by openGeneration: a GenerationStream is itself awaitable.
       streams.push((await context.models.openGeneration(modelId(body), generate, { signal })).stream);
     }

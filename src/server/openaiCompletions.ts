@@ -18,12 +18,12 @@ export async function complete(context: ServerContext, request: FastifyRequest, 
   const includeUsage = (body.stream_options as Body | undefined)?.include_usage === true;
   const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${nanoid()}`;
   const created = Math.floor(Date.now() / 1000);
-  const { logprobs, n } = checkUnsupported(body);
+  const { logprobs, topLogprobs, n } = checkUnsupported(body);
   const answer: CompletionAnswer = { kind, id, created, model, logprobs };
 
   // Watched from the first byte of the request: a client gone at any stage stops its work.
   const signal = clientSignal(request);
-  const generations = await startGenerations(context, request, body, input, signal, { logprobs, n });
+  const generations = await startGenerations(context, request, body, input, signal, { logprobs, topLogprobs, n });
   if (!stream) return wholeAnswer(context, reply, generations, answer);
   return streamedAnswer(context, reply, generations, signal, { ...answer, includeUsage });
 }

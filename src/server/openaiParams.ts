@@ -1,7 +1,6 @@
 import type { RepeatPenaltyParams } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
-import { UnsupportedParameterError } from './openaiParamErrors.js';
 
 type Body = Record<string, unknown>;
 
@@ -38,70 +37,104 @@ export function openAiPenalties(body: Body, maxTokens: unknown): RepeatPenaltyPa
   return { penalty: 1, lastTokens: window, frequencyPenalty, presencePenalty };
 }
 
+/** OpenAI's `logit_bias` range: −100 effectively bans a token, +100 effectively forces it. */
+const MAX_LOGIT_BIAS = 100;
+
+/** Most alternatives per token: chat's `top_logprobs`, and the legacy completions' `logprobs: k`. */
+const MAX_TOP_LOGPROBS = { top_logprobs: 20, logprobs: 5 } as const;
+
 /**
- * @internal Refuses what the completion routes cannot honour, instead of ignoring it: `logit_bias`
- * (the native engine's sampler chain has no logit-bias sampler bound), `top_logprobs` above 0 (the
- * engines give the chosen token's probability only). `n` must be 1..{@link MAX_CHOICES}. `user` is
- * accepted and ignored (an end-user id for abuse tracking). Returns `n` and whether logprobs were asked for.
+ * @internal `logit_bias` (an object of token-id strings → −100..100) → the model's `logitBias`;
+ * `undefined` when absent or empty. The model checks that the ids are inside its vocabulary.
  */
-export function checkUnsupported(body: Body): { logprobs: boolean; n: number } {
-  if (present(body.logit_bias)) {
-    const bias = body.logit_bias;
-    if (typeof bias !== 'object' || Array.isArray(bias)) throw new InvalidArgumentError('logit_bias must be an object of token id → bias');
-    if (Object.keys(bias as object).length > 0) {
-      throw new UnsupportedParameterError('logit_bias', 'the native engine has no logit-bias sampler; token biases would be ignored');
+export function openAiLogitBias(body: Body): Record<number, number> | undefined {
+  const bias = body.logit_bias;
+  if (!present(bias)) return undefined;
+  if (typeof bias !== 'object' || Array.isArray(bias)) {
+    throw new InvalidArgumentError(`logit_bias must be an object of token id → bias, got ${JSON.stringify(bias)}`);
+  }
+  const entries = Object.entries(bias as object);
+  for (const [token, value] of entries) {
+    if (!/^(0|[1-9]\d{0,9})$/.test(token)) throw new InvalidArgumentError(`logit_bias keys must be token ids (integers ≥ 0), got ${JSON.stringify(token)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < -MAX_LOGIT_BIAS || value > MAX_LOGIT_BIAS) {
+      throw new InvalidArgumentError(`logit_bias[${JSON.stringify(token)}] must be a number from -${MAX_LOGIT_BIAS} to ${MAX_LOGIT_BIAS}, got ${JSON.stringify(value)}`);
     }
   }
+  return entries.length === 0 ? undefined : Object.fromEntries(entries.map(([token, value]) => [Number(token), value as number]));
+}
+
+/**
+ * @internal Checks what the completion routes take beyond sampling: `n` must be 1..{@link MAX_CHOICES};
+ * `user` is accepted and ignored (an end-user id for abuse tracking). Chat takes `logprobs: boolean` and
+ * `top_logprobs` 0..20 (above 0 only with `logprobs: true`, as OpenAI); the legacy completions route
+ * takes `logprobs: k` (0..5 alternatives). Returns `n`, whether logprobs were asked for and how many alternatives.
+ */
+export function checkUnsupported(body: Body): { logprobs: boolean; topLogprobs: number; n: number } {
   if (present(body.user) && typeof body.user !== 'string') throw new InvalidArgumentError('user must be a string');
   const n = present(body.n) ? body.n : 1;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHOICES) {
     throw new InvalidArgumentError(`n must be an integer from 1 to ${MAX_CHOICES}, got ${JSON.stringify(n)}`);
   }
-  // Chat takes `logprobs: boolean` + `top_logprobs`; the legacy completions route takes `logprobs: <number of alternatives>`.
   const logprobs = body.logprobs;
   let top = body.top_logprobs;
   let asked = false;
-  let topField = 'top_logprobs';
+  let topField: keyof typeof MAX_TOP_LOGPROBS = 'top_logprobs';
   if (present(logprobs)) {
     if (typeof logprobs === 'boolean') asked = logprobs;
-    else if (typeof logprobs === 'number' && Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= 5) {
+    else if (typeof logprobs === 'number' && Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= MAX_TOP_LOGPROBS.logprobs) {
       asked = true;
       top = logprobs;
       topField = 'logprobs';
-    } else throw new InvalidArgumentError(`logprobs must be a boolean (or, for /v1/completions, an integer 0..5), got ${JSON.stringify(logprobs)}`);
-  }
-  if (present(top)) {
-    if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > 20) {
-      throw new InvalidArgumentError(`top_logprobs must be an integer from 0 to 20, got ${JSON.stringify(top)}`);
+    } else {
+      throw new InvalidArgumentError(
+        `logprobs must be a boolean (or, for /v1/completions, an integer 0..${MAX_TOP_LOGPROBS.logprobs}), got ${JSON.stringify(logprobs)}`,
+      );
     }
-    if (top > 0) throw new UnsupportedParameterError(topField, 'the engines give the chosen token’s logprob only, not alternatives');
   }
-  return { logprobs: asked, n };
+  if (!present(top)) return { logprobs: asked, topLogprobs: 0, n };
+  const max = MAX_TOP_LOGPROBS[topField];
+  if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > max) {
+    throw new InvalidArgumentError(`${topField} must be an integer from 0 to ${max}, got ${JSON.stringify(top)}`);
+  }
+  if (top > 0 && !asked) throw new InvalidArgumentError(`top_logprobs ${top} needs logprobs: true`);
+  return { logprobs: asked, topLogprobs: top, n };
 }
 
-/** @internal One entry of OpenAI's `logprobs.content`. */
-export interface OpenAiTokenLogprob {
+/** @internal One of chat's `top_logprobs`: an alternative at a token. */
+export interface OpenAiTopLogprob {
   token: string;
   logprob: number;
   bytes: number[];
-  top_logprobs: never[];
+}
+
+/** @internal One entry of OpenAI's `logprobs.content`. */
+export interface OpenAiTokenLogprob extends OpenAiTopLogprob {
+  top_logprobs: OpenAiTopLogprob[];
 }
 
 /**
  * @internal Turns token events into OpenAI logprob entries whose tokens concatenate to the text:
  * a token whose text is held back (a possible stop string, a split UTF-8 character) adds its
- * logprob to the entry of the text that is finally released.
+ * logprob to the entry of the text that is finally released, which lists the alternatives at the
+ * first of its tokens (where the entry's text starts).
  */
 export class LogprobEntries {
   private pending = 0;
+  private pendingTop: OpenAiTopLogprob[] | undefined;
 
-  push(event: Pick<TokenStreamEvent, 'content' | 'logprob'>): OpenAiTokenLogprob | undefined {
+  push(event: Pick<TokenStreamEvent, 'content' | 'logprob' | 'topLogprobs'>): OpenAiTokenLogprob | undefined {
     this.pending += event.logprob ?? 0;
+    this.pendingTop ??= event.topLogprobs?.map(({ text, logprob }) => ({ token: text, logprob, bytes: utf8Bytes(text) }));
     if (!event.content) return undefined;
-    const entry = { token: event.content, logprob: this.pending, bytes: [...Buffer.from(event.content, 'utf8')], top_logprobs: [] };
+    const entry = { token: event.content, logprob: this.pending, bytes: utf8Bytes(event.content), top_logprobs: this.pendingTop ?? [] };
     this.pending = 0;
+    this.pendingTop = undefined;
     return entry;
   }
+}
+
+function utf8Bytes(text: string): number[] {
+  return [...Buffer.from(text, 'utf8')];
 }
 
 /**

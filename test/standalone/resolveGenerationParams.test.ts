@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveGenerationParams } from '../../src/actors/ModelActor/resolveGenerationParams.js';
+import { resolveGenerationParams, resolveTopLogprobs } from '../../src/actors/ModelActor/resolveGenerationParams.js';
 import { InvalidParameterError } from '../../src/index.js';
 
 describe('resolveGenerationParams', () => {
@@ -14,6 +14,7 @@ describe('resolveGenerationParams', () => {
       repeatPenalty: undefined,
       stop: [],
       jsonSchema: undefined,
+      logitBias: [],
     });
     const resolved = resolveGenerationParams(
       { temperature: 0.2, maxTokens: 10 },
@@ -42,6 +43,49 @@ describe('resolveGenerationParams', () => {
   ])('rejects %j', (params, message) => {
     expect(() => resolveGenerationParams(undefined, params as never)).toThrow(InvalidParameterError);
     expect(() => resolveGenerationParams(undefined, params as never)).toThrow(message);
+  });
+
+  it('logitBias: ids sorted, zero biases dropped, the edges of −100..100 accepted', () => {
+    const { logitBias } = resolveGenerationParams(undefined, { logitBias: { 7: 100, 3: -100, 5: 0, 0: 1.5 } }, 512);
+    expect(logitBias).toEqual([
+      { token: 0, bias: 1.5 },
+      { token: 3, bias: -100 },
+      { token: 7, bias: 100 },
+    ]);
+    expect(resolveGenerationParams(undefined, { logitBias: { 511: 1 } }, 512).logitBias).toEqual([{ token: 511, bias: 1 }]);
+  });
+
+  it.each([
+    [{ 512: 1 }, 'logitBias: token 512 is outside the vocabulary of 512 tokens (ids 0..511)'],
+    [{ 99999: -100 }, 'token 99999 is outside the vocabulary of 512 tokens'],
+    [{ 42: 100.5 }, 'logitBias.42: 100.5 is outside -100..100'],
+    [{ 42: -101 }, 'logitBias.42: -101 is outside -100..100'],
+    [{ 42: Number.NaN }, 'logitBias.42: expected a number, got NaN'],
+    [{ 42: 'high' }, 'logitBias.42: expected a number, got "high"'],
+    [{ '-1': 5 }, 'logitBias: token ids are integers ≥ 0, got "-1"'],
+    [{ '1.5': 5 }, 'token ids are integers ≥ 0, got "1.5"'],
+    [{ '007': 5 }, 'token ids are integers ≥ 0, got "007"'],
+    [[1, 2], 'logitBias: expected an object of token id → bias, got [1,2]'],
+    ['x', 'logitBias: expected an object of token id → bias, got "x"'],
+  ])('rejects logitBias %j', (logitBias, message) => {
+    const resolve = () => resolveGenerationParams(undefined, { logitBias } as never, 512);
+    expect(resolve).toThrow(InvalidParameterError);
+    expect(resolve).toThrow(message);
+  });
+
+  it('topLogprobs: an integer 0..20, 0 when absent', () => {
+    expect(resolveTopLogprobs(undefined)).toBe(0);
+    expect(resolveTopLogprobs(0)).toBe(0);
+    expect(resolveTopLogprobs(20)).toBe(20);
+    for (const [value, message] of [
+      [21, 'topLogprobs: 21 is outside 0..20'],
+      [-1, 'topLogprobs: -1 is outside 0..20'],
+      [2.5, 'topLogprobs: expected an integer, got 2.5'],
+      ['3', 'topLogprobs: expected a number, got "3"'],
+    ] as const) {
+      expect(() => resolveTopLogprobs(value)).toThrow(InvalidParameterError);
+      expect(() => resolveTopLogprobs(value)).toThrow(message);
+    }
   });
 
   it('rejects a params value that is not an object', () => {

@@ -8,11 +8,12 @@ import { PromptTooLongError } from './modelErrors.js';
 import { NativeSlot } from './native/NativeSlot.js';
 import type { NativeToken } from './native/types.js';
 import { resolveAdapterSpecs } from './resolveAdapterSpecs.js';
-import { type ResolvedGenerationParams, resolveGenerationParams } from './resolveGenerationParams.js';
+import { type ResolvedGenerationParams, resolveGenerationParams, resolveTopLogprobs } from './resolveGenerationParams.js';
 import { evaluateOptions, nativeSampling } from './samplingOptions.js';
 import type { SlotLease, SlotRequest } from './SlotLease.js';
 import type { Throughput } from './Throughput.js';
 import { TokenTextDecoder } from './TokenTextDecoder.js';
+import { nodeLlamaTopLogprobs, topLogprobTexts } from './topLogprobs.js';
 import type { AppliedAdapter, GenerateRequest, GenerationParams, GenerationUsage } from './types.js';
 
 /** @internal One token of a running generation, as the generator yields it. */
@@ -22,6 +23,8 @@ export interface GeneratedToken {
   tokenId: Token | undefined;
   logprob: number | undefined;
   tokensPerSecond: number;
+  /** The most likely tokens at this step, when the request asked for `topLogprobs`. */
+  topLogprobs?: Array<{ tokenId: number; text: string; logprob: number }>;
 }
 
 /** @internal How a generation ended, the generator's return value. */
@@ -105,7 +108,8 @@ async function planGeneration(environment: GenerationEnvironment, request: Gener
   if (typeof request !== 'object' || request === null) {
     throw new InvalidArgumentError(`generate needs { prompt } or { messages }, got ${JSON.stringify(request)}`);
   }
-  const params = resolveGenerationParams(environment.defaultParams, request.params);
+  const params = resolveGenerationParams(environment.defaultParams, request.params, loaded.info.vocabularySize);
+  resolveTopLogprobs(request.topLogprobs);
   const prompt = promptTokens(loaded, request);
   const contextSize = loaded.info.contextSize;
   const minFree = request.minFreeTokens ?? 1;
@@ -174,7 +178,8 @@ async function* decode(
     const piece = decoder.push(token);
     progress.text += piece.text;
     const logprob = output.confidence === undefined ? undefined : Math.log(output.confidence);
-    yield { text: piece.text, tokenId: token, logprob, tokensPerSecond: progress.rate() };
+    const topLogprobs = topLogprobTexts(environment.loaded.model, output.topLogprobs, plan.prompt, progress.generated);
+    yield { text: piece.text, tokenId: token, logprob, tokensPerSecond: progress.rate(), ...(topLogprobs ? { topLogprobs } : {}) };
     if (piece.stopped) {
       finishReason = FinishReason.StopSequence;
       break;
@@ -205,7 +210,9 @@ async function evaluation(
   const { slot, evaluate, signal } = run;
   const { params, grammar } = plan;
   const confidence = request.logprobs === true;
-  if (slot instanceof NativeSlot) return slot.evaluate(evaluate, nativeSampling(params, grammar, confidence, plan.maxTokens), signal);
+  const top = request.topLogprobs ?? 0;
+  if (slot instanceof NativeSlot) return slot.evaluate(evaluate, nativeSampling(params, grammar, confidence, plan.maxTokens, top), signal);
   const grammarState = grammar ? new LlamaGrammarEvaluationState({ model: await environment.loaded.weights(), grammar }) : undefined;
-  return slot.evaluateWithMetadata(evaluate, { confidence }, evaluateOptions(params, run.progress.generated, grammarState));
+  const outputs = slot.evaluateWithMetadata(evaluate, { confidence, probabilities: top > 0 }, evaluateOptions(params, run.progress.generated, grammarState, slot.model));
+  return top > 0 ? nodeLlamaTopLogprobs(outputs, top) : outputs;
 }

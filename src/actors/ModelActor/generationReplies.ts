@@ -23,6 +23,7 @@ export const generationReplies = {
           ...(token.tokenId === undefined ? {} : { tokenId: token.tokenId }),
           tokensPerSecond: token.tokensPerSecond,
           ...(token.logprob === undefined ? {} : { logprob: token.logprob }),
+          ...(token.topLogprobs === undefined ? {} : { topLogprobs: token.topLogprobs }),
         });
         step = await generation.next();
       }

@@ -16,7 +16,21 @@ export interface ResolvedGenerationParams {
   repeatPenalty: Required<RepeatPenaltyParams> | undefined;
   stop: string[];
   jsonSchema: object | undefined;
+  /** Ascending by token, no bias of 0. */
+  logitBias: LogitBias[];
 }
+
+/** @internal One token's logit bias (llama.cpp's `llama_logit_bias`). */
+export interface LogitBias {
+  token: number;
+  bias: number;
+}
+
+/** OpenAI's `logit_bias` range: −100 effectively bans a token, +100 effectively forces it. */
+const MAX_LOGIT_BIAS = 100;
+
+/** Most alternatives a token event may carry (OpenAI's `top_logprobs` limit). */
+export const MAX_TOP_LOGPROBS = 20;
 
 const KNOWN = new Set([
   'maxTokens',
@@ -28,6 +42,7 @@ const KNOWN = new Set([
   'repeatPenalty',
   'stop',
   'jsonSchema',
+  'logitBias',
 ]);
 
 function number(name: string, value: unknown, min: number, max: number, integer = false): number {
@@ -41,12 +56,41 @@ function number(name: string, value: unknown, min: number, max: number, integer 
 }
 
 /**
+ * @internal `logitBias` checked: an object of token id → bias in −100..100, each id an integer
+ * inside the vocabulary (when its size is given).
+ */
+export function resolveLogitBias(value: unknown, vocabularySize?: number): LogitBias[] {
+  if (value === undefined) return [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidParameterError('logitBias', `expected an object of token id → bias, got ${JSON.stringify(value)}`);
+  }
+  const biases: LogitBias[] = [];
+  for (const [key, bias] of Object.entries(value)) {
+    if (!/^(0|[1-9]\d{0,9})$/.test(key)) throw new InvalidParameterError('logitBias', `token ids are integers ≥ 0, got ${JSON.stringify(key)}`);
+    const token = Number(key);
+    if (vocabularySize !== undefined && token >= vocabularySize) {
+      throw new InvalidParameterError('logitBias', `token ${token} is outside the vocabulary of ${vocabularySize} tokens (ids 0..${vocabularySize - 1})`);
+    }
+    const checked = number(`logitBias.${key}`, bias, -MAX_LOGIT_BIAS, MAX_LOGIT_BIAS);
+    if (checked !== 0) biases.push({ token, bias: checked });
+  }
+  return biases.sort((a, b) => a.token - b.token);
+}
+
+/** @internal A request's `topLogprobs` checked: an integer 0..{@link MAX_TOP_LOGPROBS}, `0` when absent. */
+export function resolveTopLogprobs(value: unknown): number {
+  return value === undefined ? 0 : number('topLogprobs', value, 0, MAX_TOP_LOGPROBS, true);
+}
+
+/**
  * @internal Merges request parameters over defaults and validates them. Unknown names are errors
  * too: a misspelt `max_tokens` silently ignored would be a worse bug than a refusal.
  */
 export function resolveGenerationParams(
   defaults: GenerationParams | undefined,
   params: GenerationParams | undefined,
+  /** The model's vocabulary, which `logitBias` ids must lie in. Defaults to unchecked ids. */
+  vocabularySize?: number,
 ): ResolvedGenerationParams {
   if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
     throw new InvalidParameterError('params', `expected an object, got ${JSON.stringify(params)}`);
@@ -91,5 +135,6 @@ export function resolveGenerationParams(
     repeatPenalty,
     stop,
     jsonSchema: grammarSchema,
+    logitBias: resolveLogitBias(merged.logitBias, vocabularySize),
   };
 }

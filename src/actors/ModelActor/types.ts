@@ -110,6 +110,12 @@ export interface GenerationParams {
   stop?: string[];
   /** Constrains output to JSON matching this schema (node-llama-cpp grammar). Defaults to none. */
   jsonSchema?: object;
+  /**
+   * Token id → bias added to that token's logit before sampling, as OpenAI's `logit_bias`: −100..100,
+   * where −100 effectively bans the token and +100 effectively forces it (a finite bias, so a grammar
+   * that allows only a banned token still ends). Ids must be inside the vocabulary. Defaults to none.
+   */
+  logitBias?: Record<number, number>;
 }
 
 /** Payload of {@link ModelMessage.Generate}: a raw `prompt`, or chat `messages`. */
@@ -127,6 +133,14 @@ export interface GenerateRequest {
   parallelToolCalls?: boolean;
   /** Put the natural-log probability of each token on its `token` event. Defaults to `false`. */
   logprobs?: boolean;
+  /**
+   * Put the most likely alternatives at each generated token (0..20 of them, most likely first, with
+   * their natural-log probabilities) on its `token` event as `topLogprobs`. The native engine reports
+   * the model's own distribution; node-llama-cpp's engine the distribution after its sampler chain
+   * (logit bias and penalties applied; at a temperature above 0 also cut by top-k / top-p / min-p,
+   * so fewer than asked may come). Defaults to `0` (none).
+   */
+  topLogprobs?: number;
   /**
    * Refuse with `PROMPT_TOO_LONG` unless this many tokens of context are left for the answer
    * after the prompt. Defaults to `1`.

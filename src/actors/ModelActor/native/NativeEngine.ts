@@ -5,10 +5,11 @@ import { NativeDecodeError, NativeModelLoadError } from './nativeErrors.js';
 import { DecodeThread } from './DecodeThread.js';
 import { NativeBatch } from './NativeBatch.js';
 import { NativeJob } from './NativeJob.js';
+import { rowLogprobs, tokenLogprob } from './nativeLogprobs.js';
 import { type NativeInference, loadNativeInference } from './nativeLlama.js';
 import { NativeSlot } from './NativeSlot.js';
 import { createNativeSampler } from './nativeSampler.js';
-import type { NativeEngineSettings, NativeSampling } from './types.js';
+import type { NativeEngineSettings, NativeSampling, NativeToken } from './types.js';
 
 /** `enum llama_flash_attn_type`. */
 const FLASH_ATTN = { auto: -1, off: 0, on: 1 } as const;
@@ -114,7 +115,8 @@ export class NativeEngine implements AsyncDisposable {
     // Sampling needs the logits of a token fed now: with nothing to feed the job would never run.
     if (tokens.length === 0) throw new NativeDecodeError('a generation needs at least one token to evaluate');
     const sampler = createNativeSampler(this.inference.fn, this.vocab, this.nVocab, sampling);
-    const job = new NativeJob(sequence, tokens, sampler, sampling.maxTokens, sampling.confidence === true, undefined, () => this.kick());
+    const report = { confidence: sampling.confidence === true, topLogprobs: sampling.topLogprobs ?? 0 };
+    const job = new NativeJob(sequence, tokens, sampler, sampling.maxTokens, report, undefined, () => this.kick());
     this.jobs.add(job);
     this.kick();
     return job;
@@ -124,7 +126,7 @@ export class NativeEngine implements AsyncDisposable {
   startScoring(sequence: number, tokens: readonly number[], targets: ReadonlyArray<number | undefined>): NativeJob {
     this.checkOpen();
     if (tokens.length === 0) throw new NativeDecodeError('scoring needs at least one token to evaluate');
-    const job = new NativeJob(sequence, tokens, undefined, 0, false, targets, () => this.kick());
+    const job = new NativeJob(sequence, tokens, undefined, 0, { confidence: false, topLogprobs: 0 }, targets, () => this.kick());
     this.jobs.add(job);
     this.kick();
     return job;
@@ -266,7 +268,7 @@ export class NativeEngine implements AsyncDisposable {
         continue;
       }
       job.generated++;
-      job.push(job.confidence ? { token, confidence: Math.exp(this.logprob(entry.index, token)) } : { token });
+      job.push(this.sampled(job, entry.index, token));
       // The limit's last token is handed out but never decoded: the sequence stays within its context.
       if (job.generated >= job.maxTokens) job.end();
       else job.input = [token];
@@ -274,16 +276,29 @@ export class NativeEngine implements AsyncDisposable {
     for (const entry of scheduled) if (entry.job.targets && entry.job.input.length === 0 && !entry.job.ended) entry.job.end();
   }
 
+  /**
+   * A sampled token with what its job reports: read from the sequence's logits row after sampling
+   * (the samplers work on a copy, so the row is the model's raw distribution), between decodes.
+   */
+  private sampled(job: NativeJob, index: number, token: number): NativeToken {
+    const { confidence, topLogprobs } = job.report;
+    if (!confidence && topLogprobs === 0) return { token };
+    const logits = this.logits(index);
+    if (!logits) return confidence ? { token, confidence: Number.NaN } : { token };
+    const row = rowLogprobs(logits, token, topLogprobs);
+    return { token, ...(confidence ? { confidence: Math.exp(row.logprob) } : {}), ...(topLogprobs > 0 ? { topLogprobs: row.top } : {}) };
+  }
+
   /** log p(token) under the raw distribution at batch index `index`. */
   private logprob(index: number, token: number): number {
+    const logits = this.logits(index);
+    return logits ? tokenLogprob(logits, token) : Number.NaN;
+  }
+
+  /** The logits row of batch index `index` (a view of llama.cpp's buffer, valid until the next decode). */
+  private logits(index: number): Float32Array | undefined {
     const pointer = this.inference.fn.llama_get_logits_ith(this.context, index);
-    if (!pointer) return Number.NaN;
-    const logits = new Float32Array(koffi.view(pointer, this.nVocab * 4));
-    let max = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < logits.length; i++) if ((logits[i] as number) > max) max = logits[i] as number;
-    let sum = 0;
-    for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
-    return (logits[token] as number) - max - Math.log(sum);
+    return pointer ? new Float32Array(koffi.view(pointer, this.nVocab * 4)) : undefined;
   }
 
   /** A failed decode ends every job in the batch with a typed error and drops their slots' KV. */

@@ -1,5 +1,13 @@
 import type { NativeToken } from './types.js';
 
+/** @internal What a generation reports with each token besides its id. */
+export interface NativeReport {
+  /** The token's probability. */
+  confidence: boolean;
+  /** How many most likely alternatives, with their log-probabilities. */
+  topLogprobs: number;
+}
+
 /** What a job's consumer gets next: a token, or the end (with an error if it failed). */
 type Next = { token: NativeToken } | { end: true };
 
@@ -29,7 +37,7 @@ export class NativeJob {
     tokens: readonly number[],
     readonly sampler: bigint | undefined,
     readonly maxTokens: number,
-    readonly confidence: boolean,
+    readonly report: NativeReport,
     /** For scoring: `targets[i]` is the token whose log-probability is wanted after input `i`. */
     readonly targets: ReadonlyArray<number | undefined> | undefined,
     /** Tells the engine a queued token was taken (the job may be schedulable again). */

@@ -70,6 +70,8 @@ export interface NativeInferenceFunctions {
   llama_sampler_init_temp: NativeFunction<[t: number], NativePointer>;
   llama_sampler_init_penalties: NativeFunction<[nVocab: number, lastN: number, repeat: number, frequency: number, presence: number], NativePointer>;
   llama_sampler_init_grammar: NativeFunction<[vocab: bigint, grammar: string, root: string], NativePointer>;
+  /** `biases`: `count` packed `llama_logit_bias { int32 token; float bias; }` (8 bytes each), copied by llama.cpp. */
+  llama_sampler_init_logit_bias: NativeFunction<[nVocab: number, count: number, biases: Uint8Array], NativePointer>;
   llama_sampler_sample: NativeFunction<[sampler: bigint, context: bigint, index: number], number>;
   llama_sampler_free: NativeFunction<[sampler: bigint], void>;
 }
@@ -151,6 +153,7 @@ export function loadNativeInference(): NativeInference {
       'void *llama_sampler_init_penalties(int32_t n_vocab, int32_t penalty_last_n, float penalty_repeat, float penalty_freq, float penalty_present)',
     ),
     llama_sampler_init_grammar: llama.func('void *llama_sampler_init_grammar(void *vocab, const char *grammar_str, const char *grammar_root)'),
+    llama_sampler_init_logit_bias: llama.func('void *llama_sampler_init_logit_bias(int32_t n_vocab, int32_t n_logit_bias, const void *logit_bias)'),
     llama_sampler_sample: llama.func('int32_t llama_sampler_sample(void *smpl, void *ctx, int32_t idx)'),
     llama_sampler_free: llama.func('void llama_sampler_free(void *smpl)'),
   };

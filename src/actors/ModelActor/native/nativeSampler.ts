@@ -6,8 +6,22 @@ import type { NativeSampling } from './types.js';
 const RANDOM_SEED = 0xffffffff;
 
 /**
- * @internal A llama.cpp sampler chain for one sequence, in llama.cpp's own order (grammar, penalties,
- * top-k, top-p, min-p, temperature, then the pick). Temperature 0 picks greedily, as node-llama-cpp
+ * @internal Logit biases packed as an array of `llama_logit_bias` (an `int32_t` token then a `float`
+ * bias, 8 bytes), in the platform's byte order.
+ */
+export function packLogitBias(biases: ReadonlyArray<{ token: number; bias: number }>): Uint8Array {
+  const tokens = new Int32Array(biases.length * 2);
+  const floats = new Float32Array(tokens.buffer);
+  for (const [i, { token, bias }] of biases.entries()) {
+    tokens[i * 2] = token;
+    floats[i * 2 + 1] = bias;
+  }
+  return new Uint8Array(tokens.buffer);
+}
+
+/**
+ * @internal A llama.cpp sampler chain for one sequence, in llama.cpp's own order (logit bias, grammar,
+ * penalties, top-k, top-p, min-p, temperature, then the pick). Temperature 0 picks greedily, as node-llama-cpp
  * does. The caller frees it with `llama_sampler_free`.
  */
 export function createNativeSampler(fn: NativeInferenceFunctions, vocab: bigint, nVocab: number, sampling: NativeSampling): bigint {
@@ -20,6 +34,8 @@ export function createNativeSampler(fn: NativeInferenceFunctions, vocab: bigint,
     }
     fn.llama_sampler_chain_add(chain, sampler);
   };
+  const biases = sampling.logitBias ?? [];
+  if (biases.length > 0) add(fn.llama_sampler_init_logit_bias(nVocab, biases.length, packLogitBias(biases)), 'logitBias');
   if (sampling.grammar !== undefined) add(fn.llama_sampler_init_grammar(vocab, sampling.grammar, 'root'), 'jsonSchema');
   const penalty = sampling.repeatPenalty;
   if (penalty && penalty.lastTokens > 0) {

@@ -11,6 +11,10 @@ export interface NativeSampling {
   grammar?: string | undefined;
   /** Report each token's probability under the model's distribution as `confidence`. */
   confidence?: boolean | undefined;
+  /** Report this many most likely tokens at each step, with their log-probabilities under the model's distribution. Defaults to `0`. */
+  topLogprobs?: number | undefined;
+  /** Added to the logits of these tokens before anything else samples (llama.cpp's `logit_bias` sampler). Defaults to none. */
+  logitBias?: ReadonlyArray<{ token: number; bias: number }> | undefined;
   /** Stop feeding the sequence after this many generated tokens (the consumer stops there too). */
   maxTokens: number;
 }
@@ -20,6 +24,8 @@ export interface NativeToken {
   token: number;
   /** Probability of the token under the model's raw distribution, when asked for. */
   confidence?: number;
+  /** The most likely tokens at this step under the model's raw distribution, most likely first, when asked for. */
+  topLogprobs?: Array<{ token: number; logprob: number }>;
 }
 
 /** Settings of one {@link NativeEngine}: a llama.cpp context with one sequence per slot. */
