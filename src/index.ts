@@ -145,6 +145,8 @@ export {
   type EmbedResult,
   type GenerateRequest,
   type GenerateResult,
+  type GenerateStreamShape,
+  type CountPromptTokensRequest,
   type GenerationParams,
   type GenerationUsage,
   type LoadProgressListener,

@@ -3,7 +3,8 @@ import type { GenerationUsage } from '../actors/ModelActor/types.js';
 import type { FinishReason } from '../messaging/TokenStreamEvent.js';
 
 /** @internal Anthropic's `stop_reason` of a finish reason. */
-export function stopReason(reason: FinishReason | undefined): 'end_turn' | 'max_tokens' | 'stop_sequence' {
+export function stopReason(reason: FinishReason | undefined): 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' {
+  if (reason === 'toolCalls') return 'tool_use';
   if (reason === 'length') return 'max_tokens';
   if (reason === 'stopSequence') return 'stop_sequence';
   return 'end_turn';

@@ -1,6 +1,7 @@
-import type { ChatMessage, GenerationParams } from '../actors/ModelActor/types.js';
+import type { ChatMessage, GenerateRequest, GenerationParams } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import { asObject, type Body } from './asObject.js';
+import { anthropicTools, blockMessages } from './anthropicTools.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
 
 /** @internal An Anthropic Messages request, read and checked: what the generation and the token count need. */
@@ -8,14 +9,13 @@ export interface AnthropicRequest {
   model: string;
   messages: ChatMessage[];
   params: GenerationParams;
+  tools: Pick<GenerateRequest, 'tools' | 'toolChoice' | 'parallelToolCalls'>;
   stopSequences: string[];
   stream: boolean;
 }
 
 /** Fields of the Messages API this server cannot honour yet: refused by name, never ignored. */
 const UNSUPPORTED: ReadonlyArray<readonly [field: string, reason: string]> = [
-  ['tools', 'tool calling is not implemented on the Anthropic route'],
-  ['tool_choice', 'tool calling is not implemented on the Anthropic route'],
   ['thinking', 'extended thinking is not implemented'],
   ['mcp_servers', 'MCP servers are not implemented'],
   ['container', 'containers are not implemented'],
@@ -52,9 +52,11 @@ function anthropicMessages(body: Body): ChatMessage[] {
     if (m.role !== 'user' && m.role !== 'assistant') {
       throw new InvalidArgumentError(`messages[${index}].role must be user or assistant, got ${JSON.stringify(m.role)}`);
     }
-    messages.push({ role: m.role, content: contentText(m.content, `messages[${index}].content`) });
+    const where = `messages[${index}].content`;
+    if (Array.isArray(m.content)) messages.push(...blockMessages(m.role, m.content, where));
+    else messages.push({ role: m.role, content: contentText(m.content, where) });
   });
-  if (messages.at(-1)?.role === 'assistant') {
+  if (messages.at(-1)?.role === 'assistant' && messages.at(-1)?.toolCalls === undefined) {
     // The chat template closes every assistant turn: continuing one is not something it can render.
     throw new UnsupportedParameterError('messages', 'a final assistant message (prefill) cannot be continued; end with a user message');
   }
@@ -99,8 +101,8 @@ function anthropicParams(body: Body, counting: boolean): { params: GenerationPar
 
 /**
  * @internal Reads a `POST /v1/messages` body (or, with `counting`, a `count_tokens` one, where
- * `max_tokens` is not required). Tools, tool_use / tool_result and image blocks are refused with
- * `UNSUPPORTED_PARAMETER` naming the field.
+ * `max_tokens` is not required). Client tools, tool_use and tool_result blocks are read; server
+ * tools, image and document blocks are refused with `UNSUPPORTED_PARAMETER` naming the field.
  */
 export function anthropicRequest(raw: unknown, counting = false): AnthropicRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidArgumentError('the request body must be a JSON object');
@@ -109,5 +111,6 @@ export function anthropicRequest(raw: unknown, counting = false): AnthropicReque
   for (const [field, reason] of UNSUPPORTED) if (present(body[field])) throw new UnsupportedParameterError(field, reason);
   if (present(body.stream) && typeof body.stream !== 'boolean') throw new InvalidArgumentError('stream must be a boolean');
   const { params, stopSequences } = anthropicParams(body, counting);
-  return { model: body.model, messages: anthropicMessages(body), params, stopSequences, stream: body.stream === true };
+  const tools = anthropicTools(body);
+  return { model: body.model, messages: anthropicMessages(body), params, tools, stopSequences, stream: body.stream === true };
 }

@@ -5,18 +5,16 @@ import { anthropicErrorHandler } from './anthropicErrorReply.js';
 import { anthropicUsage, messageId, messageObject, stopReason, stopSequence } from './anthropicMessage.js';
 import { type AnthropicRequest, anthropicRequest } from './anthropicRequest.js';
 import { streamMessage } from './anthropicStream.js';
+import { toolUseBlock } from './anthropicTools.js';
 import { clientSignal } from './clientSignal.js';
 import type { ServerContext } from './ServerContext.js';
 
-/** The prompt's token count, formatted as the generation formats it (the chat template, ending in an open assistant turn). */
+/** The prompt's token count, formatted as the generation formats it (the chat template, the tools, an open assistant turn). */
 async function inputTokens(context: ServerContext, input: AnthropicRequest, signal: AbortSignal): Promise<number> {
   await context.models.getModel(input.model, { signal }); // 404 for anything that is not a published model
   const model = await context.models.ref(input.model, { signal });
-  // TokenizeChat ends after the last assistant turn; an empty assistant turn added after the
-  // conversation starts where the generation's prompt ends (its open assistant turn).
-  const messages = [...input.messages, { role: 'assistant' as const, content: '' }];
-  const { assistantSpans } = await model.ask(ModelMessage.TokenizeChat, { messages }, { timeout: 120_000, signal });
-  return assistantSpans.at(-1)?.[0] ?? 0;
+  const { promptTokens } = await model.ask(ModelMessage.CountPromptTokens, { messages: input.messages, ...input.tools }, { timeout: 120_000, signal });
+  return promptTokens;
 }
 
 /** Serves one `POST /v1/messages`: the whole message as JSON, or (`stream: true`) its events. */
@@ -29,16 +27,23 @@ async function createMessage(context: ServerContext, request: FastifyRequest, re
   // The stream's first event says how long the prompt is; the whole reply learns it from the generation.
   const counted = input.stream ? await inputTokens(context, input, signal) : 0;
   if (!input.stream) await context.models.getModel(model, { signal }); // 404 for anything that is not a published model
-  const { stream: generation } = await context.models.openGeneration(model, { messages, params }, { signal });
-  if (input.stream) return streamMessage(context, reply, generation, signal, { id, model, inputTokens: counted, stopSequences });
+  const { stream: generation } = await context.models.openGeneration(model, { messages, params, ...input.tools }, { signal });
+  if (input.stream) {
+    const choice = input.tools.toolChoice;
+    const forcedCall = choice === 'required' || (typeof choice === 'object' && choice !== null);
+    return streamMessage(context, reply, generation, signal, { id, model, inputTokens: counted, stopSequences, forcedCall });
+  }
   let usage: Partial<GenerationUsage> | undefined;
   generation.subscribe((event) => {
     if (event.type === 'done') usage = event.usage;
   });
   const result = await generation;
   context.metrics.generation(model, result);
+  const calls = result.data?.toolCalls ?? [];
+  const content = [...(result.text.length > 0 || calls.length === 0 ? [{ type: 'text' as const, text: result.text }] : []), ...calls.map(toolUseBlock)];
   return reply.send({
-    ...messageObject(id, model, result.text),
+    ...messageObject(id, model, undefined),
+    content,
     stop_reason: stopReason(result.finishReason),
     stop_sequence: stopSequence(result.finishReason, stopSequences),
     usage: anthropicUsage(usage),
@@ -47,8 +52,8 @@ async function createMessage(context: ServerContext, request: FastifyRequest, re
 
 /**
  * @internal The Anthropic Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`),
- * text only, so the `@anthropic-ai/sdk` works unchanged. Errors answer in Anthropic's shape with
- * the status of their kind; tools and non-text blocks are refused (`UNSUPPORTED_PARAMETER`).
+ * with client tools, so the `@anthropic-ai/sdk` works unchanged. Errors answer in Anthropic's shape
+ * with the status of their kind; server tools and image blocks are refused (`UNSUPPORTED_PARAMETER`).
  */
 export function anthropicRoutes(app: FastifyInstance, context: ServerContext): void {
   const errorHandler = anthropicErrorHandler(context.logger);

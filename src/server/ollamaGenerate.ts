@@ -1,11 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ChatMessage, GenerateRequest } from '../actors/ModelActor/types.js';
+import type { ChatMessage, GenerateRequest, ToolCall } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
-import { StreamEventType } from '../messaging/TokenStreamEvent.js';
+import { FinishReason, StreamEventType } from '../messaging/TokenStreamEvent.js';
 import { clientSignal } from './clientSignal.js';
 import { finishReason } from './openaiChoices.js';
 import { generateInput, ollamaBody, ollamaMessages, ollamaParams, refuseUnsupported, streamed } from './ollamaRequest.js';
 import { pipeNdjson } from './ollamaNdjson.js';
+import { ollamaToolCalls } from './ollamaTools.js';
+import { openAiTools } from './openaiTools.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** `/api/chat` answers with `message`, `/api/generate` with `response`. */
@@ -16,13 +18,20 @@ function text(kind: OllamaKind, content: string) {
   return kind === 'chat' ? { message: { role: 'assistant', content } } : { response: content };
 }
 
+/** A chat message with the calls the model made, in Ollama's shape. */
+function withCalls(kind: OllamaKind, content: string, calls: readonly ToolCall[] | undefined) {
+  if (kind !== 'chat' || !calls || calls.length === 0) return {};
+  return { message: { role: 'assistant', content, tool_calls: ollamaToolCalls(calls) } };
+}
+
 /** The final fields of an Ollama answer (durations in ns). */
 function doneFields(reason: string | undefined, usage: { promptTokens?: number; completionTokens?: number } | undefined, started: bigint, firstToken: bigint | undefined) {
   const now = process.hrtime.bigint();
   const first = firstToken ?? now;
   return {
     done: true,
-    done_reason: finishReason(reason),
+    // Ollama ends a reply that calls tools with done_reason stop.
+    done_reason: reason === FinishReason.ToolCalls ? 'stop' : finishReason(reason),
     total_duration: Number(now - started),
     load_duration: 0,
     prompt_eval_count: usage?.promptTokens ?? 0,
@@ -41,7 +50,7 @@ export async function ollamaGenerate(context: ServerContext, request: FastifyReq
   const body = ollamaBody(request.body);
   if (typeof body.model !== 'string' || body.model === '') throw new InvalidArgumentError('model must be a non-empty string');
   const model = body.model;
-  refuseUnsupported(body);
+  refuseUnsupported(body, kind);
   const signal = clientSignal(request);
   const input: { prompt: string } | { messages: ChatMessage[] } = kind === 'chat' ? { messages: ollamaMessages(body) } : generateInput(body);
   const params = ollamaParams(body);
@@ -53,7 +62,9 @@ export async function ollamaGenerate(context: ServerContext, request: FastifyReq
     const loaded = { model, created_at: created_at(), ...text(kind, ''), done: true, done_reason: 'load' };
     return streamed(body) ? reply.type('application/x-ndjson').send(`${JSON.stringify(loaded)}\n`) : reply.send(loaded);
   }
-  const generate: GenerateRequest = { ...input, params };
+  // Ollama has no tool_choice: the model decides (auto).
+  const tools = kind === 'chat' && Array.isArray(body.tools) && body.tools.length > 0 ? openAiTools({ tools: body.tools }) : {};
+  const generate: GenerateRequest = { ...input, params, ...tools };
   const { stream } = await context.models.openGeneration(model, generate, { signal });
   let firstToken: bigint | undefined;
   if (!streamed(body)) {
@@ -65,7 +76,8 @@ export async function ollamaGenerate(context: ServerContext, request: FastifyReq
     try {
       const result = await stream;
       context.metrics.generation(model, result);
-      return reply.send({ model, created_at: created_at(), ...text(kind, result.text), ...doneFields(result.finishReason, usage, started, firstToken) });
+      const message = { ...text(kind, result.text), ...withCalls(kind, result.text, result.data?.toolCalls) };
+      return reply.send({ model, created_at: created_at(), ...message, ...doneFields(result.finishReason, usage, started, firstToken) });
     } catch (error) {
       stream.cancel();
       throw error;
@@ -79,6 +91,9 @@ export async function ollamaGenerate(context: ServerContext, request: FastifyReq
         firstToken ??= process.hrtime.bigint();
         if (event.content) await out.send({ model, created_at: created_at(), ...text(kind, event.content), done: false });
       } else if (event.type === StreamEventType.Done) {
+        // Ollama sends a reply's calls whole, in a chunk of their own before the last one.
+        const calls = event.data?.toolCalls;
+        if (calls && calls.length > 0) await out.send({ model, created_at: created_at(), ...withCalls(kind, '', calls), done: false });
         await out.send({ model, created_at: created_at(), ...text(kind, ''), ...doneFields(event.finishReason, event.usage, started, firstToken) });
       } else if (event.type === StreamEventType.Error) {
         await out.send({ error: stream.stats.error?.message ?? event.error ?? 'generation failed' });

@@ -2,6 +2,7 @@ import type { ChatMessage, GenerationParams, RepeatPenaltyParams } from '../acto
 import { InvalidArgumentError } from '../messaging/errors.js';
 import { type Body, openAiBody } from './openaiCompletionRequest.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
+import { OllamaToolPairing } from './ollamaTools.js';
 
 function present(value: unknown): boolean {
   return value !== undefined && value !== null;
@@ -19,10 +20,10 @@ export function streamed(body: Body): boolean {
   return body.stream;
 }
 
-/** Refuses, never ignores, what this server cannot do for an Ollama request: tools, images, thinking. */
-export function refuseUnsupported(body: Body): void {
-  if (Array.isArray(body.tools) ? body.tools.length > 0 : present(body.tools)) {
-    throw new UnsupportedParameterError('tools', 'tool calling is not implemented on the Ollama routes');
+/** Refuses, never ignores, what this server cannot do for an Ollama request: images, thinking, tools on /api/generate. */
+export function refuseUnsupported(body: Body, kind: 'chat' | 'generate'): void {
+  if (kind === 'generate' && (Array.isArray(body.tools) ? body.tools.length > 0 : present(body.tools))) {
+    throw new UnsupportedParameterError('tools', 'only /api/chat calls tools');
   }
   if (Array.isArray(body.images) ? body.images.length > 0 : present(body.images)) throw new UnsupportedParameterError('images', 'only text models are served');
   if (body.think === true || typeof body.think === 'string') throw new UnsupportedParameterError('think', 'thinking output is not separated');
@@ -73,21 +74,22 @@ export function ollamaParams(body: Body): GenerationParams {
   return params;
 }
 
-/** @internal Ollama chat messages → ChatMessage[] (text only; tool messages and images are refused). */
+/** @internal Ollama chat messages → ChatMessage[] (text, tool calls and tool results; images are refused). */
 export function ollamaMessages(body: Body): ChatMessage[] {
   if (!Array.isArray(body.messages)) throw new InvalidArgumentError('messages must be an array');
-  return body.messages.map((message: unknown, index) => {
+  const pairing = new OllamaToolPairing();
+  return body.messages.map((message: unknown, index): ChatMessage => {
     const m = message as Body | null;
     if (typeof m !== 'object' || m === null) throw new InvalidArgumentError(`messages[${index}] must be an object`);
-    if (m.role === 'tool' || (Array.isArray(m.tool_calls) && m.tool_calls.length > 0)) {
-      throw new UnsupportedParameterError(`messages[${index}]`, 'tool calls and tool results are not implemented on the Ollama routes');
-    }
     if (Array.isArray(m.images) && m.images.length > 0) throw new UnsupportedParameterError(`messages[${index}].images`, 'only text models are served');
+    if (m.role === 'tool') return pairing.result(m, index);
     if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') {
-      throw new InvalidArgumentError(`messages[${index}].role must be system, user or assistant, got ${JSON.stringify(m.role)}`);
+      throw new InvalidArgumentError(`messages[${index}].role must be system, user, assistant or tool, got ${JSON.stringify(m.role)}`);
     }
-    if (typeof m.content !== 'string') throw new InvalidArgumentError(`messages[${index}].content must be a string`);
-    return { role: m.role, content: m.content };
+    const toolCalls = m.role === 'assistant' ? pairing.calls(m, index) : undefined;
+    const content = toolCalls && !present(m.content) ? '' : m.content;
+    if (typeof content !== 'string') throw new InvalidArgumentError(`messages[${index}].content must be a string`);
+    return { role: m.role, content, ...(toolCalls ? { toolCalls } : {}) };
   });
 }
 

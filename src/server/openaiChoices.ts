@@ -15,6 +15,7 @@ export interface CompletionAnswer {
 
 /** @internal */
 export function finishReason(reason: string | undefined): string {
+  if (reason === FinishReason.ToolCalls) return 'tool_calls';
   return reason === FinishReason.Length ? 'length' : 'stop';
 }
 

@@ -2,12 +2,13 @@ import type { FastifyRequest } from 'fastify';
 import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
 import type { InferenceRequest } from '../actors/SessionActor/types.js';
 import { SessionMessage } from '../actors/SessionActor/types.js';
-import type { ChatMessage, GenerateRequest, GenerationParams, GenerationUsage } from '../actors/ModelActor/types.js';
+import type { ChatMessage, GenerateRequest, GenerateStreamShape, GenerationParams } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { confinedPath } from './confinedPath.js';
 import { openAiLogitBias, openAiPenalties } from './openaiParams.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
+import { assistantToolCalls, openAiTools, toolMessage } from './openaiTools.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** @internal An OpenAI request body, loosely: every field is checked before use. */
@@ -48,11 +49,18 @@ export function chatMessages(body: Body): ChatMessage[] {
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new InvalidArgumentError('messages must be a non-empty array');
   }
-  return body.messages.map((message: unknown, index) => {
+  return body.messages.map((message: unknown, index): ChatMessage => {
     const m = message as Body;
     const role = m?.role === 'developer' ? 'system' : m?.role;
-    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
-      throw new InvalidArgumentError(`messages[${index}].role must be system, developer, user or assistant, got ${JSON.stringify(m?.role)}`);
+    if (role === 'tool') return toolMessage(m, index, contentText(m.content, index));
+    if (role === 'assistant') {
+      const toolCalls = assistantToolCalls(m, index);
+      // An assistant message that only calls tools has content null.
+      const content = toolCalls && (m.content === null || m.content === undefined) ? '' : contentText(m.content, index);
+      return { role, content, ...(toolCalls ? { toolCalls } : {}) };
+    }
+    if (role !== 'system' && role !== 'user') {
+      throw new InvalidArgumentError(`messages[${index}].role must be system, developer, user, assistant or tool, got ${JSON.stringify(m?.role)}`);
     }
     return { role, content: contentText(m.content, index) };
   });
@@ -132,12 +140,15 @@ export async function startGenerations(
   request_: { messages?: ChatMessage[]; prompt?: string },
   signal: AbortSignal,
   options: { logprobs: boolean; n: number; topLogprobs?: number },
-): Promise<GenerationStream<{ usage: GenerationUsage }>[]> {
+): Promise<GenerationStream<GenerateStreamShape>[]> {
   const params = generationParams(body);
+  const tools = openAiTools(body);
+  if (!request_.messages && (tools.tools || tools.toolChoice)) throw new UnsupportedParameterError('tools', 'only chat completions call tools');
   const session = sessionOf(request, body);
   if (session !== undefined) {
     if (options.logprobs) throw new UnsupportedParameterError('logprobs', 'not with a session (a session turn carries no logprobs); send the messages without one');
     if (options.n > 1) throw new UnsupportedParameterError('n', 'only 1 with a session (a session turn has one reply); send the messages without one');
+    if (tools.tools) throw new UnsupportedParameterError('tools', 'not with a session yet (a session turn is text); send the messages without one');
     const messages = request_.messages ?? [{ role: 'user' as const, content: request_.prompt ?? '' }];
     const last = messages.at(-1);
     if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message');
@@ -147,11 +158,11 @@ export async function startGenerations(
   }
   const adapters = await requestAdapters(context, body);
   await context.models.getModel(modelId(body), { signal }); // 404 for anything that is not a published model
-  const streams: GenerationStream<{ usage: GenerationUsage }>[] = [];
+  const streams: GenerationStream<GenerateStreamShape>[] = [];
   try {
     for (let i = 0; i < options.n; i++) {
       const choiceParams = params.seed === undefined || i === 0 ? params : { ...params, seed: (params.seed + i) % 2 ** 32 };
-      const generate: GenerateRequest = { ...request_, params: choiceParams, ...adapters, ...(options.logprobs ? { logprobs: true } : {}), ...(options.topLogprobs ? { topLogprobs: options.topLogprobs } : {}) };
+      const generate: GenerateRequest = { ...request_, ...tools, params: choiceParams, ...adapters, ...(options.logprobs ? { logprobs: true } : {}), ...(options.topLogprobs ? { topLogprobs: options.topLogprobs } : {}) };
       // Wrapped by openGeneration: a GenerationStream is itself awaitable.
       streams.push((await context.models.openGeneration(modelId(body), generate, { signal })).stream);
     }

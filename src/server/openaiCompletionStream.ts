@@ -1,11 +1,12 @@
 import type { FastifyReply } from 'fastify';
-import type { GenerationUsage } from '../actors/ModelActor/types.js';
+import type { GenerateStreamShape, GenerationUsage } from '../actors/ModelActor/types.js';
 import { ActorError, ErrorCode } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { StreamEventType, type TokenStreamEvent } from '../messaging/TokenStreamEvent.js';
 import { errorBody } from './httpErrors.js';
 import { type CompletionAnswer, choicesUsage, finishReason, openAiLogprobs } from './openaiChoices.js';
 import { LogprobEntries, mergeStreams, type OpenAiTokenLogprob } from './openaiParams.js';
+import { openAiToolCallDelta } from './openaiTools.js';
 import { pipeStream } from './pipeStream.js';
 import type { ServerContext } from './ServerContext.js';
 import { SseWriter } from './SseWriter.js';
@@ -18,7 +19,7 @@ import { SseWriter } from './SseWriter.js';
 export async function streamedAnswer(
   context: ServerContext,
   reply: FastifyReply,
-  generations: GenerationStream<{ usage: GenerationUsage }>[],
+  generations: GenerationStream<GenerateStreamShape>[],
   signal: AbortSignal,
   answer: CompletionAnswer & { includeUsage: boolean },
 ): Promise<FastifyReply> {
@@ -45,10 +46,11 @@ export async function streamedAnswer(
   };
   const usages: (Partial<GenerationUsage> | undefined)[] = [];
   let running = generations.length;
-  const onEvent = async (sse: SseWriter, index: number, event: TokenStreamEvent<{ usage: GenerationUsage }>) => {
+  const onEvent = async (sse: SseWriter, index: number, event: TokenStreamEvent<GenerateStreamShape>) => {
     if (event.type === 'token') {
       const entry = logprobs ? entries[index]!.push(event) : undefined;
-      if (event.content) await sse.send(chunk(index, kind === 'chat' ? { content: event.content } : event.content, null, entry));
+      if (event.toolCall) await sse.send(chunk(index, { tool_calls: [openAiToolCallDelta(event.toolCall)] }, null));
+      else if (event.content) await sse.send(chunk(index, kind === 'chat' ? { content: event.content } : event.content, null, entry));
     } else if (event.type === 'done') {
       usages[index] = event.usage;
       await sse.send(chunk(index, kind === 'chat' ? {} : '', finishReason(event.finishReason)));

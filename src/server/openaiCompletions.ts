@@ -1,12 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { nanoid } from 'nanoid';
-import type { GenerationUsage } from '../actors/ModelActor/types.js';
+import type { GenerateStreamShape, GenerationUsage, ToolCall } from '../actors/ModelActor/types.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { clientSignal } from './clientSignal.js';
 import { type CompletionAnswer, choicesUsage, finishReason, openAiLogprobs } from './openaiChoices.js';
 import { type Body, chatMessages, modelId, openAiBody, startGenerations, textPrompt } from './openaiCompletionRequest.js';
 import { streamedAnswer } from './openaiCompletionStream.js';
 import { checkUnsupported, LogprobEntries, type OpenAiTokenLogprob } from './openaiParams.js';
+import { openAiToolCalls } from './openaiTools.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** @internal Serves one chat or text completion, streamed as OpenAI SSE chunks or as one JSON object. */
@@ -32,7 +33,7 @@ export async function complete(context: ServerContext, request: FastifyRequest, 
 async function wholeAnswer(
   context: ServerContext,
   reply: FastifyReply,
-  generations: GenerationStream<{ usage: GenerationUsage }>[],
+  generations: GenerationStream<GenerateStreamShape>[],
   answer: CompletionAnswer,
 ): Promise<FastifyReply> {
   const { kind, id, created, model, logprobs } = answer;
@@ -54,7 +55,7 @@ async function wholeAnswer(
       const choiceLogprobs = logprobs ? openAiLogprobs(kind, content, 0) : null;
       const reason = finishReason(result.finishReason);
       return kind === 'chat'
-        ? { index, message: { role: 'assistant', content: result.text }, finish_reason: reason, logprobs: choiceLogprobs }
+        ? { index, message: chatMessage(result.text, result.data?.toolCalls), finish_reason: reason, logprobs: choiceLogprobs }
         : { index, text: result.text, finish_reason: reason, logprobs: choiceLogprobs };
     }),
   ).catch((error: unknown) => {
@@ -62,4 +63,10 @@ async function wholeAnswer(
     throw error;
   });
   return reply.send({ id, object, created, model, choices, usage: choicesUsage(generations.map((_, i) => usages[i])) });
+}
+
+/** A chat choice's message: its text, or `content: null` and the calls when the model called tools. */
+function chatMessage(text: string, toolCalls: readonly ToolCall[] | undefined) {
+  if (!toolCalls || toolCalls.length === 0) return { role: 'assistant', content: text };
+  return { role: 'assistant', content: text.length > 0 ? text : null, tool_calls: openAiToolCalls(toolCalls) };
 }

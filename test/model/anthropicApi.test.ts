@@ -118,20 +118,20 @@ describe('Anthropic Messages API through @anthropic-ai/sdk', () => {
     expect(counting).toBeInstanceOf(Anthropic.NotFoundError);
   });
 
-  it('tools, tool_result blocks, images and a missing max_tokens are BadRequestErrors naming the field', async () => {
+  it('server tools, stray tool_result blocks, images and a missing max_tokens are BadRequestErrors naming the field', async () => {
     const { client, url } = await setup();
-    const tools = [{ name: 'get_weather', description: 'weather', input_schema: { type: 'object' as const, properties: {} } }];
+    const tools = [{ type: 'web_search_20250305' as const, name: 'web_search' as const }];
     const withTools = await client.messages.create({ model: 'tiny', max_tokens: 5, messages: user('hi'), tools }).catch((e: unknown) => e);
     expect(withTools).toBeInstanceOf(Anthropic.BadRequestError);
     expect((withTools as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
       type: 'error',
-      error: { type: 'invalid_request_error', code: 'UNSUPPORTED_PARAMETER', message: expect.stringContaining('tools') },
+      error: { type: 'invalid_request_error', code: 'UNSUPPORTED_PARAMETER', message: expect.stringContaining('tools[0].type') },
     });
     const toolResult = await client.messages
       .create({ model: 'tiny', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'sunny' }] }] })
       .catch((e: unknown) => e);
     expect(toolResult).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((toolResult as Error).message).toContain('tool_result');
+    expect((toolResult as Error).message).toContain('which no earlier assistant message called');
     const image = await client.messages
       .create({
         model: 'tiny',

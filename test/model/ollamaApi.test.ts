@@ -9,7 +9,8 @@ describe('Ollama API', () => {
   let ollama: Ollama;
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // The tools' documentation the template adds takes ~600 tokens of context.
+    server = await startTestServer({ contextSize: 2048 });
     ollama = new Ollama({ host: server.url });
   }, 120_000);
 
@@ -77,9 +78,56 @@ describe('Ollama API', () => {
     expect(() => JSON.parse(reply.message.content)).not.toThrow();
   }, 120_000);
 
-  it('refuses tools with a typed 400 and an unknown model with 404', async () => {
-    const tools = [{ type: 'function', function: { name: 'f', description: 'f', parameters: { type: 'object', properties: {} } } }];
-    await expect(ollama.chat({ model: 'tiny', messages, stream: false, tools })).rejects.toMatchObject({ status_code: 400, error: expect.stringContaining('tools') });
+  const weather = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'The weather in a city',
+      parameters: { type: 'object', required: ['city'], properties: { city: { type: 'string', description: 'the city', maxLength: 12 } } },
+    },
+  };
+  // The toy model does not write the call opening by itself (Ollama has no tool_choice): a format
+  // grammar makes its text the family's opening (`||call: `), so the call is the model's own choice.
+  const opening = { const: '||call: ' };
+
+  it('tools: a call the model opens comes back as message.tool_calls with object arguments, whole and streamed', async () => {
+    const whole = await ollama.chat({ model: 'tiny', messages, stream: false, tools: [weather], format: opening, options: { num_predict: 200 } });
+    expect(whole.done_reason).toBe('stop');
+    const call = whole.message.tool_calls?.[0];
+    expect(call?.function.name).toBe('get_weather');
+    expect(Object.keys(call?.function.arguments ?? {})).toEqual(['city']);
+    expect(typeof call?.function.arguments.city).toBe('string');
+
+    const parts = await ollama.chat({ model: 'tiny', messages, stream: true, tools: [weather], format: opening, options: { num_predict: 200 } });
+    const calls = [];
+    let last;
+    for await (const part of parts) {
+      calls.push(...(part.message.tool_calls ?? []));
+      last = part;
+    }
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.function.name).toBe('get_weather');
+    expect(last?.done).toBe(true);
+
+    // The loop: the call and a tool message (paired by order, as Ollama sends no ids) continue the chat.
+    const answer = await ollama.chat({
+      model: 'tiny',
+      stream: false,
+      tools: [weather],
+      messages: [...messages, whole.message, { role: 'tool', content: '{"temperature": 21}', tool_name: 'get_weather' }],
+      options: { num_predict: 4 },
+    });
+    expect(answer.prompt_eval_count).toBeGreaterThan(whole.prompt_eval_count + 5);
+    await expect(ollama.chat({ model: 'tiny', stream: false, messages: [...messages, { role: 'tool', content: 'x' }] })).rejects.toMatchObject({
+      status_code: 400,
+      error: expect.stringContaining('no earlier assistant message has a call left to answer'),
+    });
+  }, 120_000);
+
+  it('refuses tools on /api/generate and bad options with a typed 400, an unknown model with 404', async () => {
+    const generate = await fetch(`${server.url}/api/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny', prompt: 'x', tools: [weather], stream: false }) });
+    expect(generate.status).toBe(400);
+    expect(((await generate.json()) as { error: string }).error).toContain('tools');
     await expect(ollama.chat({ model: 'tiny', messages, stream: false, options: { typical_p: 0.5 } })).rejects.toMatchObject({ status_code: 400 });
     // Load-time options are accepted (not applied per request), as are keys Ollama itself ignores.
     const loadOptions = { ...options, num_ctx: 4096, num_thread: 2, unknown_option: 1 };

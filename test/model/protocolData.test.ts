@@ -133,6 +133,9 @@ const modelSamples: Samples<ModelProtocol> = {
     payload: () => ({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello there' }] }),
   },
   [ModelMessage.Score]: { payload: async () => ({ tokens: await tokensOf('the actor model streams'), adapters: [{ path: adapters.valid }] }) },
+  [ModelMessage.CountPromptTokens]: {
+    payload: () => ({ messages: [{ role: 'user', content: 'hi' }], tools: [{ name: 'get_time', description: 'the time' }] }),
+  },
 };
 
 const sessionSamples: Samples<SessionProtocol> = {

@@ -22,6 +22,20 @@ export class GrammarCache {
     return grammar;
   }
 
+  /** A grammar from GBNF text (root rule `root`), compiled once. */
+  gbnf(llama: Llama, text: string): Promise<LlamaGrammar> {
+    const key = `gbnf:${text}`;
+    let grammar = this.grammars.get(key);
+    if (!grammar) {
+      grammar = llama.createGrammar({ grammar: text }).catch((error: unknown) => {
+        this.grammars.delete(key);
+        throw error;
+      });
+      this.grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
   /** Forgets every grammar (they belong to the `Llama` of a model being unloaded). */
   clear(): void {
     this.grammars.clear();

@@ -12,7 +12,7 @@ import { adapterSetKey } from './adapterSetKey.js';
 import { AdapterValidationCache } from './AdapterValidationCache.js';
 import { tokenizeChat } from './chatPrompt.js';
 import { embedTexts } from './embedTexts.js';
-import { type GeneratedToken, type GenerationEnd, type GenerationEnvironment, generateTokens } from './generateTokens.js';
+import { countPromptTokens, type GeneratedToken, type GenerationEnd, type GenerationEnvironment, generateTokens } from './generateTokens.js';
 import { generationReplies } from './generationReplies.js';
 import { GrammarCache } from './GrammarCache.js';
 import { freeLoadedModel, type LoadedModel } from './LoadedModel.js';
@@ -34,6 +34,7 @@ import {
   type ModelInfo,
   type ModelStatus,
   type ScoreRequest,
+  type CountPromptTokensRequest,
   type TokenizeChatRequest,
 } from './types.js';
 import { validateAdapter } from './validateAdapter.js';
@@ -229,6 +230,8 @@ export class ModelActor extends Actor implements AsyncDisposable {
       }
       case ModelMessage.TokenizeChat:
         return tokenizeChat(await this.ready(), payload as TokenizeChatRequest);
+      case ModelMessage.CountPromptTokens:
+        return countPromptTokens(this.generationEnvironment(await this.ready()), payload as CountPromptTokensRequest);
       case ModelMessage.Score:
         return scoreTokens(this.scoringEnvironment(await this.ready()), payload as ScoreRequest, {
           from: context.message.from,
@@ -265,6 +268,7 @@ export class ModelActor extends Actor implements AsyncDisposable {
       clock: this.clock,
       throughput: this.throughput,
       grammar: (schema) => this.grammars.get(loaded.llama, schema),
+      gbnf: (text) => this.grammars.gbnf(loaded.llama, text),
       signal: (request) => this.withUnload(request),
       leaseSlot: (request) => this.leaseSlot(loaded, request),
     };

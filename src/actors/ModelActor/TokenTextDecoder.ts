@@ -6,6 +6,8 @@ export interface DecodedPiece {
   text: string;
   /** A stop string was produced: generation should end; `text` stops before it. */
   stopped: boolean;
+  /** Which stop string, when `stopped`. */
+  stoppedBy?: string;
 }
 
 /**
@@ -53,13 +55,17 @@ export class TokenTextDecoder {
   private release(text: string): DecodedPiece {
     if (this.longestStop === 0) return { text, stopped: false };
     let cut = -1;
+    let stoppedBy: string | undefined;
     for (const stop of this.stop) {
       const at = text.indexOf(stop);
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+      if (at >= 0 && (cut < 0 || at < cut)) {
+        cut = at;
+        stoppedBy = stop;
+      }
     }
     if (cut >= 0) {
       this.heldText = '';
-      return { text: text.slice(0, cut), stopped: true };
+      return { text: text.slice(0, cut), stopped: true, stoppedBy };
     }
     // Keep the longest suffix that is a prefix of some stop string.
     let keep = 0;

@@ -1,7 +1,8 @@
-import type { ChatHistoryItem, ChatWrapper, LlamaModel, Token } from 'node-llama-cpp';
+import type { ChatHistoryItem, ChatModelFunctions, ChatWrapper, LlamaModel, Token } from 'node-llama-cpp';
 import { InvalidArgumentError } from '../../messaging/errors.js';
 import { commonPrefix } from './commonPrefix.js';
 import { EmptyPromptError } from './modelErrors.js';
+import { toolChatHistory } from './tools/toolHistory.js';
 import type { ChatMessage, ChatTokens, GenerateRequest, TokenizeChatRequest } from './types.js';
 
 /** @internal The model's tokenizer and chat template: what turns a request into tokens. */
@@ -14,10 +15,12 @@ const ROLES = new Set(['system', 'user', 'assistant']);
 
 /**
  * @internal A generation's prompt as tokens: a raw `prompt` as is, chat `messages` rendered with
- * the model's chat template and ending in an open assistant turn. `INVALID_PARAMETER` unless
- * exactly one of them is given; `EMPTY_PROMPT` for an empty one.
+ * the model's chat template and ending in an open assistant turn (the one that made the last tool
+ * calls, when their results end the messages). `functions` are the tools the template shows the
+ * model. `INVALID_PARAMETER` unless exactly one of prompt and messages is given; `EMPTY_PROMPT`
+ * for an empty one.
  */
-export function promptTokens(model: PromptModel, request: GenerateRequest): Token[] {
+export function promptTokens(model: PromptModel, request: GenerateRequest, functions?: ChatModelFunctions): Token[] {
   const hasPrompt = request.prompt !== undefined;
   const hasMessages = request.messages !== undefined;
   if (hasPrompt === hasMessages) {
@@ -30,10 +33,14 @@ export function promptTokens(model: PromptModel, request: GenerateRequest): Toke
     if (request.prompt.length === 0) throw new EmptyPromptError();
     return model.model.tokenize(request.prompt);
   }
-  const history = chatHistory(request.messages);
-  // An empty model turn at the end asks the template for the assistant's next reply.
-  history.push({ type: 'model', response: [] });
-  const { contextText } = model.chatWrapper.generateContextState({ chatHistory: history });
+  const { history, continuesTurn } = toolChatHistory(request.messages);
+  // An empty model turn at the end asks the template for the assistant's next reply; after tool
+  // results the turn that made the calls is still open and the reply continues it.
+  if (!continuesTurn) history.push({ type: 'model', response: [] });
+  const { contextText } = model.chatWrapper.generateContextState({
+    chatHistory: history,
+    ...(functions && Object.keys(functions).length > 0 ? { availableFunctions: functions, documentFunctionParams: true } : {}),
+  });
   return contextText.tokenize(model.model.tokenizer);
 }
 
@@ -61,7 +68,7 @@ export function tokenizeChat(model: PromptModel, request: TokenizeChatRequest): 
   return { tokens: full.slice(0, end), assistantSpans: spans };
 }
 
-/** Chat messages as node-llama-cpp chat history, each one checked. */
+/** Chat messages as node-llama-cpp chat history, one item each (what training's turn spans need), each one checked. */
 function chatHistory(messages: ChatMessage[] | undefined): ChatHistoryItem[] {
   if (!Array.isArray(messages)) throw new InvalidArgumentError('messages must be an array');
   if (messages.length === 0) throw new EmptyPromptError();
@@ -70,6 +77,10 @@ function chatHistory(messages: ChatMessage[] | undefined): ChatHistoryItem[] {
       throw new InvalidArgumentError(
         `messages[${index}] must be { role: 'system' | 'user' | 'assistant', content: string }, got ${JSON.stringify(message)}`,
       );
+    }
+    if (message.toolCalls !== undefined || message.toolCallId !== undefined) {
+      // Training data marks assistant turns message by message; tool turns span several messages.
+      throw new InvalidArgumentError(`messages[${index}]: tool calls and tool messages cannot be tokenized for training yet`);
     }
     if (message.role === 'system') return { type: 'system', text: message.content };
     if (message.role === 'user') return { type: 'user', text: message.content };

@@ -24,6 +24,7 @@ export const generationReplies = {
           tokensPerSecond: token.tokensPerSecond,
           ...(token.logprob === undefined ? {} : { logprob: token.logprob }),
           ...(token.topLogprobs === undefined ? {} : { topLogprobs: token.topLogprobs }),
+          ...(token.toolCall === undefined ? {} : { toolCall: token.toolCall }),
         });
         step = await generation.next();
       }
@@ -39,6 +40,7 @@ export const generationReplies = {
       tokensPerSecond: end.usage.tokensPerSecond,
       // The whole GenerationUsage (queue time and cached tokens too): a TokenUsage with extras.
       usage: withoutUndefined(end.usage),
+      ...(end.toolCalls ? { data: { toolCalls: end.toolCalls } } : {}),
     });
   },
 

@@ -107,7 +107,7 @@ export class UnsupportedSchemaError extends ActorError {
   constructor(
     readonly keyword: string,
     readonly pointer: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(
       ModelErrorCode.UnsupportedSchema,

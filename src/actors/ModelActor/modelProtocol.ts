@@ -4,10 +4,12 @@ import {
   type AdapterListing,
   type ApplyAdapterRequest,
   type ChatTokens,
+  type CountPromptTokensRequest,
   type EmbedRequest,
   type EmbedResult,
   type GenerateRequest,
   type GenerateResult,
+  type GenerateStreamShape,
   type GenerationUsage,
   ModelMessage,
   type ModelInfo,
@@ -17,12 +19,11 @@ import {
   type ScoreResult,
   type SetAdapterScaleRequest,
   type TokenizeChatRequest,
-  type ToolCall,
 } from './types.js';
 
 /** What a ModelActor answers, message by message (see {@link ModelMessage} for what each does). */
 export interface ModelProtocol {
-  [ModelMessage.Generate]: { payload: GenerateRequest; reply: GenerateResult; stream: { usage: GenerationUsage; data: { toolCalls?: ToolCall[] } } };
+  [ModelMessage.Generate]: { payload: GenerateRequest; reply: GenerateResult; stream: GenerateStreamShape };
   [ModelMessage.Embed]: { payload: EmbedRequest; reply: EmbedResult };
   [ModelMessage.Tokenize]: { payload: { text: string }; reply: { tokens: number[] } };
   [ModelMessage.Detokenize]: { payload: { tokens: number[] }; reply: { text: string } };
@@ -35,6 +36,7 @@ export interface ModelProtocol {
   [ModelMessage.ValidateAdapter]: { payload: { path: string }; reply: AdapterInfo };
   [ModelMessage.TokenizeChat]: { payload: TokenizeChatRequest; reply: ChatTokens };
   [ModelMessage.Score]: { payload: ScoreRequest; reply: ScoreResult };
+  [ModelMessage.CountPromptTokens]: { payload: CountPromptTokensRequest; reply: { promptTokens: number } };
 }
 
 /**
@@ -57,4 +59,5 @@ export const modelProtocol = defineProtocol<ModelProtocol>('model', {
   [ModelMessage.ValidateAdapter]: { lane: Lane.Concurrent, exposed: true, paths: ['path'] },
   [ModelMessage.TokenizeChat]: { lane: Lane.Concurrent, exposed: true },
   [ModelMessage.Score]: { lane: Lane.Concurrent, exposed: true, paths: ['adapters[].path'] },
+  [ModelMessage.CountPromptTokens]: { lane: Lane.Concurrent, exposed: true },
 });

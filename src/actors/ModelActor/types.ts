@@ -31,6 +31,11 @@ export const ModelMessage = {
   TokenizeChat: 'tokenizeChat',
   /** The model's log-probability of given tokens after their prefix: {@link ScoreRequest} → {@link ScoreResult}. */
   Score: 'score',
+  /**
+   * How many tokens a generation's prompt takes, formatted exactly as `generate` formats it (chat
+   * template, tools shown, open assistant turn): {@link CountPromptTokensRequest} → `{ promptTokens }`.
+   */
+  CountPromptTokens: 'countPromptTokens',
 } as const;
 export type ModelMessage = (typeof ModelMessage)[keyof typeof ModelMessage];
 
@@ -281,6 +286,15 @@ export interface GenerateResult {
   /** The calls the model made, when it made any (`finishReason` is then `toolCalls`). */
   toolCalls?: ToolCall[];
 }
+
+/** What a generation's stream carries: the usage on `done`, and the calls the model made (`data.toolCalls`). */
+export interface GenerateStreamShape {
+  usage: GenerationUsage;
+  data: { toolCalls?: ToolCall[] };
+}
+
+/** Payload of {@link ModelMessage.CountPromptTokens}: the prompt part of a {@link GenerateRequest}. */
+export type CountPromptTokensRequest = Pick<GenerateRequest, 'prompt' | 'messages' | 'tools' | 'toolChoice'>;
 
 /** Payload of {@link ModelMessage.Embed}. */
 export interface EmbedRequest {
