@@ -235,6 +235,7 @@ export {
   SessionMessage,
   type CompletionEvent,
   type InferenceRequest,
+  type ToolResult,
   type InferenceResult,
   type SessionExport,
   type SessionHistory,

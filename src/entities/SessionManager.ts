@@ -322,7 +322,7 @@ function sessionProblem(value: object): string | undefined {
     if (
       typeof turn !== 'object' ||
       turn === null ||
-      !['system', 'user', 'assistant'].includes(turn.role) ||
+      !['system', 'user', 'assistant', 'tool'].includes(turn.role) ||
       typeof turn.content !== 'string' ||
       typeof turn.at !== 'number'
     ) {

@@ -148,12 +148,9 @@ export async function startGenerations(
   if (session !== undefined) {
     if (options.logprobs) throw new UnsupportedParameterError('logprobs', 'not with a session (a session turn carries no logprobs); send the messages without one');
     if (options.n > 1) throw new UnsupportedParameterError('n', 'only 1 with a session (a session turn has one reply); send the messages without one');
-    if (tools.tools) throw new UnsupportedParameterError('tools', 'not with a session yet (a session turn is text); send the messages without one');
     const messages = request_.messages ?? [{ role: 'user' as const, content: request_.prompt ?? '' }];
-    const last = messages.at(-1);
-    if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message');
     const chat = context.router.ref(await context.sessions.load(session, { signal }), sessionProtocol);
-    const inference: InferenceRequest = { message: last.content, params };
+    const inference: InferenceRequest = { ...sessionInput(messages), params, ...tools };
     return [chat.stream(SessionMessage.Inference, inference, { signal })];
   }
   const adapters = await requestAdapters(context, body);
@@ -171,6 +168,22 @@ export async function startGenerations(
     throw error;
   }
   return streams;
+}
+
+/**
+ * What a session turn takes from an OpenAI conversation: the session holds the history, so only
+ * the new part is read: the last user message, or the tool messages that end the conversation
+ * (the results of the session's last reply's calls).
+ */
+function sessionInput(messages: ChatMessage[]): Pick<InferenceRequest, 'message' | 'toolResults'> {
+  const last = messages.at(-1);
+  if (last?.role === 'tool') {
+    let first = messages.length;
+    while (first > 0 && messages[first - 1]?.role === 'tool') first--;
+    return { toolResults: messages.slice(first).map((m) => ({ toolCallId: m.toolCallId ?? '', content: m.content })) };
+  }
+  if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message or the tool results');
+  return { message: last.content };
 }
 
 /** @internal */

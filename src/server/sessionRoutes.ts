@@ -46,8 +46,10 @@ export function sessionRoutes(app: FastifyInstance, context: ServerContext): voi
     const session = router.ref(await sessions.load(request.params.id, { signal }), sessionProtocol);
     // Checked by the SessionActor: a non-string message is its INVALID_ARGUMENT.
     const inference = {
-      message: body.message,
+      ...(body.message === undefined ? {} : { message: body.message }),
       ...(typeof body.params === 'object' && body.params !== null ? { params: body.params } : {}),
+      // A turn may offer tools and answer the last reply's calls (checked by the session and the model).
+      ...Object.fromEntries(['toolResults', 'tools', 'toolChoice', 'parallelToolCalls'].filter((key) => body[key] !== undefined).map((key) => [key, body[key]])),
     } as InferenceRequest;
     if (body.stream === false) {
       return session.ask(SessionMessage.Inference, inference, { timeout: Number.POSITIVE_INFINITY, signal });

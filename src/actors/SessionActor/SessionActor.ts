@@ -16,9 +16,10 @@ import type { ActorContext, ActorLifecycleContext, ActorOptions } from '../../me
 import { MODEL_DIRECTORY_ADDRESS, ModelDirectoryMessage, modelDirectoryProtocol } from '../ModelDirectory/modelDirectoryProtocol.js';
 import { ModelErrorCode, type PromptTooLongError } from '../ModelActor/modelErrors.js';
 import { type ModelProtocol, modelProtocol } from '../ModelActor/modelProtocol.js';
-import { type ChatMessage, type GenerationUsage, type ModelInfo, ModelMessage } from '../ModelActor/types.js';
+import { type ChatMessage, type GenerationUsage, type ModelInfo, ModelMessage, type ToolCall } from '../ModelActor/types.js';
 import { ContextOverflowError, PromptNotFoundError } from './sessionErrors.js';
 import { sessionProtocol } from './sessionProtocol.js';
+import { inputTurns, shiftedStart, turnMessages } from './sessionTurns.js';
 import {
   type CompletionEvent,
   type InferenceRequest,
@@ -152,10 +153,7 @@ export class SessionActor extends Actor {
    * them into the stream's error event, or the ask's rejection) and leave the history unchanged.
    */
   private async turn(request: InferenceRequest, context: ActorContext, emit: Emit): Promise<InferenceResult> {
-    if (typeof request !== 'object' || request === null || typeof request.message !== 'string' || request.message.length === 0) {
-      throw new InvalidArgumentError(`inference needs { message: non-empty string }, got ${JSON.stringify(request)}`);
-    }
-    const promptId = request.promptId ?? context.message.id;
+    const promptId = request?.promptId ?? context.message.id;
     if (typeof promptId !== 'string' || promptId.length === 0) throw new InvalidArgumentError('promptId must be a non-empty string');
     const completion = this.completion(promptId);
     const controller = new AbortController();
@@ -181,22 +179,22 @@ export class SessionActor extends Actor {
   ): Promise<InferenceResult> {
     if (signal.aborted) throw abortReason(signal);
     const session = this.session;
+    const added = inputTurns(request, session.turns, promptId, this.clock.now());
     const model = await this.model(context, signal);
     const info = await this.info(model, signal);
     const params = { ...session.params, ...request.params };
     // Room to answer: the turn's maxTokens (256 by default), but never more than half the context.
     const reserve = Math.max(1, Math.min(params.maxTokens ?? 256, Math.floor(info.contextSize / 2)));
     const system = request.system ?? session.systemPrompt;
-    const userTurn: Turn = { role: 'user', content: request.message, promptId, at: this.clock.now() };
+    const tools = toolFields(request);
     const startedShifted = session.contextStart ?? 0;
     let contextStart = startedShifted;
     for (;;) {
       const messages: ChatMessage[] = [
         ...(system === undefined ? [] : [{ role: 'system' as const, content: system }]),
-        ...session.turns.slice(contextStart).map(({ role, content }) => ({ role, content })),
-        { role: 'user', content: request.message },
+        ...turnMessages([...session.turns.slice(contextStart), ...added]),
       ];
-      const reply = await this.relay(model, { messages, params, session: session.id, minFreeTokens: reserve }, signal, emit);
+      const reply = await this.relay(model, { messages, params, ...tools, session: session.id, minFreeTokens: reserve }, signal, emit);
       if ('overflow' in reply) {
         // Shift: drop the oldest exchange (a user turn and its reply) and try again.
         const remaining = session.turns.length - contextStart;
@@ -207,15 +205,21 @@ export class SessionActor extends Actor {
             remaining === 0 ? 'the message alone does not fit' : 'the session refuses to drop turns (overflow: error)',
           );
         }
-        contextStart = Math.min(session.turns.length, contextStart + 2);
+        contextStart = shiftedStart(session.turns, contextStart);
         continue;
       }
-      const { text, usage, finishReason } = reply;
-      const assistantTurn: Turn = { role: 'assistant', content: text, promptId, at: this.clock.now() };
+      const { text, usage, finishReason, toolCalls } = reply;
+      const calls = toolCalls && toolCalls.length > 0 ? { toolCalls } : {};
+      const assistantTurn: Turn = { role: 'assistant', content: text, ...calls, promptId, at: this.clock.now() };
       // Persisted before the turn is reported done: a reported turn survives a crash.
-      await this.persist({ ...session, turns: [...session.turns, userTurn, assistantTurn], contextStart, updatedAt: this.clock.now() });
-      await emit({ type: StreamEventType.Done, finishReason, ...(usage ? { usage, tokensPerSecond: usage.tokensPerSecond } : {}) });
-      return { promptId, text, finishReason, ...(usage ? { usage } : {}), shiftedTurns: contextStart - startedShifted };
+      await this.persist({ ...session, turns: [...session.turns, ...added, assistantTurn], contextStart, updatedAt: this.clock.now() });
+      await emit({
+        type: StreamEventType.Done,
+        finishReason,
+        ...(usage ? { usage, tokensPerSecond: usage.tokensPerSecond } : {}),
+        ...(toolCalls && toolCalls.length > 0 ? { data: { toolCalls } } : {}),
+      });
+      return { promptId, text, ...calls, finishReason, ...(usage ? { usage } : {}), shiftedTurns: contextStart - startedShifted };
     }
   }
 
@@ -229,13 +233,14 @@ export class SessionActor extends Actor {
     payload: ModelProtocol[typeof ModelMessage.Generate]['payload'],
     signal: AbortSignal,
     emit: Emit,
-  ): Promise<{ text: string; usage: GenerationUsage | undefined; finishReason: FinishReason } | { overflow: PromptTooLongError }> {
+  ): Promise<{ text: string; usage: GenerationUsage | undefined; finishReason: FinishReason; toolCalls?: ToolCall[] } | { overflow: PromptTooLongError }> {
     // A short buffer between the model and this turn: the caller's own stream is the buffer that
     // counts, and the model must not run ahead of it by the router's default 64 events.
     const stream = model.stream(ModelMessage.Generate, payload, { signal, highWaterMark: RELAY_HIGH_WATER_MARK });
     let text = '';
     let usage: GenerationUsage | undefined;
     let finishReason: FinishReason = FinishReason.Stop;
+    let toolCalls: ToolCall[] | undefined;
     for await (const event of stream) {
       if (event.type === StreamEventType.Token) {
         text += event.content ?? '';
@@ -243,14 +248,15 @@ export class SessionActor extends Actor {
       } else if (event.type === StreamEventType.Done) {
         usage = event.usage;
         finishReason = event.finishReason ?? FinishReason.Stop;
+        toolCalls = event.data?.toolCalls;
       } else if (event.type === StreamEventType.Error) {
-        if (event.code === ModelErrorCode.PromptTooLong && text.length === 0) {
+        if (event.code === ModelErrorCode.PromptTooLong && text.length === 0 && !toolCalls) {
           return { overflow: stream.stats.error as PromptTooLongError };
         }
         throw signal.aborted ? abortReason(signal) : (stream.stats.error ?? new ActorError(ErrorCode.ActorFailed, event.error ?? 'model failed'));
       }
     }
-    return { text, usage, finishReason };
+    return { text, usage, finishReason, ...(toolCalls ? { toolCalls } : {}) };
   }
 
   /** The session's model, started if it is not running yet: asked of the model directory. */
@@ -333,6 +339,15 @@ export class SessionActor extends Actor {
       });
     });
   }
+}
+
+/** The tool fields of a turn's request, passed to the model as they are (it checks them). */
+function toolFields(request: InferenceRequest) {
+  return {
+    ...(request.tools === undefined ? {} : { tools: request.tools }),
+    ...(request.toolChoice === undefined ? {} : { toolChoice: request.toolChoice }),
+    ...(request.parallelToolCalls === undefined ? {} : { parallelToolCalls: request.parallelToolCalls }),
+  };
 }
 
 /** The prompt id a turn message will run under: its own `promptId`, else the message's id. */

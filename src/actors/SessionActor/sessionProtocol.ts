@@ -1,6 +1,6 @@
 import type { Address } from '../../messaging/address.js';
 import { defineProtocol, Lane } from '../../messaging/protocol.js';
-import type { GenerationUsage } from '../ModelActor/types.js';
+import type { GenerateStreamShape } from '../ModelActor/types.js';
 import {
   type CompletionEvent,
   type InferenceRequest,
@@ -12,7 +12,7 @@ import {
 
 /** What a SessionActor answers, message by message (see {@link SessionMessage}). */
 export interface SessionProtocol {
-  [SessionMessage.Inference]: { payload: InferenceRequest; reply: InferenceResult; stream: { usage: GenerationUsage } };
+  [SessionMessage.Inference]: { payload: InferenceRequest; reply: InferenceResult; stream: GenerateStreamShape };
   [SessionMessage.History]: { payload: null | Record<string, never>; reply: SessionHistory };
   [SessionMessage.Reset]: { payload: null | Record<string, never>; reply: SessionHistory };
   [SessionMessage.Fork]: { payload: null | Record<string, never>; reply: Address };

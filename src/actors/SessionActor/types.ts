@@ -1,6 +1,6 @@
 import type { Address } from '../../messaging/address.js';
 import type { FinishReason } from '../../messaging/TokenStreamEvent.js';
-import type { ChatMessage, GenerationParams, GenerationUsage } from '../ModelActor/types.js';
+import type { ChatMessage, GenerateRequest, GenerationParams, GenerationUsage, ToolCall } from '../ModelActor/types.js';
 
 /** Message types a SessionActor handles. */
 export const SessionMessage = {
@@ -21,9 +21,22 @@ export const SessionMessage = {
 } as const;
 export type SessionMessage = (typeof SessionMessage)[keyof typeof SessionMessage];
 
-/** Payload of {@link SessionMessage.Inference}. */
+/**
+ * Payload of {@link SessionMessage.Inference}: a user `message`, or the `toolResults` that answer
+ * the calls of the session's last reply (exactly one of them). With `tools`, the reply may call
+ * them; its calls are stored on its assistant turn and come back on the result and the `done` event.
+ */
 export interface InferenceRequest {
-  message: string;
+  /** The user's message. Required unless `toolResults` are given. */
+  message?: string;
+  /** One result per call of the last reply, by call id. Defaults to none. */
+  toolResults?: ToolResult[];
+  /** Functions the reply may call, for this turn (see {@link GenerateRequest.tools}). Defaults to none. */
+  tools?: GenerateRequest['tools'];
+  /** Defaults to `auto` when `tools` are given. */
+  toolChoice?: GenerateRequest['toolChoice'];
+  /** Defaults to `true`. */
+  parallelToolCalls?: boolean;
   /** Overrides the session's system prompt for this turn only. */
   system?: string;
   /** Merged over the session's default parameters. */
@@ -32,10 +45,19 @@ export interface InferenceRequest {
   promptId?: string;
 }
 
+/** What a tool returned for one call of a session's last reply. */
+export interface ToolResult {
+  /** The {@link ToolCall.id} it answers. */
+  toolCallId: string;
+  content: string;
+}
+
 /** Reply of an `ask` with {@link SessionMessage.Inference}. */
 export interface InferenceResult {
   promptId: string;
   text: string;
+  /** The calls the reply made (`finishReason` is then `toolCalls`). */
+  toolCalls?: ToolCall[];
   finishReason: FinishReason;
   /** The model's token accounting; absent when the model sent none. */
   usage?: GenerationUsage;
