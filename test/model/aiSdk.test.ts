@@ -1,6 +1,6 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { embed, embedMany, generateObject, generateText, type LanguageModel, streamObject, streamText } from 'ai';
+import { embed, embedMany, generateObject, generateText, type LanguageModel, stepCountIs, streamObject, streamText, tool } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type ModelInfo, ModelMessage } from '../../src/index.js';
@@ -35,7 +35,8 @@ let compatible: ReturnType<typeof createOpenAICompatible>;
 let openai: ReturnType<typeof createOpenAI>;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // 2048 tokens of context: tool definitions go into the prompt, over the default 512.
+  server = await startTestServer({ contextSize: 2048 });
   const model = await server.models.ensureStarted('tiny');
   embeddingSize = (await server.router.ask<ModelInfo>(model, ModelMessage.Info, null, { timeout: 120_000 })).embeddingSize;
   compatible = createOpenAICompatible({
@@ -145,5 +146,151 @@ describe('embed / embedMany', () => {
     expect(many.values).toEqual(values);
     expect(many.usage.tokens).toBeGreaterThan(0);
     expect(one.usage.tokens).toBeGreaterThan(0);
+  });
+});
+
+describe.each(providers)('tools through $name', ({ path, model }) => {
+  const weatherInput = z.object({ city: z.string().max(12), unit: z.enum(['celsius', 'fahrenheit']) });
+  const timeInput = z.object({ zone: z.enum(['UTC', 'CET', 'PST']) });
+
+  /** Two tools whose `execute` records its input, so a test sees what ran. */
+  function tools() {
+    const ran: Array<{ tool: string; input: unknown }> = [];
+    return {
+      ran,
+      tools: {
+        get_weather: tool({
+          description: 'The weather in a city',
+          inputSchema: weatherInput,
+          execute: async (input) => {
+            ran.push({ tool: 'get_weather', input });
+            return { city: input.city, degrees: 21, unit: input.unit };
+          },
+        }),
+        get_time: tool({
+          description: 'The time in a zone',
+          inputSchema: timeInput,
+          execute: async (input) => {
+            ran.push({ tool: 'get_time', input });
+            return { time: `12:00 ${input.zone}` };
+          },
+        }),
+      },
+    };
+  }
+
+  /** The tool names the last request declared (Chat Completions nests them under `function`). */
+  const declared = () => (lastBody(path).tools as Array<{ name?: string; function?: { name: string } }>).map((t) => t.function?.name ?? t.name);
+
+  it("generateText with toolChoice 'required': a call whose input matches the schema, execute runs with it", async () => {
+    const { ran, tools: toolSet } = tools();
+    const result = await generateText({ model: model(), tools: toolSet, toolChoice: 'required', prompt: 'Weather in Paris?', maxOutputTokens: 120, temperature: 0, maxRetries: 0 });
+    expect(declared()).toEqual(['get_weather', 'get_time']);
+    expect(lastBody(path).tool_choice).toBe('required');
+    expect(result.finishReason).toBe('tool-calls');
+    expect(result.steps).toHaveLength(1); // no stopWhen: one step
+    expect(result.toolCalls.length).toBeGreaterThan(0);
+    for (const call of result.toolCalls) {
+      expect(['get_weather', 'get_time']).toContain(call.toolName);
+      expect(call.invalid ?? false).toBe(false);
+      const schema = call.toolName === 'get_weather' ? weatherInput : timeInput;
+      expect(schema.safeParse(call.input).error).toBeUndefined();
+    }
+    expect(ran).toEqual(result.toolCalls.map((call) => ({ tool: call.toolName, input: call.input })));
+    expect(result.toolResults.map((r) => r.toolCallId)).toEqual(result.toolCalls.map((c) => c.toolCallId));
+  });
+
+  it("toolChoice {type: 'tool', toolName}: only that tool is called", async () => {
+    const { ran, tools: toolSet } = tools();
+    const result = await generateText({
+      model: model(),
+      tools: toolSet,
+      toolChoice: { type: 'tool', toolName: 'get_time' },
+      prompt: 'What time is it?',
+      maxOutputTokens: 120,
+      temperature: 0,
+      maxRetries: 0,
+    });
+    const choice = lastBody(path).tool_choice;
+    expect(choice).toEqual(path === '/v1/responses' ? { type: 'function', name: 'get_time' } : { type: 'function', function: { name: 'get_time' } });
+    expect(result.toolCalls.map((call) => call.toolName)).toEqual(['get_time']);
+    expect(timeInput.parse(result.toolCalls[0]?.input)).toEqual(result.toolCalls[0]?.input);
+    expect(ran.map((r) => r.tool)).toEqual(['get_time']);
+    expect(result.toolResults[0]?.output).toEqual({ time: `12:00 ${(result.toolCalls[0]?.input as { zone: string }).zone}` });
+  });
+
+  it("streamText with toolChoice 'required': tool-call and tool-result parts, the input schema-valid", async () => {
+    const { ran, tools: toolSet } = tools();
+    const result = streamText({
+      model: model(),
+      tools: toolSet,
+      toolChoice: 'required',
+      prompt: 'Weather in Paris?',
+      maxOutputTokens: 120,
+      temperature: 0,
+      maxRetries: 0,
+      onError: ({ error }) => expect.unreachable(String(error)),
+    });
+    const parts: Array<{ type: string; toolName?: string; input?: unknown }> = [];
+    for await (const part of result.fullStream) parts.push(part as (typeof parts)[number]);
+    expect(lastBody(path)).toMatchObject({ stream: true, tool_choice: 'required' });
+    const calls = parts.filter((p) => p.type === 'tool-call');
+    expect(calls.length).toBeGreaterThan(0);
+    expect(parts.filter((p) => p.type === 'tool-result')).toHaveLength(calls.length);
+    expect(await result.finishReason).toBe('tool-calls');
+    for (const call of calls) {
+      const schema = call.toolName === 'get_weather' ? weatherInput : timeInput;
+      expect(schema.safeParse(call.input).error).toBeUndefined();
+    }
+    expect(ran).toEqual(calls.map((call) => ({ tool: call.toolName, input: call.input })));
+    expect((await result.toolCalls).map((c) => c.input)).toEqual(calls.map((c) => c.input));
+  });
+
+  it.for(['generateText', 'streamText'] as const)('%s multi-step loop: a forced call, its result sent back, then a text answer (stopWhen stepCountIs(2))', async (fn) => {
+    const { ran, tools: toolSet } = tools();
+    const request = {
+      model: model(),
+      tools: toolSet,
+      // Step 1 must call a tool; step 2 answers in text (the toy model would otherwise call again).
+      prepareStep: ({ stepNumber }: { stepNumber: number }) => ({ toolChoice: stepNumber === 0 ? ('required' as const) : ('none' as const) }),
+      stopWhen: stepCountIs(2),
+      prompt: 'Weather in Paris?',
+      maxOutputTokens: 120,
+      temperature: 0,
+      maxRetries: 0,
+    };
+    const before = sent.length;
+    const result = fn === 'generateText' ? await generateText(request) : streamText({ ...request, onError: ({ error }) => expect.unreachable(String(error)) });
+    const steps = await result.steps;
+    expect(steps).toHaveLength(2);
+    expect(steps[0]?.finishReason).toBe('tool-calls');
+    expect(steps[0]?.toolCalls.length).toBeGreaterThan(0);
+    expect(ran).toHaveLength(steps[0]?.toolCalls.length ?? -1);
+    expect(steps[1]?.toolCalls).toEqual([]);
+    expect(['stop', 'length']).toContain(steps[1]?.finishReason);
+    expect((await result.text).length).toBeGreaterThan(0);
+    expect(await result.text).toBe(steps[1]?.text);
+
+    // The second request carried the calls and their results back, the results answering the calls' ids.
+    const requests = sent.slice(before).filter((r) => r.path === path);
+    expect(requests).toHaveLength(2);
+    const ids = steps[0]?.toolCalls.map((c) => c.toolCallId);
+    const results = steps[0]?.toolResults.map((r) => r.output);
+    expect(results).toEqual(ran.map((r) => (r.tool === 'get_weather' ? { city: (r.input as { city: string }).city, degrees: 21, unit: (r.input as { unit: string }).unit } : { time: `12:00 ${(r.input as { zone: string }).zone}` })));
+    const second = requests[1]?.body ?? {};
+    if (path === '/v1/responses') {
+      const input = second.input as Array<{ type?: string; call_id?: string }>;
+      expect(input.filter((i) => i.type === 'function_call').map((i) => i.call_id)).toEqual(ids);
+      const outputs = input.filter((i) => i.type === 'function_call_output') as Array<{ call_id: string; output: string }>;
+      expect(outputs.map((i) => i.call_id)).toEqual(ids);
+      expect(outputs.map((i) => JSON.parse(i.output) as unknown)).toEqual(results);
+    } else {
+      const messages = second.messages as Array<{ role: string; tool_calls?: Array<{ id: string }>; tool_call_id?: string; content: unknown }>;
+      expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', ...(ids ?? []).map(() => 'tool')]);
+      expect(messages[1]?.tool_calls?.map((c) => c.id)).toEqual(ids);
+      expect(messages.slice(2).map((m) => m.tool_call_id)).toEqual(ids);
+      expect(messages.slice(2).map((m) => JSON.parse(String(m.content)) as unknown)).toEqual(results);
+    }
+    expect(second.tool_choice).toBe('none');
   });
 });

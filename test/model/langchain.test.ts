@@ -1,4 +1,5 @@
-import { AIMessage, AIMessageChunk, type BaseMessage, HumanMessage } from '@langchain/core/messages';
+import { AIMessage, AIMessageChunk, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
+import { tool } from '@langchain/core/tools';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -44,7 +45,8 @@ function chat(options: Record<string, unknown> = {}) {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // 2048 tokens of context: tool definitions go into the prompt, over the default 512.
+  server = await startTestServer({ contextSize: 2048 });
   const model = await server.models.ensureStarted('tiny');
   embeddingSize = (await server.router.ask<ModelInfo>(model, ModelMessage.Info, null, { timeout: 120_000 })).embeddingSize;
 }, 300_000);
@@ -167,5 +169,93 @@ describe('ChatOpenAI with useResponsesApi (/v1/responses)', () => {
     const joined = chunks.reduce((sum, chunk) => sum.concat(chunk));
     expect(textOf(joined)).toBe(textOf(whole));
     expect(joined.usage_metadata?.output_tokens).toBe(8);
+  });
+});
+
+describe('tools', () => {
+  const weatherInput = z.object({ city: z.string().max(12), unit: z.enum(['celsius', 'fahrenheit']) });
+  const timeInput = z.object({ zone: z.enum(['UTC', 'CET', 'PST']) });
+  const ran: Array<z.infer<typeof weatherInput>> = [];
+  const weather = tool(
+    async (input) => {
+      ran.push(input);
+      return `${input.city}: 21 degrees ${input.unit}`;
+    },
+    { name: 'get_weather', description: 'The weather in a city', schema: weatherInput },
+  );
+  const time = tool(async ({ zone }) => `12:00 ${zone}`, { name: 'get_time', description: 'The time in a zone', schema: timeInput });
+
+  /** The tools the last chat request declared, as [type, name]. */
+  const sentTools = () => (lastBody('/chat/completions').tools as Array<{ type: string; function: { name: string; parameters: unknown } }>).map((t) => [t.type, t.function.name]);
+
+  it("bindTools with tool_choice 'required': tool_calls whose args parse and match the zod schema", async () => {
+    const reply = await chat({ maxTokens: 120 }).bindTools([weather, time], { tool_choice: 'required' }).invoke('What is the weather in Paris?');
+    const body = lastBody('/chat/completions');
+    expect(body.tool_choice).toBe('required');
+    expect(sentTools()).toEqual([
+      ['function', 'get_weather'],
+      ['function', 'get_time'],
+    ]);
+    expect(reply.tool_calls?.length).toBeGreaterThan(0);
+    expect(reply.invalid_tool_calls ?? []).toEqual([]);
+    expect(reply.response_metadata.finish_reason).toBe('tool_calls');
+    for (const call of reply.tool_calls ?? []) {
+      expect(['get_weather', 'get_time']).toContain(call.name);
+      expect(call.id).toEqual(expect.any(String));
+      const schema = call.name === 'get_weather' ? weatherInput : timeInput;
+      expect(schema.safeParse(call.args).error).toBeUndefined();
+    }
+  });
+
+  it('bindTools with tool_choice a tool name: that tool is called, streamed chunks join to the same call', async () => {
+    const model = chat({ maxTokens: 120 }).bindTools([weather, time], { tool_choice: 'get_time' });
+    const reply = await model.invoke('What time is it?');
+    expect(lastBody('/chat/completions').tool_choice).toEqual({ type: 'function', function: { name: 'get_time' } });
+    expect(reply.tool_calls?.map((call) => call.name)).toEqual(['get_time']);
+    expect(timeInput.parse(reply.tool_calls?.[0]?.args)).toEqual(reply.tool_calls?.[0]?.args);
+
+    const chunks: AIMessageChunk[] = [];
+    for await (const chunk of await model.stream('What time is it?')) chunks.push(chunk);
+    expect(lastBody('/chat/completions')).toMatchObject({ stream: true });
+    const joined = chunks.reduce((sum, chunk) => sum.concat(chunk));
+    expect(joined.tool_calls?.map((call) => call.name)).toEqual(['get_time']);
+    expect(timeInput.safeParse(joined.tool_calls?.[0]?.args).error).toBeUndefined();
+    // Greedy: the streamed call is the call invoke got (its id aside).
+    expect(joined.tool_calls?.[0]?.args).toEqual(reply.tool_calls?.[0]?.args);
+  });
+
+  it("withStructuredOutput method 'functionCalling': a forced call to the schema's function, parsed", async () => {
+    const answer = z.object({ ok: z.boolean(), mood: z.enum(['calm', 'busy', 'idle']) });
+    const structured = chat({ maxTokens: 120 }).withStructuredOutput(answer, { method: 'functionCalling', name: 'answer', includeRaw: true });
+    const { parsed, raw } = await structured.invoke('How are you?');
+    expect(lastBody('/chat/completions').tool_choice).toEqual({ type: 'function', function: { name: 'answer' } });
+    expect(answer.parse(parsed)).toEqual(parsed);
+    expect((raw as AIMessage).tool_calls?.[0]?.args).toEqual(parsed);
+  });
+
+  it('an agent loop: a forced call, its ToolMessage result, then a text answer (an AIMessage without calls)', async () => {
+    ran.length = 0;
+    const messages: BaseMessage[] = [new HumanMessage('What is the weather in Paris?')];
+    const call = await chat({ maxTokens: 120 }).bindTools([weather], { tool_choice: 'required' }).invoke(messages);
+    expect(call.tool_calls?.length).toBeGreaterThan(0);
+    messages.push(call);
+    for (const toolCall of call.tool_calls ?? []) {
+      const result = await weather.invoke({ ...toolCall, type: 'tool_call' });
+      expect(result).toBeInstanceOf(ToolMessage);
+      messages.push(result);
+    }
+    expect(ran.map((input) => weatherInput.parse(input))).toEqual(call.tool_calls?.map((c) => c.args));
+
+    const final = await chat({ maxTokens: 12 }).bindTools([weather], { tool_choice: 'none' }).invoke(messages);
+    expect(final).toBeInstanceOf(AIMessage);
+    expect(final.tool_calls ?? []).toEqual([]);
+    expect(textOf(final).length).toBeGreaterThan(0);
+    // The second request carried the assistant's calls and one tool message per call, answering its id.
+    const sentMessages = lastBody('/chat/completions').messages as Array<{ role: string; tool_calls?: Array<{ id: string }>; tool_call_id?: string; content: unknown }>;
+    expect(sentMessages.map((m) => m.role)).toEqual(['user', 'assistant', ...(call.tool_calls ?? []).map(() => 'tool')]);
+    const ids = sentMessages[1]?.tool_calls?.map((c) => c.id);
+    expect(ids).toEqual(call.tool_calls?.map((c) => c.id));
+    expect(sentMessages.slice(2).map((m) => m.tool_call_id)).toEqual(ids);
+    expect(sentMessages[2]?.content).toMatch(/21 degrees/);
   });
 });
