@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type Address, address, parseAddress } from '../messaging/address.js';
-import { ActorNotFoundError, InvalidArgumentError } from '../messaging/errors.js';
+import { ActorNotFoundError } from '../messaging/errors.js';
 import type { MessageRouter } from '../messaging/MessageRouter.js';
 import { messageSpec } from '../messaging/protocol.js';
 import { asObject, type Body } from './asObject.js';
@@ -9,12 +9,12 @@ import { confineDeclaredPaths } from './confineDeclaredPaths.js';
 import { confinePayloadPaths } from './confinedPath.js';
 import { MessageNotExposedError } from './MessageNotExposedError.js';
 import { pipeEvents } from './pipeEvents.js';
+import { actorSchemas } from './schemas/native.js';
 import type { ServerContext } from './ServerContext.js';
 
+/** The request's `timeout` (a number of ms: the route schema), if any. */
 function optionalTimeout(body: Body): { timeout?: number } {
-  if (body.timeout === undefined) return {};
-  if (typeof body.timeout !== 'number') throw new InvalidArgumentError('timeout must be a number of ms');
-  return { timeout: body.timeout };
+  return typeof body.timeout === 'number' ? { timeout: body.timeout } : {};
 }
 
 /**
@@ -26,9 +26,8 @@ async function exposedMessage(
   context: ServerContext,
   router: MessageRouter,
   id: string,
-  body: Body,
+  body: Body & { type: string },
 ): Promise<{ target: Address; type: string; payload: unknown }> {
-  if (typeof body.type !== 'string') throw new InvalidArgumentError('type must be a string');
   const target = address(parseAddress(id));
   if (!router.has(target)) throw new ActorNotFoundError(parseAddress(target));
   const protocol = router.protocolOf(target);
@@ -47,16 +46,22 @@ export function actorRoutes(app: FastifyInstance, context: ServerContext): void 
   const { router } = context;
 
   // An actor id has a kind (`model/demo`): `/actors/model/demo/ask`, or the id URL-encoded in one segment.
-  for (const route of ['/actors/:id', '/actors/:kind/:name']) {
+  for (const [route, schemas] of [
+    ['/actors/:id', { ask: actorSchemas.ask, stream: actorSchemas.stream }],
+    ['/actors/:kind/:name', { ask: actorSchemas.askByKind, stream: actorSchemas.streamByKind }],
+  ] as const) {
     type Params = { id?: string; kind?: string; name?: string };
     const idOf = (params: Params): string => params.id ?? `${params.kind}/${params.name}`;
-    app.post<{ Params: Params }>(`${route}/ask`, async (request) => {
-      const { target, type, payload } = await exposedMessage(context, router, idOf(request.params), asObject(request.body));
-      const reply = await router.ask(target, type, payload, { ...optionalTimeout(asObject(request.body)), signal: clientSignal(request) });
+    // The body is {type: string, payload?, timeout?: number} (the schema).
+    const messageOf = (body: unknown) => asObject(body) as Body & { type: string };
+    app.post<{ Params: Params }>(`${route}/ask`, { schema: schemas.ask }, async (request) => {
+      const body = messageOf(request.body);
+      const { target, type, payload } = await exposedMessage(context, router, idOf(request.params), body);
+      const reply = await router.ask(target, type, payload, { ...optionalTimeout(body), signal: clientSignal(request) });
       return { reply };
     });
-    app.post<{ Params: Params }>(`${route}/stream`, async (request, reply) => {
-      const body = asObject(request.body);
+    app.post<{ Params: Params }>(`${route}/stream`, { schema: schemas.stream }, async (request, reply) => {
+      const body = messageOf(request.body);
       const { target, type, payload } = await exposedMessage(context, router, idOf(request.params), body);
       return pipeEvents(context, request, reply, (signal) => router.stream(target, type, payload, { signal, ...optionalTimeout(body) }));
     });

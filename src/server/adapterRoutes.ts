@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { TunerMessage } from '../actors/TunerActor/types.js';
 import type { Address } from '../messaging/address.js';
-import { InvalidArgumentError } from '../messaging/errors.js';
 import { clientSignal } from './clientSignal.js';
 import { confinedPath, confinePayloadPaths } from './confinedPath.js';
 import { asObject } from './asObject.js';
 import { pipeEvents } from './pipeEvents.js';
+import { adapterSchemas } from './schemas/native.js';
 import type { ServerContext } from './ServerContext.js';
 
 type Params = { Params: { id: string } };
@@ -30,32 +30,31 @@ export function adapterRoutes(app: FastifyInstance, context: ServerContext): voi
   const adapterPath = (path: unknown): Promise<string> => confinedPath(context.adapterDirs, path, 'adapter');
   const timeout = (request: FastifyRequest) => ({ timeout: 600_000, signal: clientSignal(request) });
 
-  app.get<Params>('/models/:id/adapters', async (request) => router.ask(await tuner(request), TunerMessage.ListAdapters, {}, timeout(request)));
+  app.get<Params>('/models/:id/adapters', { schema: adapterSchemas.list }, async (request) => router.ask(await tuner(request), TunerMessage.ListAdapters, {}, timeout(request)));
 
-  app.post<Params>('/models/:id/adapters', async (request) => {
+  app.post<Params>('/models/:id/adapters', { schema: adapterSchemas.apply }, async (request) => {
     const body = asObject(request.body);
     const payload = { path: await adapterPath(body.path), ...(body.scale === undefined ? {} : { scale: body.scale }) };
     return router.ask(await tuner(request), TunerMessage.ApplyAdapter, payload, timeout(request));
   });
 
-  app.patch<Params>('/models/:id/adapters', async (request) => {
-    const body = asObject(request.body);
-    if (typeof body.scale !== 'number') throw new InvalidArgumentError('scale must be a number');
+  app.patch<Params>('/models/:id/adapters', { schema: adapterSchemas.rescale }, async (request) => {
+    const body = asObject(request.body); // { path, scale: number } (the schema)
     return router.ask(await tuner(request), TunerMessage.SetAdapterScale, { path: await adapterPath(body.path), scale: body.scale }, timeout(request));
   });
 
-  app.delete<Params & { Querystring: { path?: string } }>('/models/:id/adapters', async (request) => {
+  app.delete<Params & { Querystring: { path?: string } }>('/models/:id/adapters', { schema: adapterSchemas.remove }, async (request) => {
     const body = asObject(request.body);
     const path = body.path ?? request.query.path;
     return router.ask(await tuner(request), TunerMessage.RemoveAdapter, path === undefined ? {} : { path: await adapterPath(path) }, timeout(request));
   });
 
-  app.post<Params>('/models/:id/adapters/validate', async (request) => {
+  app.post<Params>('/models/:id/adapters/validate', { schema: adapterSchemas.validate }, async (request) => {
     const body = asObject(request.body);
     return router.ask(await tuner(request), TunerMessage.ValidateAdapter, { path: await adapterPath(body.path) }, timeout(request));
   });
 
-  app.post<Params>('/models/:id/evaluate', async (request, reply) => {
+  app.post<Params>('/models/:id/evaluate', { schema: adapterSchemas.evaluate }, async (request, reply) => {
     const body = asObject(request.body);
     const requested = {
       examples: body.examples,

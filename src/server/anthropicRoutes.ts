@@ -7,6 +7,7 @@ import { type AnthropicRequest, anthropicRequest } from './anthropicRequest.js';
 import { streamMessage } from './anthropicStream.js';
 import { toolUseBlock } from './anthropicTools.js';
 import { clientSignal } from './clientSignal.js';
+import { countTokensSchema, messagesSchema } from './schemas/anthropic.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** The prompt's token count, formatted as the generation formats it (the chat template, the tools, an open assistant turn). */
@@ -57,9 +58,10 @@ async function createMessage(context: ServerContext, request: FastifyRequest, re
  */
 export function anthropicRoutes(app: FastifyInstance, context: ServerContext): void {
   const errorHandler = anthropicErrorHandler(context.logger);
-  app.post('/v1/messages', { errorHandler }, (request, reply) => createMessage(context, request, reply));
-  app.post('/v1/messages/count_tokens', { errorHandler }, async (request) => {
-    const input = anthropicRequest(request.body, true);
+  // A body that does not match its schema is a typed 400 too: errorHandler answers it in Anthropic's shape.
+  app.post('/v1/messages', { schema: messagesSchema, errorHandler }, (request, reply) => createMessage(context, request, reply));
+  app.post('/v1/messages/count_tokens', { schema: countTokensSchema, errorHandler }, async (request) => {
+    const input = anthropicRequest(request.body);
     return { input_tokens: await inputTokens(context, input, clientSignal(request)) };
   });
 }

@@ -1,6 +1,6 @@
 import type { ChatMessage, GenerateRequest, ToolCall, ToolDefinition } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
-import { asObject, type Body } from './asObject.js';
+import type { Body } from './asObject.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
 
 const present = (value: unknown) => value !== undefined && value !== null;
@@ -15,35 +15,28 @@ function isObject(value: unknown): value is Body {
  * tool fields. Server tools (web search, code execution, ...) are refused by name.
  */
 export function anthropicTools(body: Body): Pick<GenerateRequest, 'tools' | 'toolChoice' | 'parallelToolCalls'> {
+  // Shapes checked by the route schema: tools an array of tool objects, tool_choice {type: auto | any | tool | none, name?, disable_parallel_tool_use?}.
   const result: Pick<GenerateRequest, 'tools' | 'toolChoice' | 'parallelToolCalls'> = {};
-  if (present(body.tools)) {
-    if (!Array.isArray(body.tools)) throw new InvalidArgumentError(`tools must be an array, got ${JSON.stringify(body.tools)}`);
-    result.tools = body.tools.map(toolDefinition);
-  }
-  if (present(body.tool_choice)) {
+  if (present(body.tools)) result.tools = (body.tools as Body[]).map(toolDefinition);
+  if (isObject(body.tool_choice)) {
     const choice = body.tool_choice;
-    if (!isObject(choice)) throw new InvalidArgumentError(`tool_choice must be an object { type }, got ${JSON.stringify(choice)}`);
     if (choice.type === 'auto') result.toolChoice = 'auto';
     else if (choice.type === 'any') result.toolChoice = 'required';
     else if (choice.type === 'none') result.toolChoice = 'none';
     else if (choice.type === 'tool' && typeof choice.name === 'string') result.toolChoice = { name: choice.name };
-    else throw new InvalidArgumentError(`tool_choice must be { type: auto | any | none } or { type: 'tool', name }, got ${JSON.stringify(choice)}`);
-    if (present(choice.disable_parallel_tool_use)) {
-      if (typeof choice.disable_parallel_tool_use !== 'boolean') throw new InvalidArgumentError('tool_choice.disable_parallel_tool_use must be a boolean');
-      result.parallelToolCalls = !choice.disable_parallel_tool_use;
-    }
+    else throw new InvalidArgumentError(`tool_choice.name is required with type tool, got ${JSON.stringify(choice)}`);
+    if (present(choice.disable_parallel_tool_use)) result.parallelToolCalls = !choice.disable_parallel_tool_use;
     if (result.toolChoice !== 'none' && result.toolChoice !== 'auto' && !result.tools) throw new InvalidArgumentError(`tool_choice ${choice.type} needs tools`);
   }
   return result;
 }
 
-function toolDefinition(tool: unknown, index: number): ToolDefinition {
+function toolDefinition(tool: Body, index: number): ToolDefinition {
   const where = `tools[${index}]`;
-  if (!isObject(tool)) throw new InvalidArgumentError(`${where} must be { name, description?, input_schema }`);
   if (present(tool.type) && tool.type !== 'custom') {
     throw new UnsupportedParameterError(`${where}.type`, `${JSON.stringify(tool.type)} is a server tool; only client tools ({ name, input_schema }) are supported`);
   }
-  if (!isObject(tool.input_schema)) throw new InvalidArgumentError(`${where}.input_schema must be a JSON schema object`);
+  if (!isObject(tool.input_schema)) throw new InvalidArgumentError(`${where}.input_schema is required: a client tool's JSON schema`);
   return {
     name: tool.name as string,
     ...(present(tool.description) ? { description: tool.description as string } : {}),
@@ -60,20 +53,19 @@ export function blockMessages(role: 'user' | 'assistant', content: unknown[], wh
   const texts: string[] = [];
   const calls: ToolCall[] = [];
   const results: ChatMessage[] = [];
-  content.forEach((raw, index) => {
+  // Block objects, the types of their fields checked by the route schema; what each type needs is checked here.
+  (content as Body[]).forEach((block, index) => {
     const at = `${where}[${index}]`;
-    if (!isObject(raw)) throw new InvalidArgumentError(`${at} must be a content block object`);
-    const block = asObject(raw);
     if (block.type === 'text') {
-      if (typeof block.text !== 'string') throw new InvalidArgumentError(`${at}.text must be a string`);
+      if (typeof block.text !== 'string') throw new InvalidArgumentError(`${at}.text is required in a text block`);
       texts.push(block.text);
     } else if (block.type === 'tool_use' && role === 'assistant') {
       if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input)) {
-        throw new InvalidArgumentError(`${at} must be { type: 'tool_use', id, name, input: object }`);
+        throw new InvalidArgumentError(`${at} must be { type: 'tool_use', id, name, input: object }, got ${JSON.stringify(block)}`);
       }
       calls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input) });
     } else if (block.type === 'tool_result' && role === 'user') {
-      if (typeof block.tool_use_id !== 'string') throw new InvalidArgumentError(`${at}.tool_use_id must be a string`);
+      if (typeof block.tool_use_id !== 'string') throw new InvalidArgumentError(`${at}.tool_use_id is required in a tool_result block`);
       const text = resultText(block.content, `${at}.content`);
       results.push({ role: 'tool', toolCallId: block.tool_use_id, content: block.is_error === true ? `error: ${text}` : text });
     } else {
@@ -88,9 +80,9 @@ export function blockMessages(role: 'user' | 'assistant', content: unknown[], wh
 function resultText(content: unknown, where: string): string {
   if (!present(content)) return '';
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) throw new InvalidArgumentError(`${where} must be a string or text blocks`);
-  return content
-    .map((block: unknown, index) => {
+  // Text blocks (objects with a type: the route schema); any other block is refused by name.
+  return (content as Body[])
+    .map((block, index) => {
       if (isObject(block) && block.type === 'text' && typeof block.text === 'string') return block.text;
       throw new UnsupportedParameterError(`${where}[${index}]`, 'only text blocks are supported in a tool result');
     })

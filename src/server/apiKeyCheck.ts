@@ -15,8 +15,13 @@ export function bearerCheck(apiKey: string): (authorization: string | undefined)
   };
 }
 
-/** Routes a browser or a load balancer must reach without the key: the chat page (it asks for the key), its icon and the health check. */
-const OPEN_PATHS = new Set(['/', '/health', '/favicon.ico', '/favicon.svg']);
+/**
+ * @internal Routes a browser or a load balancer must reach without the key: the chat page (it asks
+ * for the key), its icon and the health check; and `GET /openapi.json`, which describes the request
+ * shapes only (what README.md and the package's source already publish: no models, sessions or
+ * other state), and which API explorers and client generators fetch before they are given a key.
+ */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/favicon.ico', '/favicon.svg', '/openapi.json']);
 
 /**
  * @internal An `onRequest` hook requiring the key on every route but {@link OPEN_PATHS}: as

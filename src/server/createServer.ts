@@ -15,7 +15,7 @@ import { actorRoutes } from './actorRoutes.js';
 import { adapterRoutes } from './adapterRoutes.js';
 import { anthropicRoutes } from './anthropicRoutes.js';
 import { defaultAllowedHosts, hostCheck, LOOPBACK_HOSTS } from './allowedHosts.js';
-import { apiKeyHook } from './apiKeyCheck.js';
+import { apiKeyHook, OPEN_PATHS } from './apiKeyCheck.js';
 import { checkBodyDepth } from './bodyDepth.js';
 import { corsHook, DEFAULT_CORS_ORIGINS } from './cors.js';
 import { trackClients } from './clientSignal.js';
@@ -23,7 +23,9 @@ import { clientErrorHandler, type HttpLimits, httpServerFactory, resolveHttpLimi
 import { healthRoutes } from './healthRoutes.js';
 import { modelRoutes } from './modelRoutes.js';
 import { ollamaRoutes } from './ollamaRoutes.js';
+import { OpenApiDocument, packageVersion } from './openapi.js';
 import { openaiRoutes } from './openaiRoutes.js';
+import { AJV_OPTIONS, type RouteSchema, schemaErrorFormatter } from './schemas/validation.js';
 import type { ServerContext } from './ServerContext.js';
 import { ServerMetrics } from './ServerMetrics.js';
 import { sessionRoutes } from './sessionRoutes.js';
@@ -95,11 +97,11 @@ const LOOPBACK = new Set<string>(LOOPBACK_HOSTS);
  * The chat page's static files, beside this module: `src/server/public/` under tsx, `dist/server/public/`
  * once built (`npm run build` copies them: scripts/copy-public.mjs). Read on each request.
  */
-const PUBLIC_FILES: ReadonlyArray<readonly [route: string, file: string, type: string]> = [
-  ['/', 'index.html', 'text/html; charset=utf-8'],
-  ['/favicon.svg', 'favicon.svg', 'image/svg+xml'],
+const PUBLIC_FILES: ReadonlyArray<readonly [route: string, file: string, type: string, summary: string]> = [
+  ['/', 'index.html', 'text/html; charset=utf-8', 'The chat page'],
+  ['/favicon.svg', 'favicon.svg', 'image/svg+xml', "The chat page's icon"],
   // Browsers and tools ask for /favicon.ico whatever the page links; an SVG body is fine for them.
-  ['/favicon.ico', 'favicon.svg', 'image/svg+xml'],
+  ['/favicon.ico', 'favicon.svg', 'image/svg+xml', "The chat page's icon (SVG)"],
 ];
 const publicFile = (file: string) => fileURLToPath(new URL(`./public/${file}`, import.meta.url));
 
@@ -132,6 +134,10 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     // Ids are checked by the routes (INVALID_ADDRESS names the limit); the router's own cut-off
     // would answer long ones with fastify's body, not ours.
     routerOptions: { maxParamLength: 2_048 },
+    // Each route declares its request schema (src/server/schemas/): ajv checks it, never rewriting
+    // the request, and a mismatch is a typed 400 naming the field and the value.
+    ajv: AJV_OPTIONS,
+    schemaErrorFormatter,
     frameworkErrors: (error, _request, reply) =>
       sendError(reply, new HttpError('MALFORMED_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'malformed URL (bad percent-encoding)' : `malformed request: ${error.message}`)),
   });
@@ -164,9 +170,13 @@ export function createServer(options: ServerOptions): LlamaActorsServer {
     reply.status(404).send(errorBody(new HttpError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))),
   );
 
-  for (const [route, file, type] of PUBLIC_FILES) {
+  // Before any route: the document lists every route registered after it, from its declared schema.
+  const openapi = new OpenApiDocument({ version: packageVersion(), apiKey: options.apiKey !== undefined, openPaths: OPEN_PATHS });
+  app.addHook('onRoute', openapi.onRoute);
+  app.get('/openapi.json', { schema: { summary: 'This OpenAPI 3.1 document, generated from the routes\' request schemas' } as RouteSchema }, async () => openapi.document());
+  for (const [route, file, type, summary] of PUBLIC_FILES) {
     const path = publicFile(file);
-    app.get(route, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(path)));
+    app.get(route, { schema: { summary } as RouteSchema }, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(path)));
   }
   openaiRoutes(app, context);
   ollamaRoutes(app, context);

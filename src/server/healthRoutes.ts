@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ModelMessage } from '../actors/ModelActor/types.js';
+import { healthSchemas } from './schemas/native.js';
 import type { ServerContext } from './ServerContext.js';
 
 /**
@@ -9,7 +10,7 @@ import type { ServerContext } from './ServerContext.js';
 export function healthRoutes(app: FastifyInstance, context: ServerContext): void {
   const { models } = context;
 
-  app.get('/health', async (_request: FastifyRequest, reply: FastifyReply) => {
+  app.get('/health', { schema: healthSchemas.health }, async (_request: FastifyRequest, reply: FastifyReply) => {
     const states = await Promise.all(
       (await models.listModels()).map(async (model) => {
         const running = models.running(model.id);
@@ -25,7 +26,7 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext): void
     return reply.status(status === 'ok' ? 200 : 503).send({ status, models: states });
   });
 
-  app.get('/metrics', async (_request, reply) =>
+  app.get('/metrics', { schema: healthSchemas.metrics }, async (_request, reply) =>
     reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics()),
   );
 }

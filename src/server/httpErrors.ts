@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { ActorError, ErrorKind } from '../messaging/errors.js';
+import { RequestValidationError } from './schemas/validation.js';
 
 /** @internal How the server answers one {@link ErrorKind}: its status and its OpenAI error `type`. */
 export interface KindAnswer {
@@ -40,12 +41,16 @@ export function httpStatus(error: unknown): number {
   return KIND_ANSWER[kindOf(error)].status;
 }
 
-/** @internal The OpenAI error body (`{error: {message, type, code, param}}`) every route answers with. */
-export function errorBody(error: unknown): { error: { message: string; type: string; code: string; param: null } } {
+/**
+ * @internal The OpenAI error body (`{error: {message, type, code, param}}`) every route answers with;
+ * `param` names the field of a request that did not match its route's schema, else null.
+ */
+export function errorBody(error: unknown): { error: { message: string; type: string; code: string; param: string | null } } {
   const code = error instanceof ActorError ? error.code : 'INTERNAL_ERROR';
   // Internal errors do not echo their message: it may carry paths or state the client has no business seeing.
   const message = error instanceof ActorError ? error.message : 'internal error';
-  return { error: { message, type: KIND_ANSWER[kindOf(error)].type, code, param: null } };
+  const param = error instanceof RequestValidationError && error.param !== '' ? error.param : null;
+  return { error: { message, type: KIND_ANSWER[kindOf(error)].type, code, param } };
 }
 
 /** Codes of the refusals the HTTP layer makes itself, before (or instead of) any actor. */

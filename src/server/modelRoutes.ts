@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModelLoadOptions } from '../entities/types.js';
 import { address } from '../messaging/address.js';
-import { InvalidArgumentError } from '../messaging/errors.js';
-import { asObject } from './asObject.js';
+import { asObject, type Body } from './asObject.js';
 import { confinedPath, confinePayloadPaths } from './confinedPath.js';
+import { modelSchemas } from './schemas/native.js';
 import type { ServerContext } from './ServerContext.js';
 
 /**
@@ -15,11 +15,8 @@ import type { ServerContext } from './ServerContext.js';
 export function modelRoutes(app: FastifyInstance, context: ServerContext): void {
   const { models } = context;
 
-  app.post('/models', async (request, reply) => {
-    const body = asObject(request.body);
-    if (typeof body.id !== 'string' || typeof body.provider !== 'string') {
-      throw new InvalidArgumentError('a model needs id, provider and path');
-    }
+  app.post('/models', { schema: modelSchemas.create }, async (request, reply) => {
+    const body = asObject(request.body) as Body & { id: string; provider: string }; // id, provider and path required by the schema
     const path = await confinedPath(context.modelDirs, body.path, 'model');
     // Load options may name adapters the model starts with: the same directories apply.
     const load = await confinePayloadPaths(context.adapterDirs, body.load);
@@ -32,7 +29,7 @@ export function modelRoutes(app: FastifyInstance, context: ServerContext): void 
     return reply.status(201).send({ address: published });
   });
 
-  app.delete<{ Params: { id: string } }>('/models/:id', async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/models/:id', { schema: modelSchemas.delete }, async (request, reply) => {
     await models.deleteModel(request.params.id);
     return reply.status(204).send();
   });

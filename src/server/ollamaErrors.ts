@@ -25,3 +25,14 @@ export function ollamaHandler(handler: (request: FastifyRequest, reply: FastifyR
     }
   };
 }
+
+/**
+ * @internal The Ollama routes' error handler, for what fails before the handler runs: a body that
+ * does not match the route's schema (a typed 400) answers in Ollama's `{error}` shape; anything
+ * else (fastify's own refusals: bad JSON, a body too large) goes on to the server's handler.
+ */
+export function ollamaErrorHandler(error: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (!(error instanceof ActorError)) throw error;
+  if (httpStatus(error) === 500) request.log.error({ err: error }, 'request failed');
+  return sendOllamaError(reply, error);
+}

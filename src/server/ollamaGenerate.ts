@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatMessage, GenerateRequest, ToolCall } from '../actors/ModelActor/types.js';
-import { InvalidArgumentError } from '../messaging/errors.js';
 import { FinishReason, StreamEventType } from '../messaging/TokenStreamEvent.js';
 import { clientSignal } from './clientSignal.js';
 import { finishReason } from './openaiChoices.js';
@@ -48,8 +47,7 @@ function doneFields(reason: string | undefined, usage: { promptTokens?: number; 
 export async function ollamaGenerate(context: ServerContext, request: FastifyRequest, reply: FastifyReply, kind: OllamaKind): Promise<unknown> {
   const started = process.hrtime.bigint();
   const body = ollamaBody(request.body);
-  if (typeof body.model !== 'string' || body.model === '') throw new InvalidArgumentError('model must be a non-empty string');
-  const model = body.model;
+  const model = body.model as string; // a non-empty string: the route schema
   refuseUnsupported(body, kind);
   const signal = clientSignal(request);
   const input: { prompt: string } | { messages: ChatMessage[] } = kind === 'chat' ? { messages: ollamaMessages(body) } : generateInput(body);

@@ -13,11 +13,9 @@ export function ollamaBody(body: unknown): Body {
   return openAiBody(body);
 }
 
-/** @internal `stream`: Ollama's default is true. */
+/** @internal `stream` (a boolean or null: the route schema): Ollama's default is true. */
 export function streamed(body: Body): boolean {
-  if (!present(body.stream)) return true;
-  if (typeof body.stream !== 'boolean') throw new InvalidArgumentError('stream must be a boolean');
-  return body.stream;
+  return body.stream !== false;
 }
 
 /** Refuses, never ignores, what this server cannot do for an Ollama request: images, thinking, tools on /api/generate. */
@@ -40,12 +38,10 @@ function penalties(options: Body): RepeatPenaltyParams | undefined {
   return params;
 }
 
-/** `format`: `'json'` (any JSON object) or a JSON schema. */
+/** `format`: `'json'` (any JSON object) or a JSON schema (`''` or none: free text); the route schema allows nothing else. */
 function formatSchema(format: unknown): object | undefined {
   if (!present(format) || format === '') return undefined;
-  if (format === 'json') return { type: 'object' };
-  if (typeof format === 'object' && format !== null && !Array.isArray(format)) return format;
-  throw new InvalidArgumentError(`format must be "json" or a JSON schema object, got ${JSON.stringify(format)}`);
+  return format === 'json' ? { type: 'object' } : (format as object);
 }
 
 /**
@@ -54,8 +50,8 @@ function formatSchema(format: unknown): object | undefined {
  * (`typical_p` ≠ 1, `mirostat` ≠ 0) are refused; other unknown keys are ignored, as Ollama does.
  */
 export function ollamaParams(body: Body): GenerationParams {
+  // An object whose known keys have their types (the route schema); the ModelActor checks the ranges.
   const options = (present(body.options) ? body.options : {}) as Body;
-  if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError('options must be an object');
   if (present(options.typical_p) && options.typical_p !== 1) throw new UnsupportedParameterError('options.typical_p', 'the sampler chain has no typical sampler');
   if (present(options.mirostat) && options.mirostat !== 0) throw new UnsupportedParameterError('options.mirostat', 'the sampler chain has no mirostat sampler');
   const params: GenerationParams = {};
@@ -76,19 +72,14 @@ export function ollamaParams(body: Body): GenerationParams {
 
 /** @internal Ollama chat messages → ChatMessage[] (text, tool calls and tool results; images are refused). */
 export function ollamaMessages(body: Body): ChatMessage[] {
-  if (!Array.isArray(body.messages)) throw new InvalidArgumentError('messages must be an array');
   const pairing = new OllamaToolPairing();
-  return body.messages.map((message: unknown, index): ChatMessage => {
-    const m = message as Body | null;
-    if (typeof m !== 'object' || m === null) throw new InvalidArgumentError(`messages[${index}] must be an object`);
+  // Message objects with a role and typed fields (the route schema).
+  return (body.messages as Array<Body & { role: 'system' | 'user' | 'assistant' | 'tool' }>).map((m, index): ChatMessage => {
     if (Array.isArray(m.images) && m.images.length > 0) throw new UnsupportedParameterError(`messages[${index}].images`, 'only text models are served');
     if (m.role === 'tool') return pairing.result(m, index);
-    if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') {
-      throw new InvalidArgumentError(`messages[${index}].role must be system, user, assistant or tool, got ${JSON.stringify(m.role)}`);
-    }
     const toolCalls = m.role === 'assistant' ? pairing.calls(m, index) : undefined;
     const content = toolCalls && !present(m.content) ? '' : m.content;
-    if (typeof content !== 'string') throw new InvalidArgumentError(`messages[${index}].content must be a string`);
+    if (typeof content !== 'string') throw new InvalidArgumentError(`messages[${index}].content is required (a string) unless the message calls tools`);
     return { role: m.role, content, ...(toolCalls ? { toolCalls } : {}) };
   });
 }
@@ -98,10 +89,10 @@ export function generateInput(body: Body): { prompt: string } | { messages: Chat
   if (present(body.suffix) && body.suffix !== '') throw new UnsupportedParameterError('suffix', 'fill-in-the-middle is not implemented');
   if (present(body.template) && body.template !== '') throw new UnsupportedParameterError('template', 'the model\'s own chat template is used');
   if (Array.isArray(body.context) && body.context.length > 0) throw new UnsupportedParameterError('context', 'token contexts are not returned or taken; send the text');
-  if (typeof body.prompt !== 'string') throw new InvalidArgumentError('prompt must be a string');
-  if (body.raw === true) return { prompt: body.prompt };
+  const prompt = body.prompt as string; // required by generateSchema
+  if (body.raw === true) return { prompt };
   const messages: ChatMessage[] = [];
   if (typeof body.system === 'string' && body.system !== '') messages.push({ role: 'system', content: body.system });
-  messages.push({ role: 'user', content: body.prompt });
+  messages.push({ role: 'user', content: prompt });
   return { messages };
 }

@@ -2,10 +2,6 @@ import type { ChatMessage, ToolCall } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { Body } from './openaiCompletionRequest.js';
 
-function isObject(value: unknown): value is Body {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * @internal Ollama's tool messages → chat messages. Ollama's calls carry no id (newer versions may
  * send one): each call gets one, and a `tool` message answers the given `tool_call_id`, else the
@@ -17,13 +13,12 @@ export class OllamaToolPairing {
   /** An assistant message's `tool_calls` (`{function: {name, arguments: object}}`) as ToolCalls. */
   calls(message: Body, index: number): ToolCall[] | undefined {
     if (!Array.isArray(message.tool_calls) || message.tool_calls.length === 0) return undefined;
-    this.unanswered = message.tool_calls.map((call: unknown, j) => {
-      const fn = isObject(call) ? call.function : undefined;
-      if (!isObject(fn) || typeof fn.name !== 'string' || !(isObject(fn.arguments) || typeof fn.arguments === 'string')) {
-        throw new InvalidArgumentError(`messages[${index}].tool_calls[${j}] must be { function: { name, arguments: object } }, got ${JSON.stringify(call)}`);
-      }
-      const id = isObject(call) && typeof call.id === 'string' ? call.id : `call_${index}_${j}`;
-      return { id, name: fn.name, arguments: typeof fn.arguments === 'string' ? fn.arguments : JSON.stringify(fn.arguments) };
+    // `{id?, function: {name, arguments: object | string}}` each (the route schema).
+    const calls = message.tool_calls as Array<{ id?: string | null; function: { name: string; arguments: object | string } }>;
+    this.unanswered = calls.map((call, j) => {
+      const id = typeof call.id === 'string' ? call.id : `call_${index}_${j}`;
+      const args = call.function.arguments;
+      return { id, name: call.function.name, arguments: typeof args === 'string' ? args : JSON.stringify(args) };
     });
     return [...this.unanswered];
   }

@@ -22,45 +22,29 @@ export function openAiBody(body: unknown): Body {
   return body as Body;
 }
 
-/** @internal */
+/** @internal The request's model (a non-empty string: the route schemas require it). */
 export function modelId(body: Body): string {
-  if (typeof body.model !== 'string' || body.model.length === 0) throw new InvalidArgumentError('model must be a non-empty string');
-  return body.model;
+  return body.model as string;
 }
 
-/** Text of an OpenAI message content: a string, or an array of `{type: 'text', text}` parts. */
+/** Text of an OpenAI message content: a string, or an array of `{type: 'text', text}` parts (the route schema checks the parts). */
 function contentText(content: unknown, index: number): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((part, j) => {
-        if (typeof part === 'object' && part !== null && (part as Body).type === 'text' && typeof (part as Body).text === 'string') {
-          return (part as Body).text as string;
-        }
-        throw new InvalidArgumentError(`messages[${index}].content[${j}] must be a text part; only text is supported`);
-      })
-      .join('');
-  }
-  throw new InvalidArgumentError(`messages[${index}].content must be a string or an array of text parts`);
+  if (Array.isArray(content)) return content.map((part) => (part as { text: string }).text).join('');
+  // Absent or null: only an assistant message that calls tools may have no content.
+  throw new InvalidArgumentError(`messages[${index}].content must be a string or an array of text parts, got ${JSON.stringify(content) ?? 'nothing'}`);
 }
 
-/** @internal */
+/** @internal The chat messages of a body whose shape chatCompletionsSchema checked (roles, contents, tool calls). */
 export function chatMessages(body: Body): ChatMessage[] {
-  if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    throw new InvalidArgumentError('messages must be a non-empty array');
-  }
-  return body.messages.map((message: unknown, index): ChatMessage => {
-    const m = message as Body;
-    const role = m?.role === 'developer' ? 'system' : m?.role;
+  return (body.messages as Body[]).map((m, index): ChatMessage => {
+    const role = (m.role === 'developer' ? 'system' : m.role) as 'system' | 'user' | 'assistant' | 'tool';
     if (role === 'tool') return toolMessage(m, index, contentText(m.content, index));
     if (role === 'assistant') {
-      const toolCalls = assistantToolCalls(m, index);
+      const toolCalls = assistantToolCalls(m);
       // An assistant message that only calls tools has content null.
       const content = toolCalls && (m.content === null || m.content === undefined) ? '' : contentText(m.content, index);
       return { role, content, ...(toolCalls ? { toolCalls } : {}) };
-    }
-    if (role !== 'system' && role !== 'user') {
-      throw new InvalidArgumentError(`messages[${index}].role must be system, developer, user, assistant or tool, got ${JSON.stringify(m?.role)}`);
     }
     return { role, content: contentText(m.content, index) };
   });
@@ -87,8 +71,6 @@ function generationParams(body: Body): GenerationParams {
       params.jsonSchema = schema;
     } else if (format.type === 'json_object') {
       params.jsonSchema = { type: 'object' };
-    } else if (format.type !== 'text') {
-      throw new InvalidArgumentError(`response_format.type must be text, json_object or json_schema, got ${JSON.stringify(format.type)}`);
     }
   }
   return params;
@@ -100,17 +82,13 @@ function generationParams(body: Body): GenerationParams {
  */
 async function requestAdapters(context: ServerContext, body: Body): Promise<Pick<GenerateRequest, 'adapters'>> {
   if (body.adapters === undefined || body.adapters === null) return {};
-  if (!Array.isArray(body.adapters)) throw new InvalidArgumentError('adapters must be an array of { path, scale? }');
+  // An array of { path, scale? } (the route schema checks it); the paths are confined here.
   return {
     adapters: await Promise.all(
-      body.adapters.map(async (adapter: unknown, index) => {
-        const spec = adapter as Body | null;
-        if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`adapters[${index}] must be { path, scale? }`);
-        return {
-          path: await confinedPath(context.adapterDirs, spec.path, 'adapter'),
-          ...(spec.scale === undefined ? {} : { scale: spec.scale as number }),
-        };
-      }),
+      (body.adapters as Array<{ path: string; scale?: number }>).map(async (spec) => ({
+        path: await confinedPath(context.adapterDirs, spec.path, 'adapter'),
+        ...(spec.scale === undefined ? {} : { scale: spec.scale }),
+      })),
     ),
   };
 }
@@ -186,9 +164,7 @@ function sessionInput(messages: ChatMessage[]): Pick<InferenceRequest, 'message'
   return { message: last.content };
 }
 
-/** @internal */
+/** @internal The legacy completions' prompt: a string, or an array of one string (completionsSchema). */
 export function textPrompt(body: Body): string {
-  const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
-  if (typeof prompt !== 'string') throw new InvalidArgumentError('prompt must be a string (or an array of one string)');
-  return prompt;
+  return (Array.isArray(body.prompt) ? body.prompt[0] : body.prompt) as string;
 }

@@ -14,14 +14,10 @@ function present(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
-/** An OpenAI penalty: a number in −2..2 (OpenAI's range), 0 when absent. */
+/** An OpenAI penalty: a number in −2..2 (OpenAI's range, which the route schema checks), 0 when absent. */
 function penalty(body: Body, name: 'frequency_penalty' | 'presence_penalty'): number {
   const value = body[name];
-  if (!present(value)) return 0;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < -2 || value > 2) {
-    throw new InvalidArgumentError(`${name} must be a number from -2 to 2, got ${JSON.stringify(value)}`);
-  }
-  return value;
+  return present(value) ? (value as number) : 0;
 }
 
 /**
@@ -37,65 +33,29 @@ export function openAiPenalties(body: Body, maxTokens: unknown): RepeatPenaltyPa
   return { penalty: 1, lastTokens: window, frequencyPenalty, presencePenalty };
 }
 
-/** OpenAI's `logit_bias` range: −100 effectively bans a token, +100 effectively forces it. */
-const MAX_LOGIT_BIAS = 100;
-
-/** Most alternatives per token: chat's `top_logprobs`, and the legacy completions' `logprobs: k`. */
-const MAX_TOP_LOGPROBS = { top_logprobs: 20, logprobs: 5 } as const;
-
 /**
- * @internal `logit_bias` (an object of token-id strings → −100..100) → the model's `logitBias`;
- * `undefined` when absent or empty. The model checks that the ids are inside its vocabulary.
+ * @internal `logit_bias` (an object of token-id strings → −100..100, as the route schema checks) →
+ * the model's `logitBias`; `undefined` when absent or empty. The model checks that the ids are
+ * inside its vocabulary.
  */
 export function openAiLogitBias(body: Body): Record<number, number> | undefined {
-  const bias = body.logit_bias;
-  if (!present(bias)) return undefined;
-  if (typeof bias !== 'object' || Array.isArray(bias)) {
-    throw new InvalidArgumentError(`logit_bias must be an object of token id → bias, got ${JSON.stringify(bias)}`);
-  }
-  const entries = Object.entries(bias as object);
-  for (const [token, value] of entries) {
-    if (!/^(0|[1-9]\d{0,9})$/.test(token)) throw new InvalidArgumentError(`logit_bias keys must be token ids (integers ≥ 0), got ${JSON.stringify(token)}`);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < -MAX_LOGIT_BIAS || value > MAX_LOGIT_BIAS) {
-      throw new InvalidArgumentError(`logit_bias[${JSON.stringify(token)}] must be a number from -${MAX_LOGIT_BIAS} to ${MAX_LOGIT_BIAS}, got ${JSON.stringify(value)}`);
-    }
-  }
-  return entries.length === 0 ? undefined : Object.fromEntries(entries.map(([token, value]) => [Number(token), value as number]));
+  if (!present(body.logit_bias)) return undefined;
+  const entries = Object.entries(body.logit_bias as Record<string, number>);
+  return entries.length === 0 ? undefined : Object.fromEntries(entries.map(([token, value]) => [Number(token), value]));
 }
 
 /**
- * @internal Checks what the completion routes take beyond sampling: `n` must be 1..{@link MAX_CHOICES};
- * `user` is accepted and ignored (an end-user id for abuse tracking). Chat takes `logprobs: boolean` and
- * `top_logprobs` 0..20 (above 0 only with `logprobs: true`, as OpenAI); the legacy completions route
- * takes `logprobs: k` (0..5 alternatives). Returns `n`, whether logprobs were asked for and how many alternatives.
+ * @internal What the completion routes take beyond sampling, once the route schema checked the
+ * shapes and ranges (`n` 1..{@link MAX_CHOICES}; `logprobs` a boolean, or the legacy completions'
+ * k, 0..5 alternatives; `top_logprobs` 0..20; `user` a string, accepted and ignored): `top_logprobs`
+ * above 0 needs `logprobs: true`, as OpenAI. Returns `n`, whether logprobs were asked for and how
+ * many alternatives.
  */
 export function checkUnsupported(body: Body): { logprobs: boolean; topLogprobs: number; n: number } {
-  if (present(body.user) && typeof body.user !== 'string') throw new InvalidArgumentError('user must be a string');
-  const n = present(body.n) ? body.n : 1;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHOICES) {
-    throw new InvalidArgumentError(`n must be an integer from 1 to ${MAX_CHOICES}, got ${JSON.stringify(n)}`);
-  }
+  const n = present(body.n) ? (body.n as number) : 1;
   const logprobs = body.logprobs;
-  let top = body.top_logprobs;
-  let asked = false;
-  let topField: keyof typeof MAX_TOP_LOGPROBS = 'top_logprobs';
-  if (present(logprobs)) {
-    if (typeof logprobs === 'boolean') asked = logprobs;
-    else if (typeof logprobs === 'number' && Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= MAX_TOP_LOGPROBS.logprobs) {
-      asked = true;
-      top = logprobs;
-      topField = 'logprobs';
-    } else {
-      throw new InvalidArgumentError(
-        `logprobs must be a boolean (or, for /v1/completions, an integer 0..${MAX_TOP_LOGPROBS.logprobs}), got ${JSON.stringify(logprobs)}`,
-      );
-    }
-  }
-  if (!present(top)) return { logprobs: asked, topLogprobs: 0, n };
-  const max = MAX_TOP_LOGPROBS[topField];
-  if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > max) {
-    throw new InvalidArgumentError(`${topField} must be an integer from 0 to ${max}, got ${JSON.stringify(top)}`);
-  }
+  const asked = logprobs === true || typeof logprobs === 'number';
+  const top = typeof logprobs === 'number' ? logprobs : present(body.top_logprobs) ? (body.top_logprobs as number) : 0;
   if (top > 0 && !asked) throw new InvalidArgumentError(`top_logprobs ${top} needs logprobs: true`);
   return { logprobs: asked, topLogprobs: top, n };
 }

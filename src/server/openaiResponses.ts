@@ -8,6 +8,7 @@ import { inputMessages } from './openaiResponsesInput.js';
 import { finishStatus, replyOutput, ResponseIds, type ResponseObject, responseObject, responsesUsage } from './openaiResponsesObject.js';
 import { type ResponsesRequest, responsesRequest } from './openaiResponsesRequest.js';
 import { RESPONSES_COLLECTION, ResponseStore, type StoredResponse } from './openaiResponsesStore.js';
+import { createResponseSchema, deleteResponseSchema, getResponseSchema } from './schemas/openaiResponses.js';
 import { streamResponse } from './openaiResponsesStream.js';
 import type { ServerContext } from './ServerContext.js';
 
@@ -100,12 +101,12 @@ function refuseQuery(request: FastifyRequest): void {
  */
 export function openaiResponsesRoutes(app: FastifyInstance, context: ServerContext): void {
   const store = new ResponseStore(context.store);
-  app.post('/v1/responses', (request, reply) => createResponse(context, store, request, reply));
-  app.get<{ Params: { id: string } }>('/v1/responses/:id', async (request) => {
+  app.post('/v1/responses', { schema: createResponseSchema }, (request, reply) => createResponse(context, store, request, reply));
+  app.get<{ Params: { id: string } }>('/v1/responses/:id', { schema: getResponseSchema }, async (request) => {
     refuseQuery(request);
     return (await store.get(request.params.id, { signal: clientSignal(request) })).response;
   });
-  app.delete<{ Params: { id: string } }>('/v1/responses/:id', async (request) => {
+  app.delete<{ Params: { id: string } }>('/v1/responses/:id', { schema: deleteResponseSchema }, async (request) => {
     refuseQuery(request);
     const { id } = request.params;
     if (!(await store.delete(id, { signal: clientSignal(request) }))) throw new EntityNotFoundError(RESPONSES_COLLECTION, id);

@@ -15,7 +15,6 @@ export type InputItem =
   | { kind: 'function_call_output'; callId: string; output: string }
   | { kind: 'reference'; id: string };
 
-const isObject = (value: unknown): value is Body => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function stringField(item: Body, field: string, where: string): string {
   const value = item[field];
@@ -26,11 +25,11 @@ function stringField(item: Body, field: string, where: string): string {
 /** Text of a content: a string, or `input_text` / `output_text` parts; any other part is refused by name. */
 function contentText(content: unknown, where: string): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) throw new InvalidArgumentError(`${where} must be a string or an array of content parts`);
+  // Absent: a message needs its content. Its parts are objects with a type (createResponseSchema).
+  if (!Array.isArray(content)) throw new InvalidArgumentError(`${where} is required: a string or an array of content parts`);
   return content
-    .map((part: unknown, index) => {
+    .map((part: Body, index) => {
       const at = `${where}[${index}]`;
-      if (!isObject(part)) throw new InvalidArgumentError(`${at} must be a content part object`);
       if (part.type === 'input_text' || part.type === 'output_text') return stringField(part, 'text', at);
       throw new UnsupportedParameterError(at, `${JSON.stringify(part.type)} parts are not supported; only input_text and output_text are`);
     })
@@ -40,12 +39,12 @@ function contentText(content: unknown, where: string): string {
 const ROLES: Readonly<Record<string, 'system' | 'user' | 'assistant'>> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
 
 /** One input item (`where` is `input[i]`). */
-function inputItem(raw: unknown, where: string): InputItem {
-  if (!isObject(raw)) throw new InvalidArgumentError(`${where} must be an input item object`);
+function inputItem(raw: Body, where: string): InputItem {
   const type = raw.type ?? 'message';
   if (type === 'message') {
     const role = typeof raw.role === 'string' && Object.hasOwn(ROLES, raw.role) ? ROLES[raw.role]! : undefined;
-    if (!role) throw new InvalidArgumentError(`${where}.role must be user, system, developer or assistant, got ${JSON.stringify(raw.role)}`);
+    // A present role is one of these (createResponseSchema); a message item must have one.
+    if (!role) throw new InvalidArgumentError(`${where}.role is required: user, system, developer or assistant`);
     return { kind: 'message', role, text: contentText(raw.content, `${where}.content`) };
   }
   if (type === 'function_call') {
@@ -58,11 +57,10 @@ function inputItem(raw: unknown, where: string): InputItem {
   throw new UnsupportedParameterError(where, `${JSON.stringify(type)} items are not supported; only message, function_call, function_call_output and item_reference are`);
 }
 
-/** @internal A request's `input`: a string (one user message) or an array of items. */
+/** @internal A request's `input`: a string (one user message) or an array of item objects (createResponseSchema). */
 export function inputItems(input: unknown): InputItem[] {
   if (typeof input === 'string') return [{ kind: 'message', role: 'user', text: input }];
-  if (!Array.isArray(input)) throw new InvalidArgumentError('input must be a string or an array of input items');
-  return input.map((item: unknown, index) => inputItem(item, `input[${index}]`));
+  return (input as Body[]).map((item, index) => inputItem(item, `input[${index}]`));
 }
 
 /** The input item an output item stands for when a later request names it. */

@@ -72,43 +72,23 @@ function refuseOtherValues(body: Body): void {
   }
 }
 
-function optionalString(body: Body, field: string): string | undefined {
+/** An optional field, its type checked by createResponseSchema; null reads as absent. */
+function optional<T extends string | boolean | number>(body: Body, field: string): T | undefined {
   const value = body[field];
-  if (!present(value)) return undefined;
-  if (typeof value !== 'string') throw new InvalidArgumentError(`${field} must be a string, got ${json(value)}`);
-  return value;
-}
-
-function optionalBoolean(body: Body, field: string): boolean | undefined {
-  const value = body[field];
-  if (!present(value)) return undefined;
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(`${field} must be a boolean, got ${json(value)}`);
-  return value;
-}
-
-function optionalNumber(body: Body, field: string): number | undefined {
-  const value = body[field];
-  if (!present(value)) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidArgumentError(`${field} must be a number, got ${json(value)}`);
-  return value;
+  return present(value) ? (value as T) : undefined;
 }
 
 /** `text: {format, verbosity}` → the model's `jsonSchema`, and the `text` the response echoes. */
 function textFormat(body: Body): { jsonSchema?: object; echo: ResponseEcho['text'] } {
-  if (!present(body.text)) return { echo: { format: { type: 'text' }, verbosity: 'medium' } };
-  if (!isObject(body.text)) throw new InvalidArgumentError(`text must be an object, got ${json(body.text)}`);
+  if (!isObject(body.text)) return { echo: { format: { type: 'text' }, verbosity: 'medium' } };
   const { format, verbosity } = body.text;
   for (const key of Object.keys(body.text)) if (key !== 'format' && key !== 'verbosity') throw new UnsupportedParameterError(`text.${key}`, 'not a text option this server knows');
   if (present(verbosity) && verbosity !== 'medium') throw new UnsupportedParameterError('text.verbosity', `${json(verbosity)}: only medium (the model is not steered by it)`);
-  if (!present(format)) return { echo: { format: { type: 'text' }, verbosity: 'medium' } };
-  if (!isObject(format)) throw new InvalidArgumentError(`text.format must be an object, got ${json(format)}`);
-  if (format.type === 'text') return { echo: { format: { type: 'text' }, verbosity: 'medium' } };
+  // The format's type, name pattern and schema type are createResponseSchema's; json_schema needs both.
+  if (!isObject(format) || format.type === 'text') return { echo: { format: { type: 'text' }, verbosity: 'medium' } };
   if (format.type === 'json_object') return { jsonSchema: { type: 'object' }, echo: { format: { type: 'json_object' }, verbosity: 'medium' } };
-  if (format.type !== 'json_schema') throw new InvalidArgumentError(`text.format.type must be text, json_object or json_schema, got ${json(format.type)}`);
-  if (!isObject(format.schema)) throw new InvalidArgumentError('text.format.schema must be a JSON schema object');
-  if (typeof format.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(format.name)) {
-    throw new InvalidArgumentError(`text.format.name must be 1-64 characters of a-z, A-Z, 0-9, _ and -, got ${json(format.name)}`);
-  }
+  if (!isObject(format.schema)) throw new InvalidArgumentError('text.format.schema is required with json_schema: a JSON schema object');
+  if (typeof format.name !== 'string') throw new InvalidArgumentError('text.format.name is required with json_schema: 1-64 characters of a-z, A-Z, 0-9, _ and -');
   const echo = {
     type: 'json_schema',
     name: format.name,
@@ -123,15 +103,12 @@ function textFormat(body: Body): { jsonSchema?: object; echo: ResponseEcho['text
 /** `tools`: function tools only; any other kind (web_search, file_search, mcp, ...) is refused by name. */
 function functionTools(body: Body): { tools: ToolDefinition[]; echo: unknown[] } {
   if (!present(body.tools)) return { tools: [], echo: [] };
-  if (!Array.isArray(body.tools)) throw new InvalidArgumentError(`tools must be an array, got ${json(body.tools)}`);
   const tools: ToolDefinition[] = [];
-  const echo = body.tools.map((tool: unknown, index) => {
+  // Tool objects, their fields' types checked by createResponseSchema; a function tool needs its name.
+  const echo = (body.tools as Body[]).map((tool, index) => {
     const where = `tools[${index}]`;
-    if (!isObject(tool)) throw new InvalidArgumentError(`${where} must be a tool object`);
     if (tool.type !== 'function') throw new UnsupportedParameterError(where, `${json(tool.type)} tools are not supported; only function tools are`);
-    if (typeof tool.name !== 'string') throw new InvalidArgumentError(`${where}.name must be a string`);
-    if (present(tool.description) && typeof tool.description !== 'string') throw new InvalidArgumentError(`${where}.description must be a string`);
-    if (present(tool.parameters) && !isObject(tool.parameters)) throw new InvalidArgumentError(`${where}.parameters must be a JSON schema object`);
+    if (typeof tool.name !== 'string') throw new InvalidArgumentError(`${where}.name is required: a function tool is named`);
     tools.push({
       name: tool.name,
       ...(typeof tool.description === 'string' ? { description: tool.description } : {}),
@@ -145,13 +122,13 @@ function functionTools(body: Body): { tools: ToolDefinition[]; echo: unknown[] }
 
 /** `tool_choice`: `auto`, `none`, `required` or `{type: 'function', name}` naming one of the tools. */
 function toolChoice(body: Body, tools: readonly ToolDefinition[]): ToolChoice | undefined {
-  const choice = body.tool_choice;
+  // auto, none, required or an object {type, name?} (createResponseSchema).
+  const choice = body.tool_choice as 'auto' | 'none' | 'required' | Body | null | undefined;
   if (!present(choice)) return undefined;
-  if (choice === 'auto' || choice === 'none' || choice === 'required') {
+  if (typeof choice === 'string') {
     if (choice === 'required' && tools.length === 0) throw new InvalidArgumentError('tool_choice "required" needs tools');
     return choice;
   }
-  if (!isObject(choice)) throw new InvalidArgumentError(`tool_choice must be auto, none, required or {type: "function", name}, got ${json(choice)}`);
   if (choice.type !== 'function') throw new UnsupportedParameterError('tool_choice', `${json(choice.type)}: only function tools can be chosen`);
   if (typeof choice.name !== 'string' || !tools.some((tool) => tool.name === choice.name)) {
     throw new InvalidArgumentError(`tool_choice names ${json(choice.name)}, which is not one of the tools`);
@@ -159,30 +136,19 @@ function toolChoice(body: Body, tools: readonly ToolDefinition[]): ToolChoice | 
   return { name: choice.name };
 }
 
-/** `metadata`: at most 16 string values, keys up to 64 characters, values up to 512 (OpenAI's limits). */
+/** `metadata`: at most 16 string values, keys up to 64 characters, values up to 512 (OpenAI's limits, createResponseSchema's). */
 function metadata(body: Body): Record<string, string> {
-  if (!present(body.metadata)) return {};
-  if (!isObject(body.metadata)) throw new InvalidArgumentError(`metadata must be an object of strings, got ${json(body.metadata)}`);
-  const entries = Object.entries(body.metadata);
-  if (entries.length > 16) throw new InvalidArgumentError(`metadata may have at most 16 keys, got ${entries.length}`);
-  for (const [key, value] of entries) {
-    if (key.length > 64) throw new InvalidArgumentError(`metadata key ${json(key.slice(0, 70))}… is longer than 64 characters`);
-    if (typeof value !== 'string' || value.length > 512) throw new InvalidArgumentError(`metadata.${key} must be a string of at most 512 characters`);
-  }
-  return body.metadata as Record<string, string>;
+  return isObject(body.metadata) ? (body.metadata as Record<string, string>) : {};
 }
 
 /** Sampling fields → GenerationParams (the ModelActor checks the values' ranges and the schema). */
 function generationParams(body: Body, jsonSchema: object | undefined): GenerationParams {
   const params: GenerationParams = {};
-  const maxTokens = optionalNumber(body, 'max_output_tokens');
-  if (maxTokens !== undefined) {
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError(`max_output_tokens must be a positive integer, got ${maxTokens}`);
-    params.maxTokens = maxTokens;
-  }
-  const temperature = optionalNumber(body, 'temperature');
+  const maxTokens = optional<number>(body, 'max_output_tokens');
+  if (maxTokens !== undefined) params.maxTokens = maxTokens;
+  const temperature = optional<number>(body, 'temperature');
   if (temperature !== undefined) params.temperature = temperature;
-  const topP = optionalNumber(body, 'top_p');
+  const topP = optional<number>(body, 'top_p');
   if (topP !== undefined) params.topP = topP;
   if (jsonSchema) params.jsonSchema = jsonSchema;
   return params;
@@ -194,23 +160,21 @@ function generationParams(body: Body, jsonSchema: object | undefined): Generatio
  * `UNSUPPORTED_PARAMETER` naming it; malformed values with `INVALID_ARGUMENT` naming the value.
  */
 export function responsesRequest(raw: unknown): ResponsesRequest {
-  if (!isObject(raw)) throw new InvalidArgumentError('the request body must be a JSON object');
-  const body = raw;
+  // Its shape is createResponseSchema's (model, input and every field's type); refusals and what depends on several fields are here.
+  const body = raw as Body & { model: string };
   refuseOtherValues(body);
-  if (typeof body.model !== 'string' || body.model.length === 0) throw new InvalidArgumentError('model must be a non-empty string');
-  if (!present(body.input)) throw new InvalidArgumentError('input is required: a string or an array of input items');
   const input = inputItems(body.input);
   const text = textFormat(body);
   const { tools, echo: toolsEcho } = functionTools(body);
   const choice = toolChoice(body, tools);
-  const instructions = optionalString(body, 'instructions');
-  const parallelToolCalls = optionalBoolean(body, 'parallel_tool_calls');
-  const user = optionalString(body, 'user');
-  const safetyIdentifier = optionalString(body, 'safety_identifier');
-  const previousResponseId = optionalString(body, 'previous_response_id');
+  const instructions = optional<string>(body, 'instructions');
+  const parallelToolCalls = optional<boolean>(body, 'parallel_tool_calls');
+  const user = optional<string>(body, 'user');
+  const safetyIdentifier = optional<string>(body, 'safety_identifier');
+  const previousResponseId = optional<string>(body, 'previous_response_id');
   const params = generationParams(body, text.jsonSchema);
-  const store = optionalBoolean(body, 'store') ?? true;
-  const cacheKey = optionalString(body, 'prompt_cache_key');
+  const store = optional<boolean>(body, 'store') ?? true;
+  const cacheKey = optional<string>(body, 'prompt_cache_key');
   return {
     model: body.model,
     input,
@@ -220,7 +184,7 @@ export function responsesRequest(raw: unknown): ResponsesRequest {
     tools,
     toolChoice: choice,
     parallelToolCalls,
-    stream: optionalBoolean(body, 'stream') ?? false,
+    stream: optional<boolean>(body, 'stream') ?? false,
     store,
     cacheKey,
     fairnessKey: safetyIdentifier ?? user,

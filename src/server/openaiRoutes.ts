@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { ModelMessage } from '../actors/ModelActor/types.js';
-import { InvalidArgumentError } from '../messaging/errors.js';
 import { clientSignal } from './clientSignal.js';
 import { UnsupportedDimensionsError } from './embeddingErrors.js';
 import { modelId, openAiBody } from './openaiCompletionRequest.js';
 import { complete } from './openaiCompletions.js';
 import { openaiResponsesRoutes } from './openaiResponses.js';
+import { chatCompletionsSchema, completionsSchema, embeddingsSchema, modelSchema, modelsSchema } from './schemas/openai.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** The OpenAI model object of a published model. */
@@ -25,28 +25,20 @@ function float32Base64(embedding: readonly number[]): string {
 
 /** @internal The OpenAI-compatible routes. */
 export function openaiRoutes(app: FastifyInstance, context: ServerContext): void {
-  app.post('/v1/chat/completions', (request, reply) => complete(context, request, reply, 'chat'));
-  app.post('/v1/completions', (request, reply) => complete(context, request, reply, 'text'));
+  app.post('/v1/chat/completions', { schema: chatCompletionsSchema }, (request, reply) => complete(context, request, reply, 'chat'));
+  app.post('/v1/completions', { schema: completionsSchema }, (request, reply) => complete(context, request, reply, 'text'));
   openaiResponsesRoutes(app, context);
 
-  app.post('/v1/embeddings', async (request, reply) => {
+  app.post('/v1/embeddings', { schema: embeddingsSchema }, async (request, reply) => {
     const body = openAiBody(request.body);
     const signal = clientSignal(request);
     await context.models.getModel(modelId(body), { signal });
     const model = await context.models.ref(modelId(body), { signal });
-    const input = body.input;
-    if (typeof input !== 'string' && !(Array.isArray(input) && input.every((i) => typeof i === 'string'))) {
-      throw new InvalidArgumentError('input must be a string or an array of strings');
-    }
+    // Shapes checked by embeddingsSchema: input a string or strings, encoding_format, dimensions a positive integer.
+    const input = body.input as string | string[];
     const format = body.encoding_format ?? 'float';
-    if (format !== 'float' && format !== 'base64') {
-      throw new InvalidArgumentError(`encoding_format must be float or base64, got ${JSON.stringify(format)}`);
-    }
-    const dimensions = body.dimensions ?? undefined;
+    const dimensions = (body.dimensions ?? undefined) as number | undefined;
     if (dimensions !== undefined) {
-      if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1) {
-        throw new InvalidArgumentError(`dimensions must be a positive integer, got ${JSON.stringify(dimensions)}`);
-      }
       const { embeddingSize } = await model.ask(ModelMessage.Info, null, { timeout: 120_000, signal });
       if (dimensions !== embeddingSize) throw new UnsupportedDimensionsError(dimensions, embeddingSize);
     }
@@ -63,7 +55,7 @@ export function openaiRoutes(app: FastifyInstance, context: ServerContext): void
     });
   });
 
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', { schema: modelsSchema }, async () => {
     const models = await context.models.listModels();
     return {
       object: 'list',
@@ -71,7 +63,7 @@ export function openaiRoutes(app: FastifyInstance, context: ServerContext): void
     };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/models/:id', { schema: modelSchema }, async (request) => {
     const model = await context.models.getModel(request.params.id, { signal: clientSignal(request) });
     return openAiModel(model.id);
   });

@@ -22,25 +22,19 @@ export function openAiTools(body: Body): Pick<GenerateRequest, 'tools' | 'toolCh
   if (present(body.functions) || present(body.function_call)) {
     throw new UnsupportedParameterError(present(body.functions) ? 'functions' : 'function_call', 'the legacy function fields are not supported; send tools and tool_choice');
   }
+  // Shapes checked by the route schema (tools an array of tool objects, parallel_tool_calls a boolean).
   const result: Pick<GenerateRequest, 'tools' | 'toolChoice' | 'parallelToolCalls'> = {};
-  if (present(body.tools)) {
-    if (!Array.isArray(body.tools)) throw new InvalidArgumentError(`tools must be an array, got ${JSON.stringify(body.tools)}`);
-    result.tools = body.tools.map(toolDefinition);
-  }
+  if (present(body.tools)) result.tools = (body.tools as Body[]).map(toolDefinition);
   if (present(body.tool_choice)) result.toolChoice = toolChoice(body.tool_choice);
-  if (present(body.parallel_tool_calls)) {
-    if (typeof body.parallel_tool_calls !== 'boolean') throw new InvalidArgumentError(`parallel_tool_calls must be a boolean, got ${JSON.stringify(body.parallel_tool_calls)}`);
-    result.parallelToolCalls = body.parallel_tool_calls;
-  }
+  if (present(body.parallel_tool_calls)) result.parallelToolCalls = body.parallel_tool_calls as boolean;
   if (result.toolChoice !== undefined && result.toolChoice !== 'none' && result.tools === undefined) {
     throw new InvalidArgumentError(`tool_choice ${JSON.stringify(body.tool_choice)} needs tools`);
   }
   return result;
 }
 
-function toolDefinition(tool: unknown, index: number): ToolDefinition {
+function toolDefinition(tool: Body, index: number): ToolDefinition {
   const where = `tools[${index}]`;
-  if (!isObject(tool)) throw new InvalidArgumentError(`${where} must be { type: 'function', function: { name, description?, parameters? } }`);
   if (tool.type !== 'function') throw new UnsupportedParameterError(`${where}.type`, `${JSON.stringify(tool.type)} tools are not supported; only function tools are`);
   const fn = tool.function;
   if (!isObject(fn)) throw new InvalidArgumentError(`${where}.function must be { name, description?, parameters? }`);
@@ -62,17 +56,11 @@ function toolChoice(choice: unknown): ToolChoice {
 }
 
 /** @internal An assistant message's `tool_calls` → {@link ToolCall}s (`content` may then be null). */
-export function assistantToolCalls(message: Body, index: number): ToolCall[] | undefined {
+export function assistantToolCalls(message: Body): ToolCall[] | undefined {
   if (!present(message.tool_calls)) return undefined;
-  if (!Array.isArray(message.tool_calls)) throw new InvalidArgumentError(`messages[${index}].tool_calls must be an array`);
-  return message.tool_calls.map((call: unknown, j) => {
-    const where = `messages[${index}].tool_calls[${j}]`;
-    const fn = isObject(call) ? call.function : undefined;
-    if (!isObject(call) || typeof call.id !== 'string' || !isObject(fn) || typeof fn.name !== 'string' || typeof fn.arguments !== 'string') {
-      throw new InvalidArgumentError(`${where} must be { id, type: 'function', function: { name, arguments } }, got ${JSON.stringify(call)}`);
-    }
-    return { id: call.id, name: fn.name, arguments: fn.arguments };
-  });
+  // `{id, type: 'function', function: {name, arguments}}` each (chatCompletionsSchema).
+  const calls = message.tool_calls as Array<{ id: string; function: { name: string; arguments: string } }>;
+  return calls.map((call) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments }));
 }
 
 /** @internal A `role: 'tool'` message → a tool message of the model's history. */

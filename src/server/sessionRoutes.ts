@@ -4,10 +4,10 @@ import { type InferenceRequest, SessionMessage } from '../actors/SessionActor/ty
 import { EntityNotFoundError } from '../entities/entityErrors.js';
 import { EntityCollection } from '../entities/types.js';
 import { parseAddress } from '../messaging/address.js';
-import { InvalidArgumentError } from '../messaging/errors.js';
-import { asObject } from './asObject.js';
+import { asObject, type Body } from './asObject.js';
 import { clientSignal } from './clientSignal.js';
 import { pipeEvents } from './pipeEvents.js';
+import { sessionSchemas } from './schemas/native.js';
 import type { ServerContext } from './ServerContext.js';
 
 /**
@@ -18,11 +18,10 @@ import type { ServerContext } from './ServerContext.js';
 export function sessionRoutes(app: FastifyInstance, context: ServerContext): void {
   const { router, sessions } = context;
 
-  app.get('/sessions', async (request) => sessions.listReport({ signal: clientSignal(request) }));
+  app.get('/sessions', { schema: sessionSchemas.list }, async (request) => sessions.listReport({ signal: clientSignal(request) }));
 
-  app.post('/sessions', async (request, reply) => {
-    const body = asObject(request.body);
-    if (typeof body.model !== 'string') throw new InvalidArgumentError('model must be a string');
+  app.post('/sessions', { schema: sessionSchemas.create }, async (request, reply) => {
+    const body = asObject(request.body) as Body & { model: string }; // model, id, systemPrompt and params typed by the schema
     const created = await sessions.create({
       model: body.model,
       ...(typeof body.id === 'string' ? { id: body.id } : {}),
@@ -32,15 +31,15 @@ export function sessionRoutes(app: FastifyInstance, context: ServerContext): voi
     return reply.status(201).send(await sessions.get(created));
   });
 
-  app.get<{ Params: { id: string } }>('/sessions/:id', async (request) => sessions.get(request.params.id, { signal: clientSignal(request) }));
+  app.get<{ Params: { id: string } }>('/sessions/:id', { schema: sessionSchemas.get }, async (request) => sessions.get(request.params.id, { signal: clientSignal(request) }));
 
-  app.delete<{ Params: { id: string } }>('/sessions/:id', async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/sessions/:id', { schema: sessionSchemas.delete }, async (request, reply) => {
     const id = parseAddress(request.params.id);
     if (!(await sessions.delete(id, { signal: clientSignal(request) }))) throw new EntityNotFoundError(EntityCollection.Sessions, id);
     return reply.status(204).send();
   });
 
-  app.post<{ Params: { id: string } }>('/sessions/:id/messages', async (request, reply) => {
+  app.post<{ Params: { id: string } }>('/sessions/:id/messages', { schema: sessionSchemas.message }, async (request, reply) => {
     const body = asObject(request.body);
     const signal = clientSignal(request);
     const session = router.ref(await sessions.load(request.params.id, { signal }), sessionProtocol);
@@ -57,7 +56,7 @@ export function sessionRoutes(app: FastifyInstance, context: ServerContext): voi
     return pipeEvents(context, request, reply, (signal) => session.stream(SessionMessage.Inference, inference, { signal }));
   });
 
-  app.post<{ Params: { id: string } }>('/sessions/:id/cancel', async (request) => {
+  app.post<{ Params: { id: string } }>('/sessions/:id/cancel', { schema: sessionSchemas.cancel }, async (request) => {
     const session = router.ref(await sessions.load(request.params.id), sessionProtocol);
     return session.ask(SessionMessage.Cancel, null);
   });

@@ -275,7 +275,7 @@ describe.each(['native', 'node-llama-cpp'] as const)('logit_bias and top_logprob
       expect(error.message).toContain(text);
     }
     const legacy = await apiError(c.completions.create({ model: 'tiny', prompt: 'x', max_tokens: 2, logprobs: 6 }));
-    expect(legacy.message).toContain('an integer 0..5), got 6');
+    expect(legacy.message).toContain('logprobs must be an integer from 0 to 5, got 6');
   }, 120_000);
 });
 

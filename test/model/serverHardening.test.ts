@@ -240,7 +240,7 @@ describe('overload and errors before the first byte', () => {
     }
     await reader?.cancel();
     const badParam = await post(`${url}/v1/chat/completions`, { model: 'tiny', messages: [{ role: 'user', content: 'x' }], stream: true, temperature: -3 });
-    expect([badParam.status, (await errorOf(badParam)).code]).toEqual([400, 'INVALID_PARAMETER']);
+    expect([badParam.status, (await errorOf(badParam)).code]).toEqual([400, 'INVALID_ARGUMENT']);
     const unknown = await post(`${url}/actors/nobody/stream`, { type: 'generate', payload: {} });
     expect([unknown.status, (await errorOf(unknown)).code]).toEqual([404, 'ACTOR_NOT_FOUND']);
   });

@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { rowLogprobs, tokenLogprob } from '../../src/actors/ModelActor/native/nativeLogprobs.js';
 import { packLogitBias } from '../../src/actors/ModelActor/native/nativeSampler.js';
@@ -5,6 +6,16 @@ import { MIN_LOGPROB, nodeLlamaTopLogprobs, topLogprobTexts } from '../../src/ac
 import { InvalidArgumentError } from '../../src/index.js';
 import { openAiLogprobs } from '../../src/server/openaiChoices.js';
 import { checkUnsupported, LogprobEntries, openAiLogitBias } from '../../src/server/openaiParams.js';
+import { chatCompletionsSchema } from '../../src/server/schemas/openai.js';
+import { AJV_OPTIONS, RequestValidationError, schemaErrorFormatter } from '../../src/server/schemas/validation.js';
+
+const validateChat = new Ajv(AJV_OPTIONS.customOptions).compile(chatCompletionsSchema.body as object);
+/** What the chat route's schema says of a body with these fields: the error's message and param, or undefined when it passes. */
+function chatBodyError(fields: object): { message: string; param: string } | undefined {
+  if (validateChat({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], ...fields })) return undefined;
+  const error = schemaErrorFormatter(validateChat.errors ?? [], 'body') as RequestValidationError;
+  return { message: error.message, param: error.param };
+}
 
 /**
  * The pure parts of `logit_bias` and `top_logprobs`: the native engine's log-softmax and bias
@@ -87,17 +98,17 @@ describe('OpenAI logit_bias', () => {
     expect(openAiLogitBias({})).toBeUndefined();
   });
 
+  // Shapes and ranges are the route schema's: the same ajv options and formatter as the server.
   it.each([
-    [[1], 'logit_bias must be an object of token id → bias, got [1]'],
-    ['x', 'logit_bias must be an object of token id → bias, got "x"'],
-    [{ abc: 1 }, 'logit_bias keys must be token ids (integers ≥ 0), got "abc"'],
-    [{ '-3': 1 }, 'logit_bias keys must be token ids (integers ≥ 0), got "-3"'],
-    [{ '42': 150 }, 'logit_bias["42"] must be a number from -100 to 100, got 150'],
-    [{ '42': -100.1 }, 'logit_bias["42"] must be a number from -100 to 100, got -100.1'],
-    [{ '42': '5' }, 'logit_bias["42"] must be a number from -100 to 100, got "5"'],
-  ])('refuses %j', (logit_bias, message) => {
-    expect(() => openAiLogitBias({ logit_bias })).toThrow(InvalidArgumentError);
-    expect(() => openAiLogitBias({ logit_bias })).toThrow(message);
+    [[1], 'logit_bias must be an object or null, got [1]', 'logit_bias'],
+    ['x', 'logit_bias must be an object or null, got "x"', 'logit_bias'],
+    [{ abc: 1 }, 'logit_bias has a key "abc" that is not a token id (an integer ≥ 0)', 'logit_bias'],
+    [{ '-3': 1 }, 'logit_bias has a key "-3" that is not a token id (an integer ≥ 0)', 'logit_bias'],
+    [{ '42': 150 }, 'logit_bias[42] must be a number from -100 to 100, got 150', 'logit_bias[42]'],
+    [{ '42': -100.1 }, 'logit_bias[42] must be a number from -100 to 100, got -100.1', 'logit_bias[42]'],
+    [{ '42': '5' }, 'logit_bias[42] must be a number from -100 to 100, got "5"', 'logit_bias[42]'],
+  ])('refuses %j', (logit_bias, message, param) => {
+    expect(chatBodyError({ logit_bias })).toEqual({ message, param });
   });
 });
 
@@ -112,11 +123,17 @@ describe('OpenAI top_logprobs / logprobs: k', () => {
 
   it.each([
     [{ logprobs: true, top_logprobs: 21 }, 'top_logprobs must be an integer from 0 to 20, got 21'],
-    [{ logprobs: true, top_logprobs: 1.5 }, 'top_logprobs must be an integer from 0 to 20, got 1.5'],
+    [{ logprobs: true, top_logprobs: 1.5 }, 'top_logprobs must be an integer from 0 to 20 or null, got 1.5'],
+    [{ logprobs: 6 }, 'logprobs must be an integer from 0 to 5, got 6'],
+  ])('the route schema refuses %j', (body, message) => {
+    expect(chatBodyError(body)?.message).toBe(message);
+  });
+
+  it.each([
     [{ top_logprobs: 3 }, 'top_logprobs 3 needs logprobs: true'],
     [{ logprobs: false, top_logprobs: 3 }, 'top_logprobs 3 needs logprobs: true'],
-    [{ logprobs: 6 }, 'logprobs must be a boolean (or, for /v1/completions, an integer 0..5), got 6'],
   ])('refuses %j', (body, message) => {
+    expect(chatBodyError(body)).toBeUndefined();
     expect(() => checkUnsupported(body)).toThrow(InvalidArgumentError);
     expect(() => checkUnsupported(body)).toThrow(message);
   });
