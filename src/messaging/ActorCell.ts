@@ -57,6 +57,11 @@ export class ActorCell {
   private readonly lifecycle: LifecycleActor;
   private instance: Actor;
   private instanceStarted = false;
+  /** Counts starts: a lifecycle context's `fail` counts only for the start it was made for. */
+  private incarnation = 0;
+  /** True while `onStart` runs; a failure reported meanwhile waits in `startFailure` until it returns. */
+  private starting = false;
+  private startFailure: { error: unknown } | undefined;
   private readonly mailbox: Mailbox;
   private readonly supervisor: Supervisor;
   private drainScheduled = false;
@@ -243,35 +248,68 @@ export class ActorCell {
   }
 
   private lifecycleContext(): ActorLifecycleContext {
+    const incarnation = this.incarnation;
     return {
       self: this.address,
       logger: this.logger,
       router: this.router,
       restarts: this.supervisor.restarts,
       reportState: this.reportState,
+      fail: (error) => this.reportedFailure(incarnation, error),
     };
+  }
+
+  /** `context.fail(error)`: supervised like a handler failure, if it comes from the instance running now. */
+  private reportedFailure(incarnation: number, error: unknown): void {
+    if (incarnation !== this.incarnation || this.stopping) return;
+    if (this.starting) this.startFailure ??= { error };
+    else if (this.instanceStarted && this.status === ActorStatus.Running) this.supervisor.handlerFailed(error);
+  }
+
+  /** A start that failed: inspected and logged; false, for the caller to restart. */
+  private startFailed(error: unknown, message: string): false {
+    this.host.inspect({ type: InspectionEventType.ActorFailed, actor: this.address, error, directive: SupervisionDirective.Restart, timestamp: this.host.now() });
+    this.logger.error({ err: error }, message);
+    return false;
+  }
+
+  /** The failure reported while `onStart` ran, if any, forgotten here. */
+  private takeStartFailure(): { error: unknown } | undefined {
+    const reported = this.startFailure;
+    this.startFailure = undefined;
+    return reported;
+  }
+
+  /** The policy's directive for `error`, as the supervisor would decide it (a decider that throws means restart). */
+  private decide(error: unknown): SupervisionDirective {
+    try {
+      return this.settings.supervision.decide(error);
+    } catch (decideError) {
+      this.host.report(decideError, 'supervision decide()');
+      return SupervisionDirective.Restart;
+    }
   }
 
   /** Runs `onStart`; true when the actor is now running. */
   private async startInstance(): Promise<boolean> {
+    this.incarnation++;
+    this.starting = true;
+    this.startFailure = undefined;
     try {
       await this.instance.onStart?.(this.lifecycleContext());
     } catch (error) {
-      this.host.inspect({
-        type: InspectionEventType.ActorFailed,
-        actor: this.address,
-        error,
-        directive: SupervisionDirective.Restart,
-        timestamp: this.host.now(),
-      });
-      this.logger.error({ err: error }, 'actor onStart failed');
-      return false;
+      this.starting = false;
+      return this.startFailed(error, 'actor onStart failed');
     }
+    this.starting = false;
     this.instanceStarted = true;
     if (this.stopping) {
       // Stopped while starting: the stop sequence is waiting to call onStop.
       return true;
     }
+    const reported = this.takeStartFailure();
+    // Failed before it could run: a failed start, but one whose onStop will run (it did start).
+    if (reported && this.decide(reported.error) === SupervisionDirective.Restart) return this.startFailed(reported.error, 'actor failed while starting');
     this.lifecycle.send({ type: LifecycleEvent.Started });
     this.host.inspect({
       type: InspectionEventType.ActorStarted,
@@ -281,6 +319,8 @@ export class ActorCell {
     });
     this.startedOnce.resolve();
     this.drain();
+    // Resume or stop, as the policy decides (again) for the failure reported during onStart.
+    if (reported) this.supervisor.handlerFailed(reported.error);
     return true;
   }
 

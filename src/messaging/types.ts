@@ -96,6 +96,14 @@ export interface ActorLifecycleContext {
   readonly restarts: number;
   /** Publishes the actor's own state to the router's inspection hook (see {@link ActorContext.reportState}). */
   readonly reportState: StateReporter;
+  /**
+   * Reports a failure outside any handler (a linked host process died, a connection the actor owns
+   * broke): the supervision policy decides exactly as for a handler that threw (restart, resume or
+   * stop). Reported while `onStart` is still running, it is handled once `onStart` has returned;
+   * ignored once this instance has stopped, for a stale instance (one restarted since), and while
+   * the actor is already restarting or stopping.
+   */
+  readonly fail: (error: unknown) => void;
 }
 
 /** Per-actor options of `registerActor`. */
