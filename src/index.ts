@@ -157,6 +157,17 @@ export {
   type RepeatPenaltyParams,
 } from './actors/ModelActor/types.js';
 
+// Models in supervised host processes (isolation 'process').
+export { ModelHostActor } from './actors/ModelHost/ModelHostActor.js';
+export {
+  HostState,
+  type HostedModelOptions,
+  ModelIsolation,
+  type ModelHostOptions,
+  type ModelHostStatus,
+} from './actors/ModelHost/types.js';
+export { ModelHostCrashedError, ModelHostErrorCode, ModelHostStartError } from './actors/ModelHost/hostErrors.js';
+
 // The TunerActor: adapters, training data, evaluation.
 export { TunerActor } from './actors/TunerActor/TunerActor.js';
 export { tunerProtocol, type TunerProtocol, type ValidateTrainingConfigRequest } from './actors/TunerActor/tunerProtocol.js';

@@ -27,6 +27,7 @@ export const MODEL_OPTIONS: OptionSpecs = {
   slots: { type: 'string' },
   threads: { type: 'string' },
   engine: { type: 'string' },
+  isolation: { type: 'string' },
   'context-size': { type: 'string' },
   'data-dir': { type: 'string' },
   'log-level': { type: 'string' },
@@ -94,11 +95,22 @@ export const MODEL_FLAGS_HELP = `Model flags:
       --engine NAME      auto | native | node-llama-cpp: what decodes generations (default: auto,
                          the native batched engine on CPU, node-llama-cpp on a GPU)
       --context-size N   tokens of context per slot (default: the model's, at most 4096)
+      --isolation MODE   process | in-process: run the model in a supervised host process of its
+                         own, so a llama.cpp crash costs its requests and the host is restarted, or in
+                         this process (starts faster; a crash ends it) (default: process)
       --data-dir DIR     where providers, models and sessions are kept (default: ./.llama-actors)
       --log-level LEVEL  ${LOG_LEVELS.join(' | ')} (default: $LLAMA_ACTORS_LOG_LEVEL, else COMMAND_DEFAULT)
   -h, --help             show this help`;
 
 const ENGINES = ['auto', 'native', 'node-llama-cpp'] as const;
+const ISOLATIONS = ['process', 'in-process'] as const;
+
+/** `--isolation`: where the model runs (default `process`: a llama.cpp crash must not end the command). */
+export function isolationFlag(values: ParsedValues): (typeof ISOLATIONS)[number] {
+  const raw = stringFlag(values, 'isolation') ?? 'process';
+  if (!(ISOLATIONS as readonly string[]).includes(raw)) throw new UsageError(`--isolation must be one of ${ISOLATIONS.join(', ')}, got '${raw}'`);
+  return raw as (typeof ISOLATIONS)[number];
+}
 
 /** `--slots`, `--threads`, `--engine` and `--context-size` as the model's load options. */
 export function loadFlags(values: ParsedValues): {

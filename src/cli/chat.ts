@@ -8,6 +8,7 @@ import { type Address, parseAddress } from '../messaging/address.js';
 import {
   ExitCode,
   intFlag,
+  isolationFlag,
   loadFlags,
   logLevel,
   MODEL_FLAGS_HELP,
@@ -74,10 +75,12 @@ export async function chat(args: string[]): Promise<number> {
     ...(maxTokens === undefined ? {} : { maxTokens }),
     ...(temperature === undefined ? {} : { temperature }),
   };
+  const isolation = isolationFlag(values);
   const logger = await createCliLogger(logLevel(values, 'warn'));
   const runtime = await startRuntime({
     model: stringFlag(values, 'model'),
     load: loadFlags(values),
+    isolation,
     dataDir: stringFlag(values, 'data-dir') ?? '.llama-actors',
     logger,
   });

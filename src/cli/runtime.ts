@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { ModelMessage, type ModelInfo } from '../actors/ModelActor/types.js';
 import { EntityCollection, type ModelEntity, type ModelLoadOptions } from '../entities/types.js';
 import { ModelManager } from '../entities/ModelManager.js';
+import { LocalLlamaProvider } from '../entities/LocalLlamaProvider.js';
+import { ModelIsolation } from '../actors/ModelHost/types.js';
 import { SessionManager } from '../entities/SessionManager.js';
 import { FileStore } from '../entities/store/FileStore.js';
 import { MemoryStore } from '../entities/store/MemoryStore.js';
@@ -23,6 +25,8 @@ export interface RuntimeOptions {
   /** `--model`; falls back to `LLAMA_ACTORS_MODEL`, then the generated demo model. */
   model: string | undefined;
   load: ModelLoadOptions;
+  /** Where the model runs (`--isolation`). Defaults to `'process'`: a supervised model host. */
+  isolation?: ModelIsolation;
   /** A FileStore there, locked for this process (see {@link lockDataDir}); `undefined` keeps everything in memory. */
   dataDir: string | undefined;
   logger: Logger;
@@ -204,7 +208,8 @@ export async function openRuntime(options: RuntimeOptions): Promise<OpenedRuntim
     await close().catch(() => {});
     throw cliError(error, options, modelId, modelPath);
   };
-  const models = new ModelManager({ router, store });
+  const isolation = options.isolation ?? ModelIsolation.Process;
+  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ isolation, host: { logLevel: options.logger.level } })] });
   const sessions = new SessionManager({ router, store, models });
   let publishedHere = false;
   try {

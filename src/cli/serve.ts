@@ -6,6 +6,7 @@ import {
   CliError,
   ExitCode,
   intFlag,
+  isolationFlag,
   loadFlags,
   logLevel,
   MODEL_FLAGS_HELP,
@@ -85,6 +86,7 @@ export async function serve(args: string[]): Promise<number> {
   const cors = corsFlag(values);
   const graceMs = Math.round((numberFlag(values, 'grace', 0, 3_600) ?? DEFAULT_GRACE_SECONDS) * 1_000);
   const load = loadFlags(values);
+  const isolation = isolationFlag(values);
   const logger = await createCliLogger(logLevel(values, 'info'));
   const dataDir = stringFlag(values, 'data-dir') ?? '.llama-actors';
 
@@ -102,7 +104,7 @@ export async function serve(args: string[]): Promise<number> {
   try {
     // The data directory is locked and the model published, not loaded: the port is bound first,
     // so a port in use fails at once, before any model is loaded.
-    const runtime = await openRuntime({ model: stringFlag(values, 'model'), load, dataDir, logger, command: 'serve' });
+    const runtime = await openRuntime({ model: stringFlag(values, 'model'), load, isolation, dataDir, logger, command: 'serve' });
     try {
       if (stopRequested) return ExitCode.Ok;
       const server = createServer({

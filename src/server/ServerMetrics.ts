@@ -38,7 +38,7 @@ export class ServerMetrics {
       registers,
     });
     // Read from the models at scrape time, so the figures are never stale.
-    const statusGauge = (name: string, help: string, pick: (s: ModelStatus) => number) =>
+    const statusGauge = (name: string, help: string, pick: (s: ModelStatus) => number | undefined) =>
       new Gauge({
         name,
         help,
@@ -50,7 +50,8 @@ export class ServerMetrics {
             const running = models.running(model.id);
             if (!running) continue;
             const status = await running.ask(ModelMessage.Status, null, { timeout: 2_000 }).catch(() => undefined);
-            if (status) this.set({ model: model.id }, pick(status));
+            const value = status ? pick(status) : undefined;
+            if (value !== undefined) this.set({ model: model.id }, value);
           }
         },
       });
@@ -58,6 +59,10 @@ export class ServerMetrics {
     statusGauge('llama_actors_busy_slots', 'Slots generating now.', (s) => s.busySlots);
     statusGauge('llama_actors_slots', 'Slots of the model.', (s) => s.slots);
     statusGauge('llama_actors_tokens_per_second', 'Aggregate decode rate over the last 5 s.', (s) => s.tokensPerSecond);
+    // Models served by a host process (isolation 'process') only.
+    statusGauge('llama_actors_model_host_up', 'Whether the model host process answers (1) or not (0).', (s) => (s.host ? Number(s.host.state === 'up') : undefined));
+    statusGauge('llama_actors_model_host_restarts', 'Restarts of the model host process after it died.', (s) => s.host?.restarts);
+    statusGauge('llama_actors_model_host_rss_bytes', 'Resident memory of the model host process.', (s) => s.host?.rssBytes);
   }
 
   /** Counts an answered request. */

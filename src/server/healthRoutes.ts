@@ -16,7 +16,9 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext): void
         const running = models.running(model.id);
         if (!running) return { id: model.id, state: 'stopped' };
         const status = await running.ask(ModelMessage.Status, null, { timeout: 2_000 }).catch(() => undefined);
-        return { id: model.id, state: status?.state ?? 'unresponsive' };
+        // A model in a host process says whether its host is up, its pid and its restarts.
+        const host = status?.host ? { host: { state: status.host.state, pid: status.host.pid, restarts: status.host.restarts } } : {};
+        return { id: model.id, state: status?.state ?? 'unresponsive', ...host };
       }),
     );
     // A model whose load failed is not healthy: it answers every request with its load error.

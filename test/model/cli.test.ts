@@ -17,6 +17,16 @@ import { ensureTinyModel } from '../../scripts/make-models.js';
 const BIN = fileURLToPath(new URL('../../bin/llama-actors.mjs', import.meta.url));
 
 /** A running CLI: its output so far, and waits for output or for its exit. */
+/** Whether process `pid` runs (signal 0 succeeds). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 class Cli {
   readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
   stdout = '';
@@ -192,7 +202,11 @@ describe('llama-actors CLI', () => {
     const [, url] = await cli.until(/serving model "tiny" at (http:\/\/127\.0\.0\.1:\d+)/);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', models: [{ id: 'tiny', state: 'ready' }] });
+    // serve runs the model in a host process by default: /health says it is up, and which one.
+    const healthBody = (await health.json()) as { models: Array<{ host: { pid: number } }> };
+    expect(healthBody).toEqual({ status: 'ok', models: [{ id: 'tiny', state: 'ready', host: { state: 'up', pid: expect.any(Number), restarts: 0 } }] });
+    const hostPid = healthBody.models[0]?.host.pid as number;
+    expect(hostPid).not.toBe(cli.child.pid);
     const response = await fetch(`${url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -206,11 +220,39 @@ describe('llama-actors CLI', () => {
 
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(alive(hostPid)).toBe(false);
     expect(cli.stderr).toContain('loaded tiny in');
     expect(cli.stderr).toContain('SIGTERM: shutting down');
     // Logs on stderr are JSON lines when it is not a terminal.
     const logs = cli.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string });
     expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['model loaded', 'serving', 'server closed']));
+  });
+
+  it('serve SIGKILLed: its model host exits by itself, no orphan holds the model', async () => {
+    const cli = new Cli(['serve', '--model', tinyPath, '--data-dir', join(dataDir, 'serve-killed'), '--port', '0', '--threads', '1', '--slots', '2']);
+    running.push(cli);
+    const [, url] = await cli.until(/serving model "tiny" at (http:\/\/127\.0\.0\.1:\d+)/);
+    const health = (await (await fetch(`${url}/health`)).json()) as { models: Array<{ host: { pid: number } }> };
+    const hostPid = health.models[0]?.host.pid as number;
+    expect(alive(hostPid)).toBe(true);
+    cli.child.kill('SIGKILL');
+    expect(await cli.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const until = performance.now() + 10_000;
+    while (alive(hostPid) && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive(hostPid)).toBe(false);
+  });
+
+  it('serve --isolation in-process runs the model in its own process; a bad --isolation is a usage error', async () => {
+    const cli = new Cli(['serve', '--model', tinyPath, '--data-dir', join(dataDir, 'serve-in-process'), '--port', '0', '--threads', '1', '--isolation', 'in-process']);
+    running.push(cli);
+    const [, url] = await cli.until(/serving model "tiny" at (http:\/\/127\.0\.0\.1:\d+)/);
+    expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: 'ok', models: [{ id: 'tiny', state: 'ready' }] });
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    const bad = new Cli(['serve', '--model', tinyPath, '--isolation', 'thread']);
+    running.push(bad);
+    expect(await bad.exited).toEqual({ code: 2, signal: null });
+    expect(bad.stderr).toContain("--isolation must be one of process, in-process, got 'thread'");
   });
 
   it('chat streams a reply from stdin, keeps it in the session (/history), and quits on /exit', async () => {

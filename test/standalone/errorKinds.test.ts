@@ -103,6 +103,9 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   CorsOriginNotAllowedError: { args: ['https://evil.example'], status: 403 },
   // src/server/embeddingErrors.ts
   UnsupportedDimensionsError: { args: [256, 64], status: 400 },
+  // src/actors/ModelHost/hostErrors.ts
+  ModelHostCrashedError: { args: ['model/tiny', 4, 60_000, 'killed by SIGABRT'], status: 500 },
+  ModelHostStartError: { args: ['model/tiny', 'no answer within 60000 ms'], status: 500 },
   // src/server/openaiParamErrors.ts
   UnsupportedParameterError: { args: ['logit_bias', 'no logit-bias sampler'], status: 400 },
 };
@@ -118,6 +121,8 @@ const INTERNAL = new Set([
   'StreamOverflowError',
   'ModelLoadError',
   'NativeDecodeError',
+  'ModelHostCrashedError', // llama.cpp killed the host on every start: the model file or llama.cpp is broken
+  'ModelHostStartError',
   'TrainerCrashedError',
   'TrainerFailedError', // with TRAINER_FAILED; with another code it takes that code's kind (below)
   'NativeLibraryNotFoundError',

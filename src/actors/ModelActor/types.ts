@@ -1,3 +1,4 @@
+import type { ModelHostStatus } from '../ModelHost/types.js';
 import type { Llama, LlamaGpuType } from 'node-llama-cpp';
 import type { Logger } from 'pino';
 import type { Clock } from '../../messaging/Clock.js';
@@ -361,6 +362,8 @@ export interface ModelStatus {
    * is the mean batch); absent with node-llama-cpp.
    */
   batching?: { decodes: number; tokens: number };
+  /** The host process of a model served with `isolation: 'process'` (absent in process). */
+  host?: ModelHostStatus;
 }
 
 /** Lifecycle states of a model (an xstate machine). */
