@@ -143,7 +143,7 @@ describe('one process per data directory', () => {
     const listed = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
     expect(listed.data.map((m) => m.id)).toEqual(['tiny']);
     const health = await fetch(`${url}/health`);
-    expect([health.status, await health.json()]).toEqual([200, { status: 'ok', models: [{ id: 'tiny', state: 'ready' }] }]);
+    expect([health.status, await health.json()]).toEqual([200, { status: 'ok', models: [{ id: 'tiny', state: 'ready', host: { state: 'up', pid: expect.any(Number), restarts: 0 } }] }]);
     expect(await lockPid(dir)).toBe(pid);
 
     server.child.kill('SIGTERM');
