@@ -312,3 +312,52 @@ export { MessageNotExposedError } from './server/MessageNotExposedError.js';
 export { CorsOriginNotAllowedError, DEFAULT_CORS_ORIGINS } from './server/cors.js';
 export { EmbeddingErrorCode, UnsupportedDimensionsError } from './server/embeddingErrors.js';
 export { OpenAiParamErrorCode, UnsupportedParameterError } from './server/openaiParamErrors.js';
+
+// Across processes: transports. An actor in one router reached from another (another process) with
+// the same ask / tell / stream semantics.
+export { ActorHostLostError, TransportErrorCode } from './messaging/transport/ActorHostLostError.js';
+export {
+  ChildProcessTransport,
+  parentProcessTransport,
+  type ChildProcessTransportOptions,
+  type ParentProcessTransportOptions,
+} from './messaging/transport/ChildProcessTransport.js';
+export { connectActors, type ConnectActorsOptions, type ConnectedActors } from './messaging/transport/connectActors.js';
+export { exportActors, type ActorExport, type ExportActorsOptions } from './messaging/transport/exportActors.js';
+export {
+  isTransportFrame,
+  TransportFrameType,
+  type AskFrame,
+  type CancelFrame,
+  type ChunkFrame,
+  type CreditFrame,
+  type ExportedActor,
+  type FailFrame,
+  type HelloFrame,
+  type PingFrame,
+  type PongFrame,
+  type ReplyFrame,
+  type StreamFrame,
+  type TellFrame,
+  type TransportFrame,
+} from './messaging/transport/frames.js';
+export { InMemoryTransport, type InMemoryTransportOptions } from './messaging/transport/InMemoryTransport.js';
+export { RemoteActor, type RemoteActorOptions } from './messaging/transport/RemoteActor.js';
+export type { Transport, TransportCloseReason } from './messaging/transport/Transport.js';
+export { TransportBase } from './messaging/transport/TransportBase.js';
+export {
+  TransportPeer,
+  type PeerAskOptions,
+  type PeerSendOptions,
+  type PeerStreamOptions,
+  type StreamEnd,
+  type TransportPeerOptions,
+} from './messaging/transport/TransportPeer.js';
+export {
+  errorFromWire,
+  errorToWire,
+  registerWireError,
+  registerWireErrors,
+  type WireError,
+  type WireErrorClass,
+} from './messaging/transport/wireErrors.js';

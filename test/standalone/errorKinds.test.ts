@@ -37,6 +37,8 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   UnsupportedMessageError: { args: ['model', 'dance'], status: 400 },
   // src/messaging/protocolErrors.ts
   ActorKindMismatchError: { args: ['chat-1', 'model', 'session'], status: 400 },
+  // src/messaging/transport/ActorHostLostError.ts
+  ActorHostLostError: { args: ['model/tiny', { message: 'its host process exited with signal SIGKILL', signal: 'SIGKILL' }], status: 503 },
   // src/actors/ModelActor/modelErrors.ts
   ModelFileNotFoundError: { args: ['/models/missing.gguf'], status: 404 },
   InvalidModelFileError: { args: ['/models/x.gguf', 'bad magic'], status: 400 },

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type Address, parseAddress } from '../address.js';
 import { type Clock, systemClock } from '../Clock.js';
 import { Deferred } from '../Deferred.js';
-import { AbortedError, type ActorError, DisposedError, InvalidArgumentError, TimeoutError, describe } from '../errors.js';
+import { AbortedError, type ActorError, DisposedError, InvalidArgumentError, TimeoutError } from '../errors.js';
 import { defaultLogger } from '../logger.js';
 import { checkCount, checkTimeout } from '../MessageRouterOptions.js';
 import type { StreamCallback, TokenStreamEvent } from '../TokenStreamEvent.js';
@@ -11,7 +11,7 @@ import { ActorHostLostError } from './ActorHostLostError.js';
 import { type ExportedActor, type TransportFrame, TransportFrameType } from './frames.js';
 import { PeerStream, type PeerStreamHost, type StreamEnd } from './PeerStream.js';
 import type { Transport, TransportCloseReason } from './Transport.js';
-import type { PeerAskOptions, PeerSendOptions, PeerStreamOptions, TransportPeerOptions } from './TransportPeerOptions.js';
+import { notSerializable, type PeerAskOptions, type PeerSendOptions, type PeerStreamOptions, sendFields, type TransportPeerOptions } from './TransportPeerOptions.js';
 import { errorFromWire } from './wireErrors.js';
 import { Heartbeat } from './Heartbeat.js';
 
@@ -308,12 +308,16 @@ export class TransportPeer implements AsyncDisposable {
     this.latest = actors;
     this.latestKey = key;
     this.hello.resolve(actors);
-    if (!changed) return;
-    for (const listener of this.actorListeners) {
+    if (changed) this.notify(this.actorListeners, actors, 'an actors listener');
+  }
+
+  /** Calls each listener; one that throws is logged and does not keep the value from the others. */
+  private notify<T>(listeners: Iterable<(value: T) => void>, value: T, what: string): void {
+    for (const listener of listeners) {
       try {
-        listener(actors);
+        listener(value);
       } catch (error) {
-        this.logger.error({ err: error }, 'transport peer: an actors listener threw');
+        this.logger.error({ err: error }, `transport peer: ${what} threw`);
       }
     }
   }
@@ -331,14 +335,7 @@ export class TransportPeer implements AsyncDisposable {
     this.lostReason = reason;
     this.stop((actorId) => new ActorHostLostError(actorId, reason), false);
     this.logger.warn({ reason }, 'transport peer: the other side is lost');
-    const error = new ActorHostLostError(undefined, reason);
-    for (const listener of this.lostListeners) {
-      try {
-        listener(error);
-      } catch (listenerError) {
-        this.logger.error({ err: listenerError }, 'transport peer: a lost listener threw');
-      }
-    }
+    this.notify([...this.lostListeners], new ActorHostLostError(undefined, reason), 'a lost listener');
     this.lostListeners.clear();
     // A silent host may still be there: closing tells it (a child sees its channel close and exits).
     if (closeTransport) void this.transport.close();
@@ -393,17 +390,4 @@ export class TransportPeer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
   }
-}
-
-/** The frame fields a send's options stand for; absent ones are left off (frames must serialize cleanly). */
-function sendFields(options: PeerSendOptions): { scope?: string; from?: string } {
-  const fields: { scope?: string; from?: string } = {};
-  if (options.scope !== undefined) fields.scope = options.scope;
-  if (options.from !== undefined) fields.from = options.from;
-  return fields;
-}
-
-/** A payload that cannot cross the transport: the caller's mistake, named. */
-function notSerializable(what: string, error: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`${what}: the payload cannot cross the transport (it must be plain, structuredClone-able data): ${describe(error)}`);
 }

@@ -1,6 +1,7 @@
+import type { Logger } from 'pino';
 import type { Address } from '../address.js';
 import type { Clock } from '../Clock.js';
-import type { Logger } from 'pino';
+import { describe, InvalidArgumentError } from '../errors.js';
 
 /** Options of the {@link TransportPeer} constructor. */
 export interface TransportPeerOptions {
@@ -47,4 +48,17 @@ export interface PeerStreamOptions extends PeerSendOptions {
   signal?: AbortSignal;
   /** Chunks the exporter may send before `onChunk` has taken them (the credit window). Defaults to the peer's `highWaterMark` (`64`). */
   highWaterMark?: number;
+}
+
+/** @internal The frame fields a send's options stand for; absent ones are left off (frames must serialize cleanly). */
+export function sendFields(options: PeerSendOptions): { scope?: string; from?: string } {
+  const fields: { scope?: string; from?: string } = {};
+  if (options.scope !== undefined) fields.scope = options.scope;
+  if (options.from !== undefined) fields.from = options.from;
+  return fields;
+}
+
+/** @internal A payload that cannot cross the transport: the caller's mistake, named. */
+export function notSerializable(what: string, error: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${what}: the payload cannot cross the transport (it must be plain, structuredClone-able data): ${describe(error)}`);
 }

@@ -38,6 +38,8 @@ export const ProbeMessage = {
   Words: 'words',
   Count: 'count',
   FailStream: 'failStream',
+  /** A stream that emits nothing until its signal fires (a producer still waiting for a slot). */
+  Silent: 'silent',
   Unclonable: 'unclonable',
 } as const;
 
@@ -55,6 +57,7 @@ export interface ProbeProtocol {
   words: { payload: string; stream: { usage: TokenUsage; data: { words: number } } };
   count: { payload: { n: number }; stream: StreamShape };
   failStream: { payload: null; stream: StreamShape };
+  silent: { payload: null; stream: StreamShape };
   unclonable: { payload: null; reply: unknown };
 }
 
@@ -68,6 +71,7 @@ export const probeProtocol = defineProtocol<ProbeProtocol>('probe', {
   [ProbeMessage.Words]: { stream: true, paths: ['file'] },
   [ProbeMessage.Count]: { stream: true },
   [ProbeMessage.FailStream]: { stream: true },
+  [ProbeMessage.Silent]: { stream: true },
   [ProbeMessage.Unclonable]: {},
 });
 
@@ -149,6 +153,9 @@ export class ProbeActor extends Actor {
       case ProbeMessage.FailStream:
         await onChunk({ type: 'token', content: 'one' });
         throw new QuotaError(12, 10);
+      case ProbeMessage.Silent:
+        await untilAborted(signal);
+        return;
       default:
         throw new Error(`no stream ${context.message.type}`);
     }
