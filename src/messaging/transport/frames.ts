@@ -133,7 +133,18 @@ export type TransportFrame =
 
 const FRAME_TYPES: ReadonlySet<unknown> = new Set(Object.values(TransportFrameType));
 
-/** Whether `value` looks like a frame (an object whose `type` is one of {@link TransportFrameType}'s). */
+/**
+ * Whether `value` looks like a frame (an object whose `type` is one of {@link TransportFrameType}'s):
+ * what a transport checks before handing a message from its channel to its listeners.
+ *
+ * @example
+ * ```ts
+ * socket.on('message', (data) => {
+ *   const frame: unknown = JSON.parse(String(data));
+ *   if (isTransportFrame(frame)) deliver(frame);
+ * });
+ * ```
+ */
 export function isTransportFrame(value: unknown): value is TransportFrame {
   return typeof value === 'object' && value !== null && FRAME_TYPES.has((value as { type?: unknown }).type);
 }
