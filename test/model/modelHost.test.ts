@@ -42,11 +42,13 @@ afterEach(async () => {
 
 const LOAD = { slots: 2, threads: 1, contextSize: 512 } as const;
 
+type ModelHostSettings = NonNullable<ConstructorParameters<typeof LocalLlamaProvider>[0]>['host'];
+
 /** A router whose models (`ids`, all the tiny model) each run in a host process of their own. */
-async function hosted(ids: string[], load: Record<string, unknown> = {}, paths: Record<string, string> = {}) {
+async function hosted(ids: string[], load: Record<string, unknown> = {}, paths: Record<string, string> = {}, host: ModelHostSettings = {}) {
   const router = new MessageRouter({ logger: pino({ level: 'silent' }), askTimeout: 60_000 });
   const store = new MemoryStore();
-  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ isolation: 'process', host: { killGraceMs: 2_000 } })] });
+  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ isolation: 'process', host: { killGraceMs: 2_000, ...host } })] });
   cleanups.push(async () => {
     await router.dispose();
     await store.dispose();
@@ -191,6 +193,27 @@ describe('a model in a host process', () => {
     await router.dispose();
     for (const pid of pids) expect(await gone(pid, 5_000)).toBe(true);
     expect(hostPids()).toEqual([]);
+  });
+});
+
+describe('a host that stops answering', () => {
+  it('is taken for dead after the heartbeat timeout: its callers get ACTOR_HOST_LOST, it is killed and replaced', async () => {
+    const { router, models } = await hosted(['hung'], {}, {}, { heartbeatMs: 100, heartbeatTimeoutMs: 1_000, killGraceMs: 500 });
+    const hung = await models.ref('hung');
+    await hung.ask(ModelMessage.Info, null);
+    const pid = (await status(router, 'hung')).host?.pid as number;
+    const stream = hung.stream(ModelMessage.Generate, greedy('the', 2_000), { highWaterMark: 1 })[Symbol.asyncIterator]();
+    expect((await stream.next()).value?.type).toBe('token');
+    // Frozen, not dead: no exit, no closed channel; only the missing heartbeats tell.
+    process.kill(pid, 'SIGSTOP');
+    const stoppedAt = performance.now();
+    const end = await terminal(stream);
+    expect(end).toMatchObject({ type: 'error', code: 'ACTOR_HOST_LOST', error: expect.stringContaining('no heartbeat for 1000 ms') as string });
+    expect(performance.now() - stoppedAt).toBeGreaterThanOrEqual(900);
+    // The frozen process is killed (SIGTERM cannot reach it, SIGKILL after the grace does), a new host serves.
+    expect(await gone(pid)).toBe(true);
+    expect((await hung.stream(ModelMessage.Generate, greedy('again', 8)).collect()).length).toBeGreaterThan(0);
+    expect((await status(router, 'hung')).host).toMatchObject({ state: 'up', restarts: 1, lastExit: 'killed by SIGKILL' });
   });
 });
 

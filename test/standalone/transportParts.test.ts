@@ -370,6 +370,23 @@ describe('TransportPeer', () => {
     await peer.dispose();
   });
 
+  it('a side that has not spoken yet is starting, not silent: heartbeats count from its first frame', async () => {
+    const clock = new ManualClock();
+    const [near, far] = InMemoryTransport.pair();
+    const peer = new TransportPeer(near, { logger: silent, clock, heartbeatMs: 100, heartbeatTimeoutMs: 500 });
+    // A child still loading its modules answers nothing for a while: no loss however long.
+    for (let i = 0; i < 50; i++) clock.advance(100);
+    expect(peer.lost).toBe(false);
+    // It speaks (its hello), then goes silent: lost after the timeout.
+    far.send({ type: TransportFrameType.Hello, actors: [] });
+    await flush();
+    for (let i = 0; i < 4; i++) clock.advance(100);
+    expect(peer.lost).toBe(false);
+    clock.advance(100);
+    expect(peer.lost).toBe(true);
+    await peer.dispose();
+  });
+
   it('ping() measures a round trip; options are checked', async () => {
     const { host, peer } = peered();
     await expect(peer.ping()).resolves.toBe(0); // the manual clock did not move

@@ -5,11 +5,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * @internal Liveness of the other side of a transport: a ping every `intervalMs`, and `silent()`
  * once nothing at all has been heard for `timeoutMs` (any frame counts, so a host busy streaming
- * is never taken for a dead one because its pong waits behind its chunks).
+ * is never taken for a dead one because its pong waits behind its chunks). The clock starts at the
+ * first frame heard: before it, the other side is starting (a child process loading its modules
+ * can hold its event loop for seconds), not silent, and its owner's start timeout applies.
  */
 export class Heartbeat {
   private timer: unknown;
-  private lastHeardAt: number;
+  /** When the other side last spoke; `undefined` until it first has. */
+  private lastHeardAt: number | undefined;
   private stopped = false;
 
   constructor(
@@ -19,7 +22,6 @@ export class Heartbeat {
     private readonly ping: () => void,
     private readonly silent: () => void,
   ) {
-    this.lastHeardAt = clock.now();
     this.schedule();
   }
 
@@ -44,7 +46,7 @@ export class Heartbeat {
   private beat(): void {
     this.timer = undefined;
     if (this.stopped) return;
-    if (this.clock.now() - this.lastHeardAt >= this.timeoutMs) {
+    if (this.lastHeardAt !== undefined && this.clock.now() - this.lastHeardAt >= this.timeoutMs) {
       this.stopped = true;
       this.silent();
       return;

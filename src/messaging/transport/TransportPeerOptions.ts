@@ -13,7 +13,9 @@ export interface TransportPeerOptions {
   heartbeatMs?: number;
   /**
    * How long the other side may stay silent (no pong, no frame at all) before it counts as lost, in
-   * ms: every call in flight then fails with `ACTOR_HOST_LOST`. Defaults to `5_000`.
+   * ms: every call in flight then fails with `ACTOR_HOST_LOST`. Counted from the first frame heard:
+   * before it the other side is starting (a child loading its modules), and the caller's own start
+   * timeout applies (e.g. `actors({ signal })`). Defaults to `5_000`.
    */
   heartbeatTimeoutMs?: number;
   /** Default credit window of a stream: chunks the exporter may send ahead of the consumer. Defaults to `64`. */
