@@ -9,7 +9,7 @@ import type { Llama } from 'node-llama-cpp';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_PROMPT, ensureAbortOnLoadModel, ensureAbortOnTokenizeModel, ensureSegfaultOnDecodeModel } from '../../scripts/crashModels.js';
-import { ensureTinyModel } from '../../scripts/make-models.js';
+import { ensureTinyAdapters, ensureTinyModel } from '../../scripts/make-models.js';
 import {
   address,
   type GenerateRequest,
@@ -140,7 +140,11 @@ describe('a model in a host process', () => {
     const { router, models } = await hosted(['a', 'b']);
     const [a, b] = [await models.ref('a'), await models.ref('b')];
     await Promise.all([a.ask(ModelMessage.Info, null), b.ask(ModelMessage.Info, null)]);
-    const applied = await a.ask(ModelMessage.ListAdapters, null);
+    // An adapter set changed at run time: the new host must come back with it.
+    const { valid } = await ensureTinyAdapters();
+    const applied = (await a.ask(ModelMessage.ApplyAdapter, { path: valid, scale: 0.5 })).applied;
+    expect(applied).toEqual([{ path: valid, scale: 0.5 }]);
+    const withAdapter = await a.ask(ModelMessage.Generate, greedy('adapted', 8));
     const pid = (await status(router, 'a')).host?.pid as number;
     const bPid = (await status(router, 'b')).host?.pid as number;
     const stream = a.stream(ModelMessage.Generate, greedy('the', 2_000), { highWaterMark: 1 });
@@ -163,7 +167,8 @@ describe('a model in a host process', () => {
     expect(after).toMatchObject({ state: 'up', restarts: 1, lastExit: 'killed by SIGKILL' });
     expect(after?.pid).not.toBe(pid);
     expect(await gone(pid)).toBe(true);
-    expect(await a.ask(ModelMessage.ListAdapters, null)).toEqual(applied);
+    expect((await a.ask(ModelMessage.ListAdapters, null)).applied).toEqual(applied);
+    expect((await a.ask(ModelMessage.Generate, greedy('adapted', 8))).text).toBe(withAdapter.text);
 
     // A segfault is the same to the caller.
     const crashing = a.stream(ModelMessage.Generate, greedy('the', 2_000), { highWaterMark: 1 })[Symbol.asyncIterator]();
