@@ -29,7 +29,7 @@ export interface ModelHostOptions {
    * ms. Defaults to `5_000`.
    */
   killGraceMs?: number;
-  /** How long the host may take from spawn to answering (its `Llama` made, not the model loaded), in ms. Defaults to `60_000`. */
+  /** How long the host may take from spawn to answering (its modules loaded; the model loads after, as in process), in ms. Defaults to `60_000`. */
   startTimeoutMs?: number;
   /** Heartbeat period of the transport, in ms. Defaults to `1_000`. */
   heartbeatMs?: number;
