@@ -361,3 +361,6 @@ export {
   type WireError,
   type WireErrorClass,
 } from './messaging/transport/wireErrors.js';
+export { connectNats, type ConnectNatsOptions } from './messaging/transport/nats/connectNats.js';
+export { NatsTransport, type NatsTransportOptions } from './messaging/transport/nats/NatsTransport.js';
+export { serveNats, type NatsActorServer, type NatsServedConnection, type ServeNatsOptions } from './messaging/transport/nats/serveNats.js';
