@@ -364,3 +364,7 @@ export {
 export { connectNats, type ConnectNatsOptions } from './messaging/transport/nats/connectNats.js';
 export { NatsTransport, type NatsTransportOptions } from './messaging/transport/nats/NatsTransport.js';
 export { serveNats, type NatsActorServer, type NatsServedConnection, type ServeNatsOptions } from './messaging/transport/nats/serveNats.js';
+export { NatsErrorCode } from './messaging/transport/nats/NatsErrorCode.js';
+export { NoRespondersError } from './messaging/transport/nats/NoRespondersError.js';
+export { NatsConnectionClosedError } from './messaging/transport/nats/NatsConnectionClosedError.js';
+export { NatsConnectFailedError } from './messaging/transport/nats/NatsConnectFailedError.js';

@@ -105,6 +105,10 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   CorsOriginNotAllowedError: { args: ['https://evil.example'], status: 403 },
   // src/server/embeddingErrors.ts
   UnsupportedDimensionsError: { args: [256, 64], status: 400 },
+  // src/messaging/transport/nats/
+  NoRespondersError: { args: ['la.x.connect'], status: 503 },
+  NatsConnectionClosedError: { args: ['la.x.connect', 'closed'], status: 503 },
+  NatsConnectFailedError: { args: ['la.x.connect', 'bad answer'], status: 503 },
   // src/actors/ModelHost/hostErrors.ts
   ModelHostCrashedError: { args: ['model/tiny', 4, 60_000, 'killed by SIGABRT'], status: 500 },
   ModelHostStartError: { args: ['model/tiny', 'no answer within 60000 ms'], status: 500 },
