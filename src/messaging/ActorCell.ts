@@ -57,6 +57,8 @@ export class ActorCell {
   private readonly lifecycle: LifecycleActor;
   private instance: Actor;
   private instanceStarted = false;
+  /** The latest `onStart` run, settled or not. */
+  private startRun: Promise<boolean> | undefined;
   /** Counts starts: a lifecycle context's `fail` counts only for the start it was made for. */
   private incarnation = 0;
   /** True while `onStart` runs; a failure reported meanwhile waits in `startFailure` until it returns. */
@@ -290,8 +292,14 @@ export class ActorCell {
     }
   }
 
-  /** Runs `onStart`; true when the actor is now running. */
-  private async startInstance(): Promise<boolean> {
+  /** Runs `onStart`; true when the actor is now running. A stop meanwhile waits for it (see {@link runStop}). */
+  private startInstance(): Promise<boolean> {
+    const run = this.runStart();
+    this.startRun = run;
+    return run;
+  }
+
+  private async runStart(): Promise<boolean> {
     this.incarnation++;
     this.starting = true;
     this.startFailure = undefined;
@@ -355,8 +363,11 @@ export class ActorCell {
       for (const job of [...this.mailbox.running]) job.cancel(error);
     }
     let timer: unknown;
+    // An onStart still running must finish before onStop can undo it: what it acquires (a child
+    // process, a connection) would otherwise outlive the actor.
+    const started = this.startRun?.catch(() => false);
     const gaveUp = await Promise.race([
-      this.whenIdle().then(() => false),
+      Promise.all([this.whenIdle(), started]).then(() => false),
       new Promise<boolean>((resolve) => {
         timer = this.host.setTimer(() => resolve(true), timeoutMs);
       }),

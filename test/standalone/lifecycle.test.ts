@@ -12,6 +12,31 @@ import {
 import { deferred, flush, FnActor, ManualClock, newRouter, TestMessage } from './fixtures.js';
 
 describe('registration and lifecycle', () => {
+  it('a stop while onStart runs waits for it, then runs onStop: nothing onStart acquired outlives the actor', async () => {
+    const router = newRouter();
+    const startGate = deferred();
+    const order: string[] = [];
+    router.registerActor(
+      'acquiring',
+      new FnActor({
+        onStart: async () => {
+          order.push('start begins');
+          await startGate.promise;
+          order.push('acquired');
+        },
+        onStop: () => void order.push('released'),
+      }),
+    );
+    await flush();
+    const stopped = router.unregisterActor('acquiring');
+    await flush();
+    expect(order).toEqual(['start begins']);
+    startGate.resolve();
+    await stopped;
+    expect(order).toEqual(['start begins', 'acquired', 'released']);
+    await router.dispose();
+  });
+
   it('runs onStart before the first message and holds messages until it finishes', async () => {
     const router = newRouter();
     const startGate = deferred();
