@@ -114,7 +114,7 @@ export class ModelHostActor extends Actor {
     this.remote = new RemoteActor(peer, id, modelProtocol);
     // The host died after it answered: fail every request in it at once (the peer does), then restart.
     peer.onLost((error) => context.fail(error));
-    this.watchLoad(context, model.modelPath);
+    this.watchLoad(context, peer, model.modelPath);
   }
 
   /** Waits for the host's hello; a host that dies or hangs first is a start failure (the kernel retries with backoff). */
@@ -146,13 +146,20 @@ export class ModelHostActor extends Actor {
     return this.givenUp;
   }
 
+  /** The host's process figures, kept as the last seen; `undefined` when it does not answer. */
+  private async askStats(peer: TransportPeer, signal?: AbortSignal): Promise<HostStats | undefined> {
+    const stats = await peer.ask<HostStats>(this.hostId, HostMessage.Stats, null, { timeout: 5_000, ...(signal ? { signal } : {}) }).catch(() => undefined);
+    if (stats && peer === this.peer) this.lastStats = stats;
+    return stats;
+  }
+
   /** Reports the host's load progress as the actor's `loading` state until the model is ready or failed. */
-  private watchLoad(context: ActorLifecycleContext, modelPath: string): void {
+  private watchLoad(context: ActorLifecycleContext, peer: TransportPeer, modelPath: string): void {
     const poll = async (): Promise<void> => {
-      const stats = await this.peer?.ask(this.hostId, HostMessage.Stats, null, { timeout: 5_000 }).catch(() => undefined);
-      if (!stats || this.peer === undefined) return;
-      this.lastStats = stats as HostStats;
-      const { modelState, loadProgress } = this.lastStats;
+      const stats = await this.askStats(peer);
+      // Stopped, or a restart's host has its own watch.
+      if (!stats || peer !== this.peer) return;
+      const { modelState, loadProgress } = stats;
       if (modelState === ModelLifecycleState.Ready || modelState === ModelLifecycleState.Failed) {
         context.reportState(modelState, { model: modelPath });
         return;
@@ -190,11 +197,7 @@ export class ModelHostActor extends Actor {
 
   /** The host's own figures beside the model's status. */
   private async status(message: Message, context: ActorContext, remote: RemoteActor): Promise<ModelStatus> {
-    const [status, stats] = await Promise.all([
-      remote.receive(message, context) as Promise<ModelStatus>,
-      this.peer?.ask(this.hostId, HostMessage.Stats, null, { timeout: 5_000, signal: context.signal }).catch(() => undefined),
-    ]);
-    if (stats) this.lastStats = stats as HostStats;
+    const [status] = await Promise.all([remote.receive(message, context) as Promise<ModelStatus>, this.askStats(remote.peer, context.signal)]);
     return { ...status, host: this.hostStatus() };
   }
 
