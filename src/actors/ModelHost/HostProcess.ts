@@ -1,12 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { createRequire } from 'node:module';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { forkPackageModule } from '../forkPackageModule.js';
 import { HOST_CONFIG_ENV, type ModelHostConfig } from './types.js';
-
-/** Under tsx (tests, `npm run demo`) the host runs from its `.ts` source; built, from `dist/`. */
-const TS_SOURCE = import.meta.url.endsWith('.ts');
 
 /** How a host process ended: `exited with code 1`, `killed by SIGSEGV`. */
 export interface HostExit {
@@ -35,10 +31,8 @@ export class HostProcess {
   private readonly killOnExit = (): void => void this.child.kill('SIGKILL');
 
   constructor(config: ModelHostConfig, options: { env?: NodeJS.ProcessEnv; logger: Logger }) {
-    const main = fileURLToPath(new URL(TS_SOURCE ? './modelHostMain.ts' : './modelHostMain.js', import.meta.url));
-    const execArgv = TS_SOURCE ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
     const env = { ...(options.env ?? process.env), [HOST_CONFIG_ENV]: JSON.stringify(config) };
-    this.child = fork(main, [], { execArgv, env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced' });
+    this.child = forkPackageModule(import.meta.url, 'modelHostMain', { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced' });
     process.on('exit', this.killOnExit);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {

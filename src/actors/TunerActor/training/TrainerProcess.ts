@@ -1,9 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortedError } from '../../../messaging/errors.js';
+import { forkPackageModule } from '../../forkPackageModule.js';
 import type { LlamaNativeOptions } from './llamaNative.js';
 import { preflightTrainingJob } from './preflightTrainingJob.js';
 import {
@@ -52,8 +51,6 @@ interface ActiveRun {
   /** Resolves when the run has finished, whatever its outcome (and its files are cleaned up). */
   readonly settled: Promise<void>;
 }
-
-const TS_SOURCE = import.meta.url.endsWith('.ts');
 
 /**
  * Runs training jobs in a child process, one at a time. The child (`trainerWorker`) drives
@@ -158,12 +155,9 @@ export class TrainerProcess {
   }
 
   #spawn(): ChildProcess {
-    const worker = fileURLToPath(new URL(TS_SOURCE ? './trainerWorker.ts' : './trainerWorker.js', import.meta.url));
-    // From sources (tests, tsx) the child needs tsx's loader too; compiled, it runs as plain JS.
-    const execArgv = TS_SOURCE ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
     const env = { ...(this.#options.env ?? process.env) };
     if (this.#options.native?.binsDir !== undefined) env.LLAMA_ACTORS_LLAMA_BINS = this.#options.native.binsDir;
-    return fork(worker, [], { execArgv, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+    return forkPackageModule(import.meta.url, 'trainerWorker', { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
   }
 
   #supervise(active: ActiveRun, child: ChildProcess, job: ResolvedTrainingJob, options: TrainerRunOptions): Promise<TrainingOutcome> {
