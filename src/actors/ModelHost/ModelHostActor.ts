@@ -148,7 +148,9 @@ export class ModelHostActor extends Actor {
 
   /** The host's process figures, kept as the last seen; `undefined` when it does not answer. */
   private async askStats(peer: TransportPeer, signal?: AbortSignal): Promise<HostStats | undefined> {
-    const stats = await peer.ask<HostStats>(this.hostId, HostMessage.Stats, null, { timeout: 5_000, ...(signal ? { signal } : {}) }).catch(() => undefined);
+    // The host actor's protocol types the reply (hostProtocol); the peer's asks are untyped.
+    const reply: unknown = await peer.ask(this.hostId, HostMessage.Stats, null, { timeout: 5_000, ...(signal ? { signal } : {}) }).catch(() => undefined);
+    const stats = reply as HostStats | undefined;
     if (stats && peer === this.peer) this.lastStats = stats;
     return stats;
   }
