@@ -86,9 +86,9 @@ async function overTransport(transport: Transport, after: () => Promise<void>): 
 
 async function child(serialization: 'advanced' | 'json'): Promise<Target> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const host = fork(fileURLToPath(import.meta.url), ['--host'], { execArgv: ['--import', tsx], serialization });
+  const host = fork(fileURLToPath(import.meta.url), ['--host', `--serialization=${serialization}`], { execArgv: ['--import', tsx], serialization });
   const exited = once(host, 'exit');
-  return overTransport(new ChildProcessTransport(host, { logger: silent }), async () => void (await exited));
+  return overTransport(new ChildProcessTransport(host, { logger: silent, serialization }), async () => void (await exited));
 }
 
 interface Sample {
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
 // Forked with --host: serve the producer to the parent, exit when the channel closes.
 if (process.argv.includes('--host')) {
   const router = hostRouter();
-  const transport = parentProcessTransport({ logger: silent });
+  const transport = parentProcessTransport({ logger: silent, serialization: process.argv.includes('--serialization=json') ? 'json' : 'advanced' });
   exportActors(router, transport, { logger: silent });
   transport.onClose(() => void router.dispose().finally(() => process.exit(0)));
 } else {

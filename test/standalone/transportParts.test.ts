@@ -15,6 +15,7 @@ import { ActorHostLostError } from '../../src/messaging/transport/ActorHostLostE
 import { ChildProcessTransport } from '../../src/messaging/transport/ChildProcessTransport.js';
 import { connectActors } from '../../src/messaging/transport/connectActors.js';
 import { exportActors } from '../../src/messaging/transport/exportActors.js';
+import { decodeFrameBatch } from '../../src/messaging/transport/FrameBatcher.js';
 import { type ChunkFrame, type TransportFrame, TransportFrameType } from '../../src/messaging/transport/frames.js';
 import { InMemoryTransport } from '../../src/messaging/transport/InMemoryTransport.js';
 import type { TransportCloseReason } from '../../src/messaging/transport/Transport.js';
@@ -177,11 +178,21 @@ describe('ChildProcessTransport', () => {
     expect(transport.closeReason).toEqual({ message: 'its host process (pid 4242) closed the IPC channel' });
   });
 
-  it('frames go over the channel; a process already gone closes at once; one without IPC is refused', () => {
+  it('frames go over the channel (with json serialization one message each, with advanced in batches); a process already gone closes at once; one without IPC is refused', () => {
     const child = new FakeChild();
-    const transport = new ChildProcessTransport(child.asChild(), { logger: silent });
+    const transport = new ChildProcessTransport(child.asChild(), { logger: silent, serialization: 'json' });
     transport.send(tell(1));
     expect(child.sent).toEqual([tell(1)]);
+    const batched = new FakeChild();
+    const batching = new ChildProcessTransport(batched.asChild(), { logger: silent });
+    batching.send(tell(1));
+    batching.send(tell(2));
+    expect(batched.sent).toEqual([]);
+    void batching.close();
+    expect(batched.sent).toHaveLength(1);
+    const frames: unknown[] = [];
+    decodeFrameBatch(batched.sent[0] as Uint8Array, (frame) => frames.push(frame), (error) => frames.push(error));
+    expect(frames).toEqual([tell(1), tell(2)]);
     const dead = new FakeChild();
     dead.exitCode = 1;
     expect(new ChildProcessTransport(dead.asChild(), { logger: silent }).closeReason).toMatchObject({ exitCode: 1 });

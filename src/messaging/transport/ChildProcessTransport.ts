@@ -2,12 +2,32 @@ import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../Clock.js';
 import { InvalidArgumentError } from '../errors.js';
+import { decodeFrameBatch, FrameBatcher } from './FrameBatcher.js';
 import type { TransportFrame } from './frames.js';
 import type { Transport, TransportCloseReason } from './Transport.js';
 import { TransportBase } from './TransportBase.js';
 
+/** How frames cross the IPC channel: what both sides of one channel are given. */
+export interface IpcFramingOptions {
+  /**
+   * The `serialization` the child was forked with. With `'advanced'` frames are serialized as they
+   * are sent and written in batches (see `coalesceMs`); with `'json'` each frame is one IPC message,
+   * as `child.send` writes it. Both sides of a channel must say the same. Defaults to `'advanced'`.
+   */
+  serialization?: 'advanced' | 'json';
+  /**
+   * With `'advanced'` serialization, the shortest time between two writes on the channel, in ms: a
+   * frame after a quiet spell goes at the end of the current event-loop turn, frames that follow
+   * sooner go together once the interval has passed. One message at a time is not delayed; a fast
+   * stream's chunks cost the other process one wake-up per interval, not one per chunk (on a busy
+   * machine those wake-ups come out of the model's threads). `0`: once per event-loop turn.
+   * Defaults to `1`.
+   */
+  coalesceMs?: number;
+}
+
 /** Options of {@link ChildProcessTransport}. */
-export interface ChildProcessTransportOptions {
+export interface ChildProcessTransportOptions extends IpcFramingOptions {
   /** pino logger. Defaults to the kernel's default logger. */
   logger?: Logger;
   /** Time source of the wait for the exit status. Defaults to the system clock. */
@@ -47,6 +67,7 @@ export class ChildProcessTransport extends TransportBase {
   private readonly exitWaitMs: number;
   private exitWait: unknown;
   private readonly detach: () => void;
+  private readonly batcher: FrameBatcher | undefined;
 
   /** @throws {InvalidArgumentError} when the process was started without an IPC channel. */
   constructor(
@@ -59,7 +80,8 @@ export class ChildProcessTransport extends TransportBase {
     }
     this.clock = options.clock ?? systemClock;
     this.exitWaitMs = options.exitWaitMs ?? 1_000;
-    const onMessage = (message: unknown): void => this.deliver(message);
+    this.batcher = framingBatcher(options, this.clock, (batch) => this.write(batch));
+    const onMessage = (message: unknown): void => this.receive(message);
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => this.lost(exitReason(code, signal));
     const onDisconnect = (): void => this.disconnected();
     const onError = (error: Error): void => {
@@ -89,17 +111,28 @@ export class ChildProcessTransport extends TransportBase {
    */
   send(frame: TransportFrame): void {
     if (this.closed || !this.child.connected) return;
-    this.child.send(frame, (error) => {
+    if (this.batcher) this.batcher.push(frame);
+    else this.write(frame);
+  }
+
+  /** Writes what is batched, then disconnects the IPC channel (the child sees it close); the process is not signalled. */
+  async close(): Promise<void> {
+    this.batcher?.flush();
+    if (!this.markClosed(CLOSED_HERE)) return;
+    this.cleanup();
+    if (this.child.connected) this.child.disconnect();
+  }
+
+  private write(message: unknown): void {
+    if (!this.child.connected) return;
+    this.child.send(message as Parameters<ChildProcess['send']>[0], (error) => {
       // The channel went away under the frame: the disconnect closes the transport and says why.
       if (error) this.logger.debug({ err: error }, 'child process transport: a frame was not sent');
     });
   }
 
-  /** Disconnects the IPC channel (the child sees it close); the process is not signalled. */
-  async close(): Promise<void> {
-    if (!this.markClosed(CLOSED_HERE)) return;
-    this.cleanup();
-    if (this.child.connected) this.child.disconnect();
+  private receive(message: unknown): void {
+    receiveIpcMessage(message, (frame) => this.deliver(frame), this.logger);
   }
 
   /** The channel closed: the exit status usually follows at once; wait a little for it, for the reason's sake. */
@@ -123,26 +156,32 @@ export class ChildProcessTransport extends TransportBase {
 
   private cleanup(): void {
     this.detach();
+    this.batcher?.stop();
     if (this.exitWait !== undefined) this.clock.clearTimeout(this.exitWait);
     this.exitWait = undefined;
   }
 }
 
 /** Options of {@link parentProcessTransport}. */
-export interface ParentProcessTransportOptions {
+export interface ParentProcessTransportOptions extends IpcFramingOptions {
   /** pino logger. Defaults to the kernel's default logger. */
   logger?: Logger;
+  /** Time source of the batching interval. Defaults to the system clock. */
+  clock?: Clock;
 }
 
 /** @internal The child's side: `process.send` and the process's own IPC events. */
 class ParentProcessTransport extends TransportBase {
   private readonly detach: () => void;
+  private readonly batcher: FrameBatcher | undefined;
 
   constructor(options: ParentProcessTransportOptions) {
     super(options.logger);
-    const onMessage = (message: unknown): void => this.deliver(message);
+    this.batcher = framingBatcher(options, options.clock ?? systemClock, (batch) => this.write(batch));
+    const onMessage = (message: unknown): void => receiveIpcMessage(message, (frame) => this.deliver(frame), this.logger);
     const onDisconnect = (): void => {
       this.detach();
+      this.batcher?.stop();
       this.markClosed({ message: 'the parent process closed the IPC channel (it exited, died or closed the transport)' });
     };
     process.on('message', onMessage);
@@ -155,16 +194,39 @@ class ParentProcessTransport extends TransportBase {
 
   send(frame: TransportFrame): void {
     if (this.closed || !process.connected) return;
-    process.send?.(frame, undefined, undefined, (error: Error | null) => {
-      if (error) this.logger.debug({ err: error }, 'parent process transport: a frame was not sent');
-    });
+    if (this.batcher) this.batcher.push(frame);
+    else this.write(frame);
   }
 
   async close(): Promise<void> {
+    this.batcher?.flush();
     if (!this.markClosed(CLOSED_HERE)) return;
     this.detach();
+    this.batcher?.stop();
     if (process.connected) process.disconnect();
   }
+
+  private write(message: unknown): void {
+    if (!process.connected) return;
+    process.send?.(message, undefined, undefined, (error: Error | null) => {
+      if (error) this.logger.debug({ err: error }, 'parent process transport: a frame was not sent');
+    });
+  }
+}
+
+/** The batcher of a channel whose frames go in batches (`advanced` serialization), else none. */
+function framingBatcher(options: IpcFramingOptions, clock: Clock, write: (batch: Buffer) => void): FrameBatcher | undefined {
+  if ((options.serialization ?? 'advanced') === 'json') return undefined;
+  return new FrameBatcher(write, { clock, ...(options.coalesceMs === undefined ? {} : { coalesceMs: options.coalesceMs }) });
+}
+
+/** One IPC message: a batch of frames (a buffer), or one frame as it was sent. */
+function receiveIpcMessage(message: unknown, deliver: (frame: unknown) => void, logger: Logger): void {
+  if (!(message instanceof Uint8Array)) {
+    deliver(message);
+    return;
+  }
+  decodeFrameBatch(message, deliver, (error) => logger.warn({ err: error }, 'transport: dropped a batched frame that could not be read'));
 }
 
 /**
