@@ -291,12 +291,15 @@ export {
 } from './entities/types.js';
 export { FileStore, type FileStoreOptions } from './entities/store/FileStore.js';
 export { MemoryStore } from './entities/store/MemoryStore.js';
-export { STORE_KEY_MAX_LENGTH, type Store, type StoreCallOptions } from './entities/store/Store.js';
+export { NatsKvStore, type NatsKvStoreOptions } from './entities/store/NatsKvStore.js';
+export { STORE_KEY_MAX_LENGTH, type Store, type StoreCallOptions, type StoreEntry } from './entities/store/Store.js';
 export {
   InvalidStoreKeyError,
+  StoreConflictError,
   StoreCorruptError,
   StoreDisposedError,
   StoreErrorCode,
+  StoreUnavailableError,
   StoreWriteError,
   StoreIoError,
   type StoreCallSite,

@@ -98,6 +98,8 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   StoreDisposedError: { args: ['FileStore'], status: 500 },
   StoreWriteError: { args: ['/data/x.json', new Error('EACCES')], status: 500 },
   StoreIoError: { args: [{ operation: 'get', collection: 'sessions', id: 'a' }, { path: '/data/sessions/a.json', code: 'EISDIR', text: 'a directory' }], status: 500 },
+  StoreConflictError: { args: ['sessions', 'chat-1', 3, 4], status: 409 },
+  StoreUnavailableError: { args: [{ operation: 'get', collection: 'sessions', id: 'a' }, 'nats-server at 127.0.0.1:4222 gave no answer within 5000 ms'], status: 503 },
   // src/server/httpErrors.ts (every code of it is checked on its own below)
   HttpError: { args: [HttpErrorCode.RouteNotFound, 'no route GET /nope'], status: 404 },
   MessageNotExposedError: { args: ['model/demo', 'explode'], status: 403 },

@@ -1,11 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AbortedError, InvalidArgumentError } from '../../messaging/errors.js';
 import { makeDirectory, readRegularFile, removeTemporaries, syncDirectory, TEMPORARY_SUFFIX } from './fileSystem.js';
 import { errnoCode, FsFailure, storeFailure } from './fsProblems.js';
-import { checkStoreKey, serializeStoreValue, type Store, type StoreCallOptions, throwIfAborted } from './Store.js';
-import { type StoreCallSite, StoreCorruptError, StoreDisposedError, showCallSite } from './storeErrors.js';
+import { KeyedQueue, queueKey as storeKey, untilSettled } from './KeyedQueue.js';
+import { RevisionBook } from './RevisionBook.js';
+import {
+  checkExpectedRevision,
+  checkStoreKey,
+  serializeStoreValue,
+  type Store,
+  type StoreCallOptions,
+  type StoreEntry,
+  throwIfAborted,
+} from './Store.js';
+import { type StoreCallSite, StoreConflictError, StoreCorruptError, StoreDisposedError, showCallSite } from './storeErrors.js';
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
@@ -18,6 +28,8 @@ export interface FileStoreOptions {
 }
 
 const JSON_SUFFIX = '.json';
+/** A call on one key. */
+type KeySite = StoreCallSite & { collection: string; id: string };
 /** Where the first-use set-up is named in errors: it is shared by every call, so it names none. */
 const OPEN_SITE: StoreCallSite = { operation: 'open' };
 
@@ -39,6 +51,13 @@ const OPEN_SITE: StoreCallSite = { operation: 'open' };
  * `StoreCorruptError` (`STORE_CORRUPT`); each names the call, the key and the path at fault.
  * `list` lists only regular `<id>.json` files and skips anything else it finds.
  *
+ * Revisions live in memory beside the files (the files hold the values alone): this FileStore
+ * numbers a value the first time it reads or writes it and gives it a new number at each write,
+ * from one counter that starts at the clock in microseconds. So revisions are this instance's,
+ * as the data directory is (one process at a time), and a revision handed out by an earlier
+ * FileStore on the same directory does not match a value this one has numbered unless the clock
+ * went back. Checking and writing happen in the key's chain, so `update` is atomic here.
+ *
  * @example
  * ```ts
  * await using store = new FileStore({ dataDir: './data' });
@@ -50,8 +69,10 @@ const OPEN_SITE: StoreCallSite = { operation: 'open' };
 export class FileStore implements Store {
   /** Absolute path of the data directory. */
   readonly dataDir: string;
-  /** Per key (`collection/id`), the end of its chain of writes; removed when the chain drains. */
-  private readonly tails = new Map<string, Promise<void>>();
+  /** Per key (`collection/id`), its chain of writes. */
+  private readonly queue = new KeyedQueue();
+  /** Per key, the revision its value is at; see the class comment. */
+  private readonly revisions = new RevisionBook(Date.now() * 1000);
   /** Per collection, the creation (and fsync) of its directory, so it happens once. */
   private readonly collectionDirs = new Map<string, Promise<void>>();
   private opening: Promise<void> | undefined;
@@ -70,26 +91,30 @@ export class FileStore implements Store {
     checkStoreKey('collection', collection);
     checkStoreKey('id', id);
     const { signal } = options;
-    const site: StoreCallSite = { operation: 'get', collection, id };
+    const site: KeySite = { operation: 'get', collection, id };
     const what = showCallSite(site);
     throwIfAborted(signal, what);
     await untilSettled(this.ready(), signal, what);
-    const pending = this.tails.get(storeKey(collection, id));
+    const pending = this.queue.pending(storeKey(collection, id));
     if (pending) await untilSettled(pending, signal, what);
-    const file = this.file(collection, id);
-    let text: string;
-    try {
-      text = await readRegularFile(file, signal);
-    } catch (error) {
-      if (signal?.aborted) throw new AbortedError(what, { cause: signal.reason });
-      if (error instanceof FsFailure && errnoCode(error.cause) === 'ENOENT') return undefined;
-      throw await storeFailure(error, site, 'read', file);
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch (error) {
-      throw new StoreCorruptError(file, error);
-    }
+    return this.read<T>(site, signal);
+  }
+
+  async getEntry<T>(collection: string, id: string, options: StoreCallOptions = {}): Promise<StoreEntry<T> | undefined> {
+    this.assertOpen();
+    checkStoreKey('collection', collection);
+    checkStoreKey('id', id);
+    const { signal } = options;
+    const site: KeySite = { operation: 'get', collection, id };
+    const what = showCallSite(site);
+    throwIfAborted(signal, what);
+    const key = storeKey(collection, id);
+    // In the key's chain, so no write can land between reading the value and naming its revision.
+    return this.queue.enqueue(key, signal, what, async () => {
+      await this.ready();
+      const value = await this.read<T>(site, signal);
+      return value === undefined ? undefined : { value, revision: this.revisions.current(key) };
+    });
   }
 
   async put<T>(collection: string, id: string, value: T, options: StoreCallOptions = {}): Promise<void> {
@@ -98,17 +123,31 @@ export class FileStore implements Store {
     checkStoreKey('id', id);
     const json = serializeStoreValue(collection, id, value);
     const { signal } = options;
-    const site: StoreCallSite = { operation: 'put', collection, id };
+    const site: KeySite = { operation: 'put', collection, id };
     const what = showCallSite(site);
     throwIfAborted(signal, what);
-    return this.enqueue(storeKey(collection, id), signal, what, async () => {
+    return this.queue.enqueue(storeKey(collection, id), signal, what, async () => {
       await this.ready();
-      try {
-        await this.collectionDir(collection);
-        await this.writeAtomically(collection, id, `${json}\n`, () => throwIfAborted(signal, what));
-      } catch (error) {
-        throw await storeFailure(error, site, 'write', this.file(collection, id));
-      }
+      await this.write(site, json, () => throwIfAborted(signal, what));
+    });
+  }
+
+  async update<T>(collection: string, id: string, value: T, expectedRevision: number, options: StoreCallOptions = {}): Promise<number> {
+    this.assertOpen();
+    checkStoreKey('collection', collection);
+    checkStoreKey('id', id);
+    checkExpectedRevision(collection, id, expectedRevision);
+    const json = serializeStoreValue(collection, id, value);
+    const { signal } = options;
+    const site: KeySite = { operation: 'update', collection, id };
+    const what = showCallSite(site);
+    throwIfAborted(signal, what);
+    const key = storeKey(collection, id);
+    return this.queue.enqueue(key, signal, what, async () => {
+      await this.ready();
+      const actual = (await this.exists(site)) ? this.revisions.current(key) : undefined;
+      if ((actual ?? 0) !== expectedRevision) throw new StoreConflictError(collection, id, expectedRevision, actual);
+      return this.write(site, json, () => throwIfAborted(signal, what));
     });
   }
 
@@ -117,14 +156,16 @@ export class FileStore implements Store {
     checkStoreKey('collection', collection);
     checkStoreKey('id', id);
     const { signal } = options;
-    const site: StoreCallSite = { operation: 'delete', collection, id };
+    const site: KeySite = { operation: 'delete', collection, id };
     const what = showCallSite(site);
     throwIfAborted(signal, what);
-    return this.enqueue(storeKey(collection, id), signal, what, async () => {
+    const key = storeKey(collection, id);
+    return this.queue.enqueue(key, signal, what, async () => {
       await this.ready();
       const file = this.file(collection, id);
       try {
         await unlink(file);
+        this.revisions.forget(key);
       } catch (error) {
         // ENOTDIR (the collection's path is a file) is damage to report, as `get` and `list` do,
         // not a value that was never there.
@@ -148,9 +189,8 @@ export class FileStore implements Store {
     const what = showCallSite(site);
     throwIfAborted(signal, what);
     await untilSettled(this.ready(), signal, what);
-    const prefix = storeKey(collection, '');
-    const pending = [...this.tails].filter(([key]) => key.startsWith(prefix)).map(([, tail]) => tail);
-    if (pending.length > 0) await untilSettled(Promise.all(pending), signal, what);
+    const pending = this.queue.pendingUnder(storeKey(collection, ''));
+    if (pending) await untilSettled(pending, signal, what);
     const dir = join(this.dataDir, collection);
     let entries;
     try {
@@ -179,7 +219,7 @@ export class FileStore implements Store {
   dispose(): Promise<void> {
     // No call can join a chain after this line (assertOpen runs synchronously first), so one
     // snapshot of the tails covers every accepted write.
-    this.disposing ??= Promise.all(this.tails.values()).then(() => undefined);
+    this.disposing ??= this.queue.drain();
     return this.disposing;
   }
 
@@ -195,39 +235,51 @@ export class FileStore implements Store {
     return join(this.dataDir, collection, `${id}${JSON_SUFFIX}`);
   }
 
+  /** The value of `site`'s key, read from its file; undefined if there is none. */
+  private async read<T>(site: KeySite, signal: AbortSignal | undefined): Promise<T | undefined> {
+    const file = this.file(site.collection, site.id);
+    let text: string;
+    try {
+      text = await readRegularFile(file, signal);
+    } catch (error) {
+      if (signal?.aborted) throw new AbortedError(showCallSite(site), { cause: signal.reason });
+      if (error instanceof FsFailure && errnoCode(error.cause) === 'ENOENT') return undefined;
+      throw await storeFailure(error, site, 'read', file);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new StoreCorruptError(file, error);
+    }
+  }
+
   /**
-   * Runs `operation` after every earlier operation on `key`. If `signal` fires while it waits
-   * its turn, the caller is answered at once and the operation is skipped when its turn comes;
-   * once it has started, only the operation itself decides whether the abort still counts.
+   * Writes `json` as the value of `site`'s key; resolves with its new revision. A failed write
+   * renews the revision too: the file may have changed before the failure, and a revision read
+   * before it must not match what is there now.
    */
-  private enqueue<R>(key: string, signal: AbortSignal | undefined, what: string, operation: () => Promise<R>): Promise<R> {
-    let resolveResult!: (value: R) => void;
-    let rejectResult!: (reason: unknown) => void;
-    const result = new Promise<R>((res, rej) => {
-      resolveResult = res;
-      rejectResult = rej;
-    });
-    let started = false;
-    const onAbort = (): void => {
-      if (!started) rejectResult(new AbortedError(what, { cause: signal?.reason }));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const tail = previous.then(async () => {
-      started = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (signal?.aborted) return rejectResult(new AbortedError(what, { cause: signal.reason }));
-      try {
-        resolveResult(await operation());
-      } catch (error) {
-        rejectResult(error);
-      }
-    });
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
+  private async write(site: KeySite, json: string, beforeCommit: () => void): Promise<number> {
+    const { collection, id } = site;
+    try {
+      await this.collectionDir(collection);
+      await this.writeAtomically(collection, id, `${json}\n`, beforeCommit);
+    } catch (error) {
+      this.revisions.renew(storeKey(collection, id));
+      throw await storeFailure(error, site, 'write', this.file(collection, id));
+    }
+    return this.revisions.renew(storeKey(collection, id));
+  }
+
+  /** Whether `site`'s key has a file (of any kind: a directory there is damage the write reports). */
+  private async exists(site: KeySite): Promise<boolean> {
+    const file = this.file(site.collection, site.id);
+    try {
+      await lstat(file);
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return false;
+      throw await storeFailure(error, site, 'write', file);
+    }
   }
 
   /** Creates the data directory and removes temporary files a killed process left behind. Once. */
@@ -296,11 +348,6 @@ export class FileStore implements Store {
   }
 }
 
-/** @internal The map key of a store key; '/' cannot occur in either part, so it is unambiguous. */
-function storeKey(collection: string, id: string): string {
-  return `${collection}/${id}`;
-}
-
 function isValidKey(key: string): boolean {
   try {
     checkStoreKey('id', key);
@@ -308,24 +355,4 @@ function isValidKey(key: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Resolves or rejects with `promise`, or rejects with `AbortedError` as soon as `signal` fires. */
-function untilSettled<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((res, rej) => {
-    const onAbort = (): void => rej(new AbortedError(what, { cause: signal.reason }));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        res(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        rej(error);
-      },
-    );
-  });
 }

@@ -26,7 +26,15 @@ export interface StoreCallOptions {
  * A store backed by storage that can break reports it with typed errors naming the call, the key
  * and the path at fault: `StoreIoError` (code `STORE_IO_ERROR`) when reading fails,
  * `StoreWriteError` (`STORE_WRITE_FAILED`) when writing does, `StoreCorruptError`
- * (`STORE_CORRUPT`) for a value that is there but is not JSON. `MemoryStore` raises none of them.
+ * (`STORE_CORRUPT`) for a value that is there but is not JSON, `StoreUnavailableError`
+ * (`STORE_UNAVAILABLE`) for a store server that does not answer. `MemoryStore` raises none of them.
+ *
+ * Every value is at a revision: a positive integer that changes with each write of its key and is
+ * never handed out again for that key (a value deleted and written again gets a new one), so two
+ * writers sharing a store can detect each other: read with {@link Store.getEntry}, write with
+ * {@link Store.update}, which writes only if the value is still at the revision read and otherwise
+ * rejects with `StoreConflictError` (code `STORE_CONFLICT`), writing nothing. Plain `put` ignores
+ * revisions (the last write wins) and moves the value to a new one.
  *
  * @example
  * ```ts
@@ -38,8 +46,25 @@ export interface StoreCallOptions {
 export interface Store extends AsyncDisposable {
   /** The value stored at (collection, id), or undefined. A value that cannot be read or parsed rejects (see above). */
   get<T>(collection: string, id: string, options?: StoreCallOptions): Promise<T | undefined>;
+  /**
+   * The value at (collection, id) and its revision, or undefined. Fails like `get`.
+   *
+   * @example
+   * ```ts
+   * const entry = await store.getEntry<Counter>('counters', 'visits');
+   * await store.update('counters', 'visits', { n: (entry?.value.n ?? 0) + 1 }, entry?.revision ?? 0);
+   * ```
+   */
+  getEntry<T>(collection: string, id: string, options?: StoreCallOptions): Promise<StoreEntry<T> | undefined>;
   /** Stores a JSON-serializable value, replacing any previous one atomically. */
   put<T>(collection: string, id: string, value: T, options?: StoreCallOptions): Promise<void>;
+  /**
+   * Stores `value` only if the value at (collection, id) is still at `expectedRevision` (`0`:
+   * only if there is none), atomically; resolves with its new revision. Otherwise rejects with
+   * `StoreConflictError` naming the key, the expected and the actual revision, and writes nothing.
+   * Fails otherwise like `put`.
+   */
+  update<T>(collection: string, id: string, value: T, expectedRevision: number, options?: StoreCallOptions): Promise<number>;
   /** Removes it; true if something was there. */
   delete(collection: string, id: string, options?: StoreCallOptions): Promise<boolean>;
   /**
@@ -50,6 +75,13 @@ export interface Store extends AsyncDisposable {
   list(collection: string, options?: StoreCallOptions): Promise<string[]>;
   /** Refuses further calls and waits for writes already accepted. Idempotent. */
   dispose(): Promise<void>;
+}
+
+/** A stored value and the revision it is at (see {@link Store}). */
+export interface StoreEntry<T> {
+  value: T;
+  /** Positive; compare for equality only (how revisions grow is the store's own). */
+  revision: number;
 }
 
 /** Longest collection or id a store accepts. */
@@ -101,6 +133,15 @@ export function serializeStoreValue(collection: string, id: string, value: unkno
     throw new InvalidArgumentError(`store value for ${collection}/${id} is not JSON-serializable: got ${typeof value}`);
   }
   return json;
+}
+
+/** @internal Throws `InvalidArgumentError` unless `revision` is an expected revision: an integer ≥ 0. */
+export function checkExpectedRevision(collection: string, id: string, revision: unknown): asserts revision is number {
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
+    throw new InvalidArgumentError(
+      `store update ${collection}/${id}: expected revision must be an integer ≥ 0 (0: no value), got ${String(revision)}`,
+    );
+  }
 }
 
 /** @internal Throws `AbortedError` if `signal` has fired. */

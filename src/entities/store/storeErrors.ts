@@ -11,11 +11,13 @@ export const StoreErrorCode = {
   StoreDisposed: 'STORE_DISPOSED',
   StoreWriteFailed: 'STORE_WRITE_FAILED',
   StoreIo: 'STORE_IO_ERROR',
+  StoreConflict: 'STORE_CONFLICT',
+  StoreUnavailable: 'STORE_UNAVAILABLE',
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
 /** The store call that failed; `open` is the first-use set-up every call waits for. */
-export type StoreOperation = 'open' | 'get' | 'put' | 'delete' | 'list';
+export type StoreOperation = 'open' | 'get' | 'put' | 'update' | 'delete' | 'list';
 
 /** Which call failed and on which key, as the store's errors name it. */
 export interface StoreCallSite {
@@ -60,7 +62,11 @@ export class InvalidStoreKeyError extends ActorError {
   }
 }
 
-/** A stored file exists but does not hold valid JSON; the parse error is the `cause`. */
+/**
+ * A stored value exists but does not hold valid JSON; the parse error is the `cause`. `file` is
+ * where it lies: a path for `FileStore`, `nats-kv://<bucket>/<key>` for `NatsKvStore` (whose
+ * message then says `entry` rather than `file`).
+ */
 export class StoreCorruptError extends ActorError {
   override readonly kind = ErrorKind.Internal;
 
@@ -68,7 +74,54 @@ export class StoreCorruptError extends ActorError {
     readonly file: string,
     cause: unknown,
   ) {
-    super(StoreErrorCode.StoreCorrupt, `corrupt store file ${file}: ${describe(cause)}`, { cause });
+    const noun = file.startsWith('nats-kv://') ? 'entry' : 'file';
+    super(StoreErrorCode.StoreCorrupt, `corrupt store ${noun} ${file}: ${describe(cause)}`, { cause });
+  }
+}
+
+/**
+ * A conditional write (`Store.update`) found the value at another revision than the caller
+ * expected: someone else wrote it since the caller read it. Nothing was written. Read it again
+ * (`getEntry`) and decide. `actual` is undefined when the value no longer exists; an `expected` of
+ * `0` meant "only if there is none".
+ */
+export class StoreConflictError extends ActorError {
+  override readonly kind = ErrorKind.Conflict;
+
+  constructor(
+    readonly collection: string,
+    readonly id: string,
+    readonly expected: number,
+    readonly actual: number | undefined,
+  ) {
+    const want = expected === 0 ? 'no value' : `revision ${expected}`;
+    const found = actual === undefined ? 'no value' : `revision ${actual}`;
+    super(StoreErrorCode.StoreConflict, `store update ${collection}/${id}: expected ${want}, found ${found}`);
+  }
+}
+
+/**
+ * The store's server did not answer: the connection is closed, or the server gave no answer
+ * within the store's timeout (it is down, unreachable or the client is reconnecting). Retry
+ * later. For a write that timed out, whether it was applied is unknown: the message says so.
+ */
+export class StoreUnavailableError extends ActorError {
+  override readonly kind = ErrorKind.Unavailable;
+
+  readonly operation: StoreOperation;
+  readonly collection: string | undefined;
+  readonly id: string | undefined;
+
+  /** @param reason What happened, naming the server, e.g. `nats-server at 127.0.0.1:4222 gave no answer within 5000 ms`. */
+  constructor(
+    site: StoreCallSite,
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(StoreErrorCode.StoreUnavailable, `${showCallSite(site)}: ${reason}`, { cause });
+    this.operation = site.operation;
+    this.collection = site.collection;
+    this.id = site.id;
   }
 }
 

@@ -5,7 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; it is released before nats-server takes it). */
 export async function freePort(): Promise<number> {
@@ -19,10 +22,20 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Options of {@link NatsServer.start}. */
+export interface NatsServerOptions {
+  /** Enables JetStream (`-js`), its store in a temporary directory kept across restarts and removed by {@link NatsServer.stop} with `{ removeStore: true }`. Defaults to `false`. */
+  jetStream?: boolean;
+}
+
 export class NatsServer {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** JetStream's store directory, when started with `jetStream`. */
+    readonly storeDir?: string,
+  ) {}
 
   /** `nats://127.0.0.1:<port>`. */
   get url(): string {
@@ -30,8 +43,9 @@ export class NatsServer {
   }
 
   /** Starts a server on `port` (a free one by default) and waits until it accepts connections. */
-  static async start(port?: number): Promise<NatsServer> {
-    const server = new NatsServer(port ?? (await freePort()));
+  static async start(port?: number, options: NatsServerOptions = {}): Promise<NatsServer> {
+    const storeDir = options.jetStream ? await mkdtemp(join(tmpdir(), 'llama-actors-jetstream-')) : undefined;
+    const server = new NatsServer(port ?? (await freePort()), storeDir);
     await server.restart();
     return server;
   }
@@ -39,7 +53,8 @@ export class NatsServer {
   /** Starts the server again on the same port (after {@link stop}), waiting until it is ready. */
   async restart(): Promise<void> {
     if (this.child) throw new Error(`nats-server on port ${this.port} is already running`);
-    const child = spawn('nats-server', ['-p', String(this.port), '-a', '127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const jetStream = this.storeDir === undefined ? [] : ['-js', '-sd', this.storeDir];
+    const child = spawn('nats-server', ['-p', String(this.port), '-a', '127.0.0.1', ...jetStream], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     let log = '';
     await new Promise<void>((resolve, reject) => {
@@ -57,13 +72,18 @@ export class NatsServer {
     });
   }
 
-  /** Kills the server (SIGKILL: no goodbye to its clients) and waits for its exit. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Kills the server (SIGKILL: no goodbye to its clients) and waits for its exit; with
+   * `removeStore`, removes JetStream's store too (the last stop). Idempotent.
+   */
+  async stop(options: { removeStore?: boolean } = {}): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
+    if (options.removeStore && this.storeDir !== undefined) await rm(this.storeDir, { recursive: true, force: true });
   }
 }
