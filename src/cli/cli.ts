@@ -4,6 +4,7 @@ import { chat, CHAT_USAGE } from './chat.js';
 import { bench, BENCH_USAGE, demo, DEMO_USAGE } from './scripts.js';
 import { serve, SERVE_USAGE } from './serve.js';
 import { train, TRAIN_USAGE } from './train.js';
+import { worker, WORKER_USAGE } from './worker.js';
 
 export const USAGE = `Usage: llama-actors <command> [flags]
 
@@ -11,6 +12,7 @@ An actor runtime for local LLM inference (node-llama-cpp).
 
 Commands:
   serve    serve a model over HTTP (OpenAI-compatible API, sessions, metrics, chat page)
+  worker   serve models to a NATS cluster (front ends: serve --nats URL)
   chat     chat with a model in the terminal, on a session kept on disk
   train    fine-tune a model on conversations (llama.cpp's trainer) and extract a LoRA adapter
   demo     run the streaming demo
@@ -25,6 +27,7 @@ Flags:
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; usage: string }> = {
   serve: { run: serve, usage: SERVE_USAGE },
+  worker: { run: worker, usage: WORKER_USAGE },
   chat: { run: chat, usage: CHAT_USAGE },
   train: { run: train, usage: TRAIN_USAGE },
   demo: { run: demo, usage: DEMO_USAGE },

@@ -5,6 +5,7 @@ import { ModelMessage, type ModelInfo } from '../actors/ModelActor/types.js';
 import { EntityCollection, type ModelEntity, type ModelLoadOptions } from '../entities/types.js';
 import { ModelManager } from '../entities/ModelManager.js';
 import { LocalLlamaProvider } from '../entities/LocalLlamaProvider.js';
+import type { InferenceProvider } from '../entities/InferenceProvider.js';
 import { ModelIsolation } from '../actors/ModelHost/types.js';
 import { SessionManager } from '../entities/SessionManager.js';
 import { FileStore } from '../entities/store/FileStore.js';
@@ -34,6 +35,8 @@ export interface RuntimeOptions {
   status?: NodeJS.WriteStream;
   /** The command, written in the data directory's lock file. */
   command?: string;
+  /** Providers beside `local` (a front end's cluster provider). Defaults to none. */
+  extraProviders?: InferenceProvider[];
 }
 
 /** A router with a loaded model, published as entities, ready to serve or chat. */
@@ -209,7 +212,8 @@ export async function openRuntime(options: RuntimeOptions): Promise<OpenedRuntim
     throw cliError(error, options, modelId, modelPath);
   };
   const isolation = options.isolation ?? ModelIsolation.Process;
-  const models = new ModelManager({ router, store, providers: [new LocalLlamaProvider({ isolation, host: { logLevel: options.logger.level } })] });
+  const providers = [new LocalLlamaProvider({ isolation, host: { logLevel: options.logger.level } }), ...(options.extraProviders ?? [])];
+  const models = new ModelManager({ router, store, providers });
   const sessions = new SessionManager({ router, store, models });
   let publishedHere = false;
   try {

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { createServer, type LlamaActorsServer } from '../server/createServer.js';
 import {
@@ -18,7 +17,8 @@ import {
   UsageError,
 } from './args.js';
 import { createCliLogger } from './logger.js';
-import { openRuntime } from './runtime.js';
+import { NATS_FLAGS_HELP, NATS_OPTIONS } from './natsFlags.js';
+import { openServeTarget } from './serveTarget.js';
 import { onShutdownSignal } from './signals.js';
 
 export const SERVE_USAGE = `Usage: llama-actors serve [flags]
@@ -45,16 +45,25 @@ Server flags:
 
 ${MODEL_FLAGS_HELP.replace('COMMAND_DEFAULT', 'info')}
 
+Cluster: with --nats URL the server is a front end of a NATS cluster too: every model its workers
+(llama-actors worker) serve is listed and served here (a session's turns go to the replica that
+served it last, else to the least-loaded replica with a free slot); --model adds a local model
+beside them, and without --model there is none.
+
+${NATS_FLAGS_HELP}
+
 Logs go to stderr: JSON lines, or readable lines on a terminal.
 
 Examples:
   llama-actors serve
   llama-actors serve --model ~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf --port 3000 --threads 2
   LLAMA_ACTORS_API_KEY="$(openssl rand -hex 16)" llama-actors serve --host 0.0.0.0
-  llama-actors serve --host 0.0.0.0 --api-key-file /run/secrets/llama-key --allowed-host llm.internal`;
+  llama-actors serve --host 0.0.0.0 --api-key-file /run/secrets/llama-key --allowed-host llm.internal
+  llama-actors serve --nats nats://127.0.0.1:4222            # a front end of the workers' models`;
 
 const SERVE_OPTIONS = {
   ...MODEL_OPTIONS,
+  ...NATS_OPTIONS,
   port: { type: 'string' },
   host: { type: 'string' },
   'api-key': { type: 'string' },
@@ -104,7 +113,7 @@ export async function serve(args: string[]): Promise<number> {
   try {
     // The data directory is locked and the model published, not loaded: the port is bound first,
     // so a port in use fails at once, before any model is loaded.
-    const runtime = await openRuntime({ model: stringFlag(values, 'model'), load, isolation, dataDir, logger, command: 'serve' });
+    const runtime = await openServeTarget({ values, model: stringFlag(values, 'model'), load, isolation, dataDir, logger });
     try {
       if (stopRequested) return ExitCode.Ok;
       const server = createServer({
@@ -117,7 +126,7 @@ export async function serve(args: string[]): Promise<number> {
         ...(apiKey ? { apiKey } : {}),
         ...(allowedHosts ? { allowedHosts } : {}),
         ...(cors === undefined ? {} : { cors }),
-        modelDirs: [dirname(runtime.modelPath)],
+        modelDirs: runtime.modelDirs,
         logger,
       });
       let url: string;
@@ -127,15 +136,15 @@ export async function serve(args: string[]): Promise<number> {
         await server.close().catch(() => {});
         throw new CliError(`could not listen on ${host}:${port}: ${(error as Error).message}`);
       }
-      logger.info({ url, model: runtime.modelId }, 'listening; loading the model');
+      logger.info({ url, model: runtime.label() }, 'listening; loading the model');
       try {
         // /health answers 503 `loading` meanwhile; a signal stops the load.
         const loading = runtime.load();
         loading.catch(() => {});
         const loaded = await Promise.race([loading.then(() => true), stopped.then(() => false)]);
         if (!loaded) return ExitCode.Ok;
-        process.stdout.write(`${banner(url, runtime.modelId, apiKey !== undefined)}\n`);
-        logger.info({ url, model: runtime.modelId, dataDir }, 'serving');
+        process.stdout.write(`${banner(url, runtime.label(), apiKey !== undefined)}\n`);
+        logger.info({ url, model: runtime.label(), dataDir }, 'serving');
         await stopped;
       } finally {
         await closeGracefully(server, graceMs, () => runtime.close(), logger);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ModelStatus } from '../actors/ModelActor/types.js';
+import type { ModelReplicaStatus, ModelStatus } from '../actors/ModelActor/types.js';
 import { ModelMessage } from '../actors/ModelActor/types.js';
 import type { ModelManager } from '../entities/ModelManager.js';
 import type { GenerationResult } from '../messaging/GenerationResult.js';
@@ -63,6 +63,25 @@ export class ServerMetrics {
     statusGauge('llama_actors_model_host_up', 'Whether the model host process answers (1) or not (0).', (s) => (s.host ? Number(s.host.state === 'up') : undefined));
     statusGauge('llama_actors_model_host_restarts', 'Restarts of the model host process after it died.', (s) => s.host?.restarts);
     statusGauge('llama_actors_model_host_rss_bytes', 'Resident memory of the model host process.', (s) => s.host?.rssBytes);
+    // Models served by workers of a NATS cluster (serve --nats) only.
+    statusGauge('llama_actors_cluster_replicas', 'Workers serving the cluster model (its replicas).', (s) => s.cluster?.replicas.length);
+    const replicaGauge = (name: string, help: string, pick: (r: ModelReplicaStatus) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model', 'worker'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const model of await models.listModels()) {
+            const status = await models.running(model.id)?.ask(ModelMessage.Status, null, { timeout: 2_000 }).catch(() => undefined);
+            for (const replica of status?.cluster?.replicas ?? []) this.set({ model: model.id, worker: replica.worker }, pick(replica));
+          }
+        },
+      });
+    replicaGauge('llama_actors_cluster_replica_in_flight', "This front end's requests in flight on the replica.", (r) => r.inFlight);
+    replicaGauge('llama_actors_cluster_replica_busy_slots', 'Slots generating on the replica (every front end).', (r) => r.busySlots);
+    replicaGauge('llama_actors_cluster_replica_queue_depth', 'Requests waiting for a slot on the replica.', (r) => r.queueDepth);
   }
 
   /** Counts an answered request. */

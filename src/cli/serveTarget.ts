@@ -1,0 +1,140 @@
+import { dirname } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { ModelIsolation } from '../actors/ModelHost/types.js';
+import { ClusterProvider } from '../entities/cluster/ClusterProvider.js';
+import { ModelCluster } from '../entities/cluster/ModelCluster.js';
+import { WorkerDirectory } from '../entities/cluster/WorkerDirectory.js';
+import { LocalLlamaProvider } from '../entities/LocalLlamaProvider.js';
+import { ModelManager } from '../entities/ModelManager.js';
+import { SessionManager } from '../entities/SessionManager.js';
+import { FileStore } from '../entities/store/FileStore.js';
+import { MemoryStore } from '../entities/store/MemoryStore.js';
+import type { Store } from '../entities/store/Store.js';
+import type { ModelLoadOptions } from '../entities/types.js';
+import { describe } from '../messaging/errors.js';
+import { MessageRouter } from '../messaging/MessageRouter.js';
+import { CliError, type ParsedValues } from './args.js';
+import { type DataDirLock, lockDataDir } from './dataDirLock.js';
+import { natsConnectOptions } from './natsFlags.js';
+import { openRuntime, PROVIDER_ID } from './runtime.js';
+
+/** What `serve` serves: its router, models and sessions, loaded by `load()`. */
+export interface ServeTarget {
+  readonly router: MessageRouter;
+  readonly store: Store;
+  readonly models: ModelManager;
+  readonly sessions: SessionManager;
+  /** Where model files of `POST /models` must be. */
+  readonly modelDirs: string[];
+  /** The model the banner names (the local one, else the first cluster model). */
+  label(): string;
+  /** Loads the local model and waits for the first look at the cluster. */
+  load(): Promise<void>;
+  /** Stops following the cluster, disposes the router and store, closes NATS, releases the data directory. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ServeTargetOptions {
+  values: ParsedValues;
+  /** `--model`; with `--nats` and no `--model`, no local model. */
+  model: string | undefined;
+  load: ModelLoadOptions;
+  isolation: ModelIsolation;
+  dataDir: string | undefined;
+  logger: Logger;
+}
+
+async function connectNatsFlags(values: ParsedValues, logger: Logger): Promise<NatsConnection | undefined> {
+  const options = await natsConnectOptions(values);
+  if (!options) return undefined;
+  try {
+    const nc = await connect(options);
+    logger.info({ server: nc.getServer() }, 'connected to NATS');
+    return nc;
+  } catch (error) {
+    throw new CliError(`could not connect to NATS ${String(options.servers)}: ${describe(error)}`, { cause: error });
+  }
+}
+
+/** A router, store, models and sessions with no local model: a front end of the cluster only. */
+async function openClusterOnly(options: ServeTargetOptions, provider: ClusterProvider) {
+  let lock: DataDirLock | undefined;
+  try {
+    lock = options.dataDir ? await lockDataDir(options.dataDir, 'serve') : undefined;
+  } catch (error) {
+    throw new CliError(`${(error as { code?: string }).code ?? 'DATA_DIR'}: ${describe(error)}`, { cause: error });
+  }
+  const router = new MessageRouter({ logger: options.logger });
+  const store: Store = options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore();
+  const local = new LocalLlamaProvider({ isolation: options.isolation, host: { logLevel: options.logger.level } });
+  const models = new ModelManager({ router, store, providers: [local, provider] });
+  const sessions = new SessionManager({ router, store, models });
+  await models.publishProvider({ id: PROVIDER_ID, kind: 'local-llama' });
+  const close = async (): Promise<void> => {
+    try {
+      await router.dispose();
+    } finally {
+      try {
+        await store.dispose();
+      } finally {
+        await lock?.release();
+      }
+    }
+  };
+  return { router, store, models, sessions, close };
+}
+
+/**
+ * `serve`'s models: the local `--model` (loaded in its host), and with `--nats` the cluster's
+ * models, each a ClusterModelActor routing to its workers.
+ */
+export async function openServeTarget(options: ServeTargetOptions): Promise<ServeTarget> {
+  const nc = await connectNatsFlags(options.values, options.logger);
+  if (!nc) {
+    const runtime = await openRuntime({ model: options.model, load: options.load, isolation: options.isolation, dataDir: options.dataDir, logger: options.logger, command: 'serve' });
+    return { ...runtime, modelDirs: [dirname(runtime.modelPath)], label: () => runtime.modelId, load: async () => void (await runtime.load()), close: () => runtime.close() };
+  }
+  const directory = new WorkerDirectory(nc, { logger: options.logger });
+  const provider = new ClusterProvider(directory);
+  let base: Awaited<ReturnType<typeof openClusterOnly>> & { modelId?: string; modelPath?: string; load?: () => Promise<unknown> };
+  try {
+    base =
+      options.model === undefined
+        ? await openClusterOnly(options, provider)
+        : await openRuntime({ model: options.model, load: options.load, isolation: options.isolation, dataDir: options.dataDir, logger: options.logger, command: 'serve', extraProviders: [provider] });
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+  let cluster: ModelCluster;
+  try {
+    cluster = await ModelCluster.start({ models: base.models, directory, logger: options.logger });
+  } catch (error) {
+    await base.close();
+    await nc.close();
+    throw new CliError(`could not join the cluster: ${describe(error)}`, { cause: error });
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    router: base.router,
+    store: base.store,
+    models: base.models,
+    sessions: base.sessions,
+    modelDirs: base.modelPath ? [dirname(base.modelPath)] : [],
+    label: () => base.modelId ?? cluster.modelIds[0] ?? 'cluster',
+    load: async () => {
+      await base.load?.();
+      await directory.poll();
+      await cluster.settled();
+    },
+    close: () => {
+      closing ??= (async () => {
+        await cluster.dispose().catch((error: unknown) => options.logger.warn({ err: error }, 'cluster: dispose failed'));
+        await base.close();
+        if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+      })();
+      return closing;
+    },
+  };
+}
