@@ -251,6 +251,7 @@ export {
   type SessionExport,
   type SessionHistory,
   type SessionStore,
+  type StoredSession,
 } from './actors/SessionActor/types.js';
 export { ActorKind, entityName, kindAddress } from './entities/actorNames.js';
 
@@ -263,6 +264,7 @@ export {
   EntityNotFoundError,
   InvalidEntityError,
   ModelLoadCrashedError,
+  SessionConflictError,
   PromptNotFoundError,
   ProviderUnsupportedError,
 } from './entities/entityErrors.js';

@@ -2,7 +2,8 @@ import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
 import { MODEL_DIRECTORY_ADDRESS } from '../actors/ModelDirectory/modelDirectoryProtocol.js';
 import { SessionActor } from '../actors/SessionActor/SessionActor.js';
-import type { CompletionEvent, SessionExport } from '../actors/SessionActor/types.js';
+import { SessionConflictError } from '../actors/SessionActor/sessionErrors.js';
+import type { CompletionEvent, SessionExport, SessionStore } from '../actors/SessionActor/types.js';
 import type { GenerationParams } from '../actors/ModelActor/types.js';
 import { type Address, address } from '../messaging/address.js';
 import { type Clock, systemClock } from '../messaging/Clock.js';
@@ -11,7 +12,7 @@ import { EntityErrorCode, EntityExistsError, EntityNotFoundError, InvalidEntityE
 import { ActorKind, entityName, kindAddress } from './actorNames.js';
 import type { ModelManager } from './ModelManager.js';
 import type { Store } from './store/Store.js';
-import { isDamagedValueError } from './store/storeErrors.js';
+import { isDamagedValueError, StoreConflictError } from './store/storeErrors.js';
 import { EntityCollection, type OverflowPolicy, type SessionEntity } from './types.js';
 
 /** Options of {@link SessionManager}. */
@@ -76,6 +77,12 @@ export interface SessionListReport {
  * Creates, lists, loads, forks, imports and deletes sessions. Each session is an entity in the
  * store and, while active, a {@link SessionActor} registered at `@(session/<id>)`.
  *
+ * Several SessionManagers may share one store (front ends on one `NatsKvStore`): each turn starts
+ * from the session as stored and is saved only if no one else saved it meanwhile, so turns sent
+ * through either in sequence all land in order, and of two overlapping turns on one session the
+ * later to finish fails with `SESSION_CONFLICT` (HTTP 409) and changes nothing. Creating a session
+ * whose id another one just took fails with `ENTITY_EXISTS` rather than replacing it.
+ *
  * @example
  * ```ts
  * const sessions = new SessionManager({ router, store, models });
@@ -117,7 +124,7 @@ export class SessionManager {
       createdAt: now,
       updatedAt: now,
     };
-    await this.store.put(EntityCollection.Sessions, id, entity, signal);
+    await this.createEntity(entity, signal);
     return this.start(id);
   }
 
@@ -209,8 +216,38 @@ export class SessionManager {
     }
     await this.models.getModel(source.model, options);
     const now = this.clock.now();
-    await this.store.put(EntityCollection.Sessions, newId, { ...structuredClone(source), id: newId, createdAt: now, updatedAt: now }, options);
+    await this.createEntity({ ...structuredClone(source), id: newId, createdAt: now, updatedAt: now }, options);
     return this.start(newId);
+  }
+
+  /** Stores a new session; one stored meanwhile under its id (by another front end) is ENTITY_EXISTS, never replaced. */
+  private async createEntity(entity: SessionEntity, options: { signal?: AbortSignal }): Promise<void> {
+    try {
+      await this.store.update(EntityCollection.Sessions, entity.id, entity, 0, options);
+    } catch (error) {
+      if (error instanceof StoreConflictError) throw new EntityExistsError(EntityCollection.Sessions, entity.id);
+      throw error;
+    }
+  }
+
+  /** The SessionActor's port on the store: loads with the revision, saves only at it. */
+  private sessionStore(): SessionStore {
+    return {
+      load: async (sessionId, options) => {
+        const entry = await this.store.getEntry<SessionEntity>(EntityCollection.Sessions, sessionId, options);
+        if (!entry) throw new EntityNotFoundError(EntityCollection.Sessions, sessionId);
+        return { session: entry.value, revision: entry.revision };
+      },
+      save: async (entity, revision) => {
+        try {
+          return await this.store.update(EntityCollection.Sessions, entity.id, entity, revision);
+        } catch (error) {
+          if (!(error instanceof StoreConflictError)) throw error;
+          this.logger.warn({ sessionId: entity.id, expected: revision, actual: error.actual }, 'session turn not saved: the session changed in the store meanwhile');
+          throw new SessionConflictError(entity.id, revision, error.actual, { cause: error });
+        }
+      },
+    };
   }
 
   /** One line of {@link listReport}: a summary, a skipped entry, or undefined if deleted meanwhile. */
@@ -253,14 +290,7 @@ export class SessionManager {
   private start(id: string): Address {
     const actor = new SessionActor({
       sessionId: id,
-      store: {
-        load: async (sessionId) => {
-          const entity = await this.store.get<SessionEntity>(EntityCollection.Sessions, sessionId);
-          if (!entity) throw new EntityNotFoundError(EntityCollection.Sessions, sessionId);
-          return entity;
-        },
-        save: (entity) => this.store.put(EntityCollection.Sessions, entity.id, entity),
-      },
+      store: this.sessionStore(),
       models: MODEL_DIRECTORY_ADDRESS,
       clock: this.clock,
       fork: (source) => this.createFrom(source, undefined, undefined),

@@ -62,7 +62,7 @@ export class ProviderUnsupportedError extends ActorError {
 }
 
 // A session's own errors live with the SessionActor (the layer below); re-exported for the API.
-export { ContextOverflowError, PromptNotFoundError } from '../actors/SessionActor/sessionErrors.js';
+export { ContextOverflowError, PromptNotFoundError, SessionConflictError } from '../actors/SessionActor/sessionErrors.js';
 
 /**
  * A previous process died while loading this model (llama.cpp aborts on some malformed files), so

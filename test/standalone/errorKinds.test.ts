@@ -60,6 +60,8 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   // src/actors/ModelActor/native/nativeErrors.ts
   NativeDecodeError: { args: ['llama_decode returned -1'], status: 500 },
   NativeModelLoadError: { args: ['llama_model_load failed'], status: 400 },
+  // src/actors/SessionActor/sessionErrors.ts (SessionConflictError; the others are above or below)
+  SessionConflictError: { args: ['session-1', 3, 4], status: 409 },
   // src/actors/TunerActor/tunerErrors.ts
   InvalidTrainingDataError: { args: ['empty-dataset', 'no examples'], status: 400 },
   InvalidLoraRankError: { args: [0, 1, 256], status: 400 },

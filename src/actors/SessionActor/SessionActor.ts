@@ -29,6 +29,7 @@ import {
   type SessionHistory,
   SessionMessage,
   type SessionStore,
+  type StoredSession,
   type Turn,
 } from './types.js';
 
@@ -64,6 +65,13 @@ type Emit = (event: TokenStreamEventInput) => void | Promise<void>;
  * a slow consumer slows the model exactly as it does on a direct stream. A completed turn is
  * persisted before its `done` event (or reply) is sent.
  *
+ * The store is the conversation's truth, not this actor: each turn and reset starts from the
+ * session as stored and saves only if it is still at the revision it started from, and history,
+ * export and fork read it from the store. So several actors of one session, one per front end
+ * sharing a store, continue one conversation: turns sent to either in sequence all land, in order;
+ * of two turns that overlap, the first to finish is saved and the other fails with
+ * `SessionConflictError` (code `SESSION_CONFLICT`) and changes nothing, to be sent again.
+ *
  * Created and registered by `SessionManager` at `@(session/<id>)`.
  *
  * @example
@@ -75,7 +83,6 @@ type Emit = (event: TokenStreamEventInput) => void | Promise<void>;
  */
 export class SessionActor extends Actor {
   override readonly protocol = sessionProtocol;
-  private entity: SessionEntity | undefined;
   private logger: Logger | undefined;
   private readonly clock: Clock;
   private current: { promptId: string; controller: AbortController } | undefined;
@@ -92,16 +99,24 @@ export class SessionActor extends Actor {
 
   override async onStart(context: ActorLifecycleContext): Promise<void> {
     this.logger = context.logger;
-    this.entity = await this.options.store.load(this.options.sessionId);
+    // The session must exist to start (ENTITY_NOT_FOUND otherwise); each turn loads it again.
+    await this.options.store.load(this.options.sessionId);
   }
 
   override onStop(): void {
     this.current?.controller.abort(new AbortedError('turn (session stopping)'));
   }
 
-  private get session(): SessionEntity {
-    if (!this.entity) throw new ActorError(ErrorCode.ActorFailed, `session ${this.options.sessionId} is not loaded`);
-    return this.entity;
+  /**
+   * The session as stored now and its revision: another front end may have added turns since
+   * this actor last looked, so nothing of it is kept between messages.
+   */
+  private reload(signal: AbortSignal): Promise<StoredSession> {
+    return this.options.store.load(this.options.sessionId, { signal });
+  }
+
+  private async stored(signal: AbortSignal): Promise<SessionEntity> {
+    return (await this.reload(signal)).session;
   }
 
   override async receive(message: Message, context: ActorContext): Promise<unknown> {
@@ -109,16 +124,19 @@ export class SessionActor extends Actor {
       case SessionMessage.Inference:
         return this.turn(message.payload as InferenceRequest, context, () => {});
       case SessionMessage.History:
-        return this.history();
-      case SessionMessage.Reset:
-        await this.persist({ ...this.session, turns: [], contextStart: 0 });
-        return this.history();
+        return history(await this.stored(context.signal));
+      case SessionMessage.Reset: {
+        const { session, revision } = await this.reload(context.signal);
+        const reset = { ...session, turns: [], contextStart: 0, updatedAt: this.clock.now() };
+        await this.persist(reset, revision);
+        return history(reset);
+      }
       case SessionMessage.Fork: {
         if (!this.options.fork) throw new InvalidArgumentError('this session cannot fork: it has no SessionManager');
-        return this.options.fork(structuredClone(this.session));
+        return this.options.fork(await this.stored(context.signal));
       }
       case SessionMessage.Export:
-        return { format: 'llama-actors.session', version: 1, session: structuredClone(this.session) } satisfies SessionExport;
+        return { format: 'llama-actors.session', version: 1, session: await this.stored(context.signal) } satisfies SessionExport;
       case SessionMessage.Cancel: {
         const current = this.current;
         current?.controller.abort(new AbortedError('turn (cancelled)'));
@@ -136,15 +154,6 @@ export class SessionActor extends Actor {
       throw new UnsupportedMessageError(this.options.sessionId, context.message.type);
     }
     await this.turn(payload as InferenceRequest, context, onChunk);
-  }
-
-  private history(): SessionHistory {
-    const { systemPrompt, turns, contextStart } = this.session;
-    return {
-      ...(systemPrompt === undefined ? {} : { systemPrompt }),
-      turns: structuredClone(turns),
-      contextStart: contextStart ?? 0,
-    };
   }
 
   /**
@@ -178,9 +187,9 @@ export class SessionActor extends Actor {
     emit: Emit,
   ): Promise<InferenceResult> {
     if (signal.aborted) throw abortReason(signal);
-    const session = this.session;
+    const { session, revision } = await this.reload(signal);
     const added = inputTurns(request, session.turns, promptId, this.clock.now());
-    const model = await this.model(context, signal);
+    const model = await this.model(session, context, signal);
     const info = await this.info(model, signal);
     const params = { ...session.params, ...request.params };
     // Room to answer: the turn's maxTokens (256 by default), but never more than half the context.
@@ -212,7 +221,7 @@ export class SessionActor extends Actor {
       const calls = toolCalls && toolCalls.length > 0 ? { toolCalls } : {};
       const assistantTurn: Turn = { role: 'assistant', content: text, ...calls, promptId, at: this.clock.now() };
       // Persisted before the turn is reported done: a reported turn survives a crash.
-      await this.persist({ ...session, turns: [...session.turns, ...added, assistantTurn], contextStart, updatedAt: this.clock.now() });
+      await this.persist({ ...session, turns: [...session.turns, ...added, assistantTurn], contextStart, updatedAt: this.clock.now() }, revision);
       await emit({
         type: StreamEventType.Done,
         finishReason,
@@ -260,9 +269,9 @@ export class SessionActor extends Actor {
   }
 
   /** The session's model, started if it is not running yet: asked of the model directory. */
-  private async model(context: ActorContext, signal: AbortSignal): Promise<ActorRef<ModelProtocol>> {
+  private async model(session: SessionEntity, context: ActorContext, signal: AbortSignal): Promise<ActorRef<ModelProtocol>> {
     const directory = context.router.ref(this.options.models ?? MODEL_DIRECTORY_ADDRESS, modelDirectoryProtocol);
-    const model = await directory.ask(ModelDirectoryMessage.EnsureStarted, { model: String(this.session.model) }, {
+    const model = await directory.ask(ModelDirectoryMessage.EnsureStarted, { model: String(session.model) }, {
       signal,
       timeout: Number.POSITIVE_INFINITY,
     });
@@ -274,9 +283,9 @@ export class SessionActor extends Actor {
     return this.modelInfo;
   }
 
-  private async persist(entity: SessionEntity): Promise<void> {
-    await this.options.store.save(entity);
-    this.entity = entity;
+  /** Saves `entity` if the stored session is still at `revision` (else SESSION_CONFLICT, nothing changed). */
+  private async persist(entity: SessionEntity, revision: number): Promise<void> {
+    await this.options.store.save(entity, revision);
   }
 
   private completion(promptId: string): Deferred<CompletionEvent> {
@@ -339,6 +348,16 @@ export class SessionActor extends Actor {
       });
     });
   }
+}
+
+/** The conversation as `history` answers it. */
+function history(session: SessionEntity): SessionHistory {
+  const { systemPrompt, turns, contextStart } = session;
+  return {
+    ...(systemPrompt === undefined ? {} : { systemPrompt }),
+    turns: structuredClone(turns),
+    contextStart: contextStart ?? 0,
+  };
 }
 
 /** The tool fields of a turn's request, passed to the model as they are (it checks them). */

@@ -121,13 +121,26 @@ export interface SessionEntity {
  */
 export type OverflowPolicy = 'shift' | 'error';
 
+/** A session as its store holds it, and the revision it is at there. */
+export interface StoredSession {
+  session: SessionEntity;
+  /** The store's revision of it: a save must name it (see {@link SessionStore.save}). */
+  revision: number;
+}
+
 /**
  * Where a SessionActor keeps its conversation: a port the entity layer implements over its
- * `Store`, so the actor depends on nothing above it.
+ * `Store`, so the actor depends on nothing above it. Saves are conditional on the revision the
+ * actor last loaded or saved, so that several actors of one session (one per front end sharing
+ * the store) never overwrite each other's turns.
  */
 export interface SessionStore {
-  /** The session, or a typed error (e.g. `ENTITY_NOT_FOUND`) when there is none. */
-  load(id: string): Promise<SessionEntity>;
-  /** Writes the session; resolves once it is durable. */
-  save(session: SessionEntity): Promise<void>;
+  /** The session and its revision, or a typed error (e.g. `ENTITY_NOT_FOUND`) when there is none. */
+  load(id: string, options?: { signal?: AbortSignal }): Promise<StoredSession>;
+  /**
+   * Writes the session if it is still at `revision`; resolves with its new revision once it is
+   * durable. Rejects with `SessionConflictError` (code `SESSION_CONFLICT`) if it was written
+   * since, writing nothing.
+   */
+  save(session: SessionEntity, revision: number): Promise<number>;
 }
