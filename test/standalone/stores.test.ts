@@ -352,6 +352,20 @@ describe('FileStore (on disk)', () => {
     expect(await second.list(Collection.Sessions)).toEqual(['chat']);
   });
 
+  it('revisions are the instance’s: a new FileStore on the same dir refuses an earlier one’s, then numbers its own', async () => {
+    const dir = await freshDir();
+    const first = new FileStore({ dataDir: dir });
+    const old = await first.update(Collection.Sessions, 'chat', { n: 1 }, 0);
+    await first.dispose();
+    await using second = new FileStore({ dataDir: dir });
+    const error = await rejectionOf(second.update(Collection.Sessions, 'chat', { n: 'stale' }, old));
+    expect(error).toMatchObject({ code: 'STORE_CONFLICT', expected: old });
+    const entry = await second.getEntry(Collection.Sessions, 'chat');
+    expect(entry).toEqual({ value: { n: 1 }, revision: (error as StoreConflictError).actual });
+    await second.update(Collection.Sessions, 'chat', { n: 2 }, entry!.revision);
+    expect(await second.get(Collection.Sessions, 'chat')).toEqual({ n: 2 });
+  });
+
   it.each([
     ['truncated JSON', '{"turns": ["hi", "th'],
     ['an empty file', ''],

@@ -5,7 +5,7 @@ import { AbortedError, InvalidArgumentError } from '../../messaging/errors.js';
 import { makeDirectory, readRegularFile, removeTemporaries, syncDirectory, TEMPORARY_SUFFIX } from './fileSystem.js';
 import { errnoCode, FsFailure, storeFailure } from './fsProblems.js';
 import { KeyedQueue, queueKey as storeKey, untilSettled } from './KeyedQueue.js';
-import { RevisionBook } from './RevisionBook.js';
+import { RevisionBook, RevisionCounter } from './RevisionBook.js';
 import {
   checkExpectedRevision,
   checkStoreKey,
@@ -28,6 +28,12 @@ export interface FileStoreOptions {
 }
 
 const JSON_SUFFIX = '.json';
+/**
+ * Every FileStore of this process numbers from one counter, so two of them (a store disposed and
+ * opened again on the same directory) never hand out the same revision; it starts at the clock in
+ * microseconds, so a later process starts above an earlier one's numbers.
+ */
+const PROCESS_REVISIONS = new RevisionCounter(Date.now() * 1000);
 /** A call on one key. */
 type KeySite = StoreCallSite & { collection: string; id: string };
 /** Where the first-use set-up is named in errors: it is shared by every call, so it names none. */
@@ -53,10 +59,11 @@ const OPEN_SITE: StoreCallSite = { operation: 'open' };
  *
  * Revisions live in memory beside the files (the files hold the values alone): this FileStore
  * numbers a value the first time it reads or writes it and gives it a new number at each write,
- * from one counter that starts at the clock in microseconds. So revisions are this instance's,
- * as the data directory is (one process at a time), and a revision handed out by an earlier
- * FileStore on the same directory does not match a value this one has numbered unless the clock
- * went back. Checking and writing happen in the key's chain, so `update` is atomic here.
+ * from a counter shared by the process's FileStores that starts at the clock in microseconds. So
+ * revisions are this instance's, as the data directory is (one process at a time), and a revision
+ * handed out by an earlier FileStore on the same directory never matches a value this one has
+ * numbered (in another process: unless the clock went back). Checking and writing happen in the
+ * key's chain, so `update` is atomic here.
  *
  * @example
  * ```ts
@@ -72,7 +79,7 @@ export class FileStore implements Store {
   /** Per key (`collection/id`), its chain of writes. */
   private readonly queue = new KeyedQueue();
   /** Per key, the revision its value is at; see the class comment. */
-  private readonly revisions = new RevisionBook(Date.now() * 1000);
+  private readonly revisions = new RevisionBook(PROCESS_REVISIONS);
   /** Per collection, the creation (and fsync) of its directory, so it happens once. */
   private readonly collectionDirs = new Map<string, Promise<void>>();
   private opening: Promise<void> | undefined;

@@ -6,8 +6,8 @@
 export class RevisionBook {
   private readonly revisions = new Map<string, number>();
 
-  /** @param last The counter's start: the first revision handed out is `last + 1`. */
-  constructor(private last: number) {}
+  /** @param counter Where the numbers come from; shared by several books, they never hand out the same one. */
+  constructor(private readonly counter: RevisionCounter) {}
 
   /** The revision of `key`'s value (which exists): the one it was given, or a new one if it has none yet. */
   current(key: string): number {
@@ -16,7 +16,7 @@ export class RevisionBook {
 
   /** Gives `key`'s value a new revision (it was written) and returns it. */
   renew(key: string): number {
-    const revision = ++this.last;
+    const revision = this.counter.next();
     this.revisions.set(key, revision);
     return revision;
   }
@@ -24,5 +24,15 @@ export class RevisionBook {
   /** `key` has no value any more. */
   forget(key: string): void {
     this.revisions.delete(key);
+  }
+}
+
+/** @internal A source of increasing numbers. */
+export class RevisionCounter {
+  /** @param last The first number handed out is `last + 1`. */
+  constructor(private last: number) {}
+
+  next(): number {
+    return ++this.last;
   }
 }
