@@ -151,6 +151,14 @@ describe('NatsKvStore shared by two front ends', () => {
     expect(await kvStore.get('sessions', 'big')).toBeUndefined();
   });
 
+  it('a listing in flight when the store is disposed rejects with STORE_DISPOSED, never a partial list', async () => {
+    const kvStore = store(await connection());
+    await Promise.all(Array.from({ length: 50 }, (_, i) => kvStore.put('sessions', `s${i}`, i)));
+    const listing = rejectionOf(kvStore.list('sessions'));
+    await kvStore.dispose();
+    expect(await listing).toMatchObject({ code: 'STORE_DISPOSED', message: `NatsKvStore(${kvStore.bucket}) is disposed` });
+  });
+
   it('refuses bad options at construction', async () => {
     expect(() => new NatsKvStore({ connection: undefined as never })).toThrow(InvalidArgumentError);
     const nc = await connection();

@@ -1,4 +1,4 @@
-import { type NatsConnection, TimeoutError } from '@nats-io/nats-core';
+import { type NatsConnection, type QueuedIterator, TimeoutError } from '@nats-io/nats-core';
 import { jetstream, JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { InvalidArgumentError } from '../../messaging/errors.js';
@@ -180,7 +180,7 @@ export class NatsKvStore implements Store {
     throwIfAborted(signal, what);
     const pending = this.queue.pendingUnder(queueKey(collection, ''));
     if (pending) await untilSettled(pending, signal, what);
-    const keys = await this.call(site, 'read', undefined, (kv) => this.keys(kv, natsKvCollectionFilter(collection)), signal);
+    const keys = await this.call(site, 'read', undefined, (kv) => this.keys(kv, natsKvCollectionFilter(collection), signal, what), signal);
     const ids: string[] = [];
     for (const key of keys) {
       const named = storeKeyOfNatsKv(key);
@@ -286,18 +286,35 @@ export class NatsKvStore implements Store {
     }
   }
 
-  /** The keys matching `filter` (deleted ones excluded), the consumer stopped however it ends. */
-  private async keys(kv: KV, filter: string): Promise<string[]> {
-    const iterator = await kv.keys(filter);
-    const stop = (): void => iterator.stop();
+  /**
+   * The keys matching `filter` (deleted ones excluded). The consumer behind them is stopped however
+   * the listing ends: done, past `timeoutMs`, aborted or by dispose (which then reject rather than
+   * answer a partial list).
+   */
+  private async keys(kv: KV, filter: string, signal: AbortSignal | undefined, what: string): Promise<string[]> {
+    let iterator: QueuedIterator<string> | undefined;
+    let expired = false;
+    const stop = (): void => iterator?.stop();
+    const timer = setTimeout(() => {
+      expired = true;
+      stop();
+    }, this.timeoutMs);
+    signal?.addEventListener('abort', stop, { once: true });
     this.listings.add(stop);
     try {
+      iterator = await kv.keys(filter);
+      if (expired || signal?.aborted || this.disposing) iterator.stop();
       const keys: string[] = [];
       for await (const key of iterator) keys.push(key);
+      if (this.disposing) throw new StoreDisposedError(`NatsKvStore(${this.bucket})`);
+      throwIfAborted(signal, what);
+      if (expired) throw new TimeoutError();
       return keys;
     } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
       this.listings.delete(stop);
-      iterator.stop();
+      iterator?.stop();
     }
   }
 }
