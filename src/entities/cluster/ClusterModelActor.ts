@@ -10,7 +10,7 @@ import { modelProtocol } from '../../actors/ModelActor/modelProtocol.js';
 import { ModelLifecycleState, ModelMessage, type ModelReplicaStatus, type ModelStatus } from '../../actors/ModelActor/types.js';
 import { ActorKind, kindAddress } from '../actorNames.js';
 import { parseAddress } from '../../messaging/address.js';
-import { chooseReplica, type RouteChoice } from './chooseReplica.js';
+import { chooseReplica, type RouteChoice, RouteReason } from './chooseReplica.js';
 import { NoReplicaError } from './NoReplicaError.js';
 import { SessionAffinity } from './SessionAffinity.js';
 import type { KnownWorker, WorkerDirectory } from './WorkerDirectory.js';
@@ -23,6 +23,15 @@ export interface ClusterModelActorOptions {
   maxSessions?: number;
   /** Time source of the wait. Defaults to the system clock. */
   clock?: Clock;
+  /**
+   * How a replica is chosen: `'session-aware'` by {@link chooseReplica} (a session to its last
+   * replica, else by load); `'random'` any replica, uniformly, whatever the session or the load: the
+   * baseline that `bench/nats.ts` measures session-aware routing against, not for production.
+   * Defaults to `'session-aware'`.
+   */
+  routing?: 'session-aware' | 'random';
+  /** Uniform numbers in [0, 1) for `routing: 'random'`. Defaults to `Math.random`. */
+  random?: () => number;
 }
 
 /** Messages that change a model's adapter set: sent to every replica, so that they stay alike. */
@@ -78,11 +87,19 @@ export class ClusterModelActor extends Actor {
 
   /** The routing decision for a request now (exposed for tests and logs); `undefined` with no replica. */
   route(session?: string): RouteChoice | undefined {
+    if (this.options.routing === 'random') return this.randomRoute();
     const replicas = this.directory.replicasOf(this.model).map((worker) => {
       const stats = worker.load.get(this.model);
       return { worker: worker.worker, inFlight: this.directory.inFlight(worker.worker, this.model), ...(stats ? { stats } : {}) };
     });
     return chooseReplica(replicas, this.affinity.lastWorker(session));
+  }
+
+  private randomRoute(): RouteChoice | undefined {
+    const replicas = this.directory.replicasOf(this.model);
+    if (replicas.length === 0) return undefined;
+    const index = Math.min(replicas.length - 1, Math.floor((this.options.random ?? Math.random)() * replicas.length));
+    return { worker: (replicas[index] as KnownWorker).worker, reason: RouteReason.Random };
   }
 
   override async receive(message: Message, context: ActorContext): Promise<unknown> {

@@ -28,6 +28,8 @@ export const RouteReason = {
   FreeSlot: 'free-slot',
   /** None had a free slot: the least-loaded one (it queues there). */
   LeastLoaded: 'least-loaded',
+  /** Any replica, uniformly (`routing: 'random'`, the baseline session-aware routing is measured against). */
+  Random: 'random',
 } as const;
 export type RouteReason = (typeof RouteReason)[keyof typeof RouteReason];
 
