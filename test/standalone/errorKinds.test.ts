@@ -60,8 +60,6 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   // src/actors/ModelActor/native/nativeErrors.ts
   NativeDecodeError: { args: ['llama_decode returned -1'], status: 500 },
   NativeModelLoadError: { args: ['llama_model_load failed'], status: 400 },
-  // src/actors/SessionActor/sessionErrors.ts (SessionConflictError; the others are above or below)
-  SessionConflictError: { args: ['session-1', 3, 4], status: 409 },
   // src/actors/TunerActor/tunerErrors.ts
   InvalidTrainingDataError: { args: ['empty-dataset', 'no examples'], status: 400 },
   InvalidLoraRankError: { args: [0, 1, 256], status: 400 },
@@ -92,6 +90,7 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   ProviderUnsupportedError: { args: ['openai', ['local-llama']], status: 400 },
   ContextOverflowError: { args: [5_000, 4_096, 'overflow policy is error'], status: 400 },
   PromptNotFoundError: { args: ['p-1'], status: 404 },
+  SessionConflictError: { args: ['session-1', 3, 4], status: 409 },
   ModelLoadCrashedError: { args: ['demo', 0, 4321], status: 409 },
   DataDirLockedError: { args: ['/data', 4321, '/data/.lock'], status: 409 },
   // src/entities/store/storeErrors.ts
