@@ -13,6 +13,7 @@ import { ensureTinyModel } from '../../scripts/make-models.js';
 import {
   type Address,
   address,
+  createServer,
   type InferenceResult,
   LocalLlamaProvider,
   MessageRouter,
@@ -59,7 +60,7 @@ async function frontEnd(bucket: string) {
     () => store.dispose(),
     () => router.dispose(),
   );
-  return { router, sessions };
+  return { router, models, sessions, store };
 }
 
 async function twoFrontEnds() {
@@ -92,6 +93,29 @@ describe('one session continued by two front ends over one NatsKvStore', () => {
     expect(stored.turns.map((t) => t.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
     expect(stored.turns.filter((t) => t.role === 'assistant').map((t) => t.content)).toEqual(replies.map((r) => r.text));
     expect((await a.sessions.list()).map((s) => [s.id, s.turns])).toEqual([['shared-chat', 8]]);
+  });
+
+  it('over HTTP: a session created on one server is continued on the other, every turn stored in order', async () => {
+    const fronts = await twoFrontEnds();
+    const [urlA, urlB] = await Promise.all(
+      fronts.map(async ({ router, models, sessions, store }) => {
+        const server = createServer({ router, models, sessions, store, port: 0 });
+        cleanups.push(() => server.close());
+        return server.listen();
+      }),
+    );
+    const post = async (url: string, path: string, body: unknown) => {
+      const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    expect((await post(urlA!, '/sessions', { id: 'http-chat', model: 'tiny' })).status).toBe(201);
+    for (const [i, url] of [urlB, urlA, urlB].entries()) {
+      const answer = await post(url!, '/sessions/http-chat/messages', { message: `turn ${i + 1}`, stream: false, params: { maxTokens: 4, temperature: 0 } });
+      expect(answer.status).toBe(200);
+    }
+    const seen = (await (await fetch(`${urlA}/sessions/http-chat`)).json()) as { turns: { role: string; content: string }[] };
+    expect(seen.turns.filter((t) => t.role === 'user').map((t) => t.content)).toEqual(['turn 1', 'turn 2', 'turn 3']);
+    expect(await (await fetch(`${urlB}/sessions/http-chat`)).json()).toEqual(seen);
   });
 
   it('two front ends creating one session id at once: one creates it, the other gets ENTITY_EXISTS and replaces nothing', async () => {
