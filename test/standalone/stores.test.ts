@@ -1,21 +1,16 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortedError, InvalidArgumentError } from '../../src/messaging/errors.js';
 import { FileStore } from '../../src/entities/store/FileStore.js';
-import { NatsServer } from './helpers/natsServer.js';
-import { MemoryStore } from '../../src/entities/store/MemoryStore.js';
-import { NatsKvStore } from '../../src/entities/store/NatsKvStore.js';
 import type { Store } from '../../src/entities/store/Store.js';
 import {
   InvalidStoreKeyError,
-  StoreConflictError,
   StoreCorruptError,
   StoreDisposedError,
   StoreWriteError,
 } from '../../src/entities/store/storeErrors.js';
+import { useStoreKinds } from './helpers/storeKinds.js';
 
 const Collection = { Sessions: 'sessions', Tools: 'tools' } as const;
 
@@ -34,37 +29,7 @@ async function rejectionsOf(promises: Promise<unknown>[]): Promise<Error[]> {
   return Promise.all(promises.map(rejectionOf));
 }
 
-/** Fresh data directories, removed after each test. */
-const dirs: string[] = [];
-async function freshDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'llama-actors-store-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-/** One nats-server with JetStream for the NatsKvStore run of the contract; a fresh bucket per test. */
-let nats: { server: NatsServer; connection: NatsConnection } | undefined;
-let buckets = 0;
-beforeAll(async () => {
-  const server = await NatsServer.start(undefined, { jetStream: true });
-  nats = { server, connection: await connect({ servers: server.url }) };
-});
-afterAll(async () => {
-  await nats?.connection.close();
-  await nats?.server.stop({ removeStore: true });
-});
-
-const kinds = [
-  { name: 'MemoryStore', make: async (): Promise<Store> => new MemoryStore() },
-  { name: 'FileStore', make: async (): Promise<Store> => new FileStore({ dataDir: await freshDir() }) },
-  {
-    name: 'NatsKvStore',
-    make: async (): Promise<Store> => new NatsKvStore({ connection: nats!.connection, bucket: `contract-${++buckets}` }),
-  },
-];
+const { kinds, freshDir } = useStoreKinds();
 
 describe.each(kinds)('$name (Store contract)', ({ make }) => {
   let store: Store;
@@ -240,75 +205,6 @@ describe.each(kinds)('$name (Store contract)', ({ make }) => {
     }
   });
 
-  it('getEntry names the revision; update writes only at that revision and answers the new one', async () => {
-    expect(await store.getEntry(Collection.Sessions, 'chat')).toBeUndefined();
-    const first = await store.update(Collection.Sessions, 'chat', { n: 1 }, 0);
-    expect(first).toBeGreaterThan(0);
-    expect(await store.getEntry(Collection.Sessions, 'chat')).toEqual({ value: { n: 1 }, revision: first });
-    const second = await store.update(Collection.Sessions, 'chat', { n: 2 }, first);
-    expect(second).not.toBe(first);
-    expect(await store.getEntry(Collection.Sessions, 'chat')).toEqual({ value: { n: 2 }, revision: second });
-    expect(await store.get(Collection.Sessions, 'chat')).toEqual({ n: 2 });
-  });
-
-  it('a stale revision is STORE_CONFLICT naming the key, the expected and the actual revision; nothing is written', async () => {
-    const first = await store.update(Collection.Sessions, 'chat', { n: 1 }, 0);
-    const second = await store.update(Collection.Sessions, 'chat', { n: 2 }, first);
-    const error = await rejectionOf(store.update(Collection.Sessions, 'chat', { n: 'lost' }, first));
-    expect(error).toBeInstanceOf(StoreConflictError);
-    expect(error).toMatchObject({ code: 'STORE_CONFLICT', kind: 'conflict', collection: 'sessions', id: 'chat', expected: first, actual: second });
-    expect(error.message).toBe(`store update sessions/chat: expected revision ${first}, found revision ${second}`);
-    const create = await rejectionOf(store.update(Collection.Sessions, 'chat', { n: 'again' }, 0));
-    expect(create.message).toBe(`store update sessions/chat: expected no value, found revision ${second}`);
-    expect(await store.getEntry(Collection.Sessions, 'chat')).toEqual({ value: { n: 2 }, revision: second });
-  });
-
-  it('put and delete move the revision: a value deleted and written again never gets an old one back', async () => {
-    await store.put(Collection.Sessions, 'chat', { n: 1 });
-    const read = (await store.getEntry(Collection.Sessions, 'chat'))!.revision;
-    await store.put(Collection.Sessions, 'chat', { n: 2 });
-    const afterPut = (await store.getEntry(Collection.Sessions, 'chat'))!.revision;
-    expect(afterPut).not.toBe(read);
-    expect(await rejectionOf(store.update(Collection.Sessions, 'chat', { n: 3 }, read))).toMatchObject({ code: 'STORE_CONFLICT', actual: afterPut });
-    expect(await store.delete(Collection.Sessions, 'chat')).toBe(true);
-    const gone = await rejectionOf(store.update(Collection.Sessions, 'chat', { n: 4 }, afterPut));
-    expect(gone).toMatchObject({ code: 'STORE_CONFLICT', expected: afterPut, actual: undefined });
-    expect(gone.message).toBe(`store update sessions/chat: expected revision ${afterPut}, found no value`);
-    const again = await store.update(Collection.Sessions, 'chat', { n: 5 }, 0);
-    expect([read, afterPut]).not.toContain(again);
-    expect(await store.get(Collection.Sessions, 'chat')).toEqual({ n: 5 });
-  });
-
-  it('updates racing from one revision: the first called wins, every other is STORE_CONFLICT', async () => {
-    const base = await store.update(Collection.Sessions, 'chat', { n: 0 }, 0);
-    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => store.update(Collection.Sessions, 'chat', { n: i + 1 }, base)));
-    expect(results[0]!.status).toBe('fulfilled');
-    for (const result of results.slice(1)) expect(result).toMatchObject({ status: 'rejected', reason: { code: 'STORE_CONFLICT', expected: base } });
-    expect(await store.get(Collection.Sessions, 'chat')).toEqual({ n: 1 });
-  });
-
-  it('update refuses a revision that is not an integer ≥ 0, and keys and values like put', async () => {
-    for (const revision of [-1, 1.5, Number.NaN, '3']) {
-      const error = await rejectionOf(store.update(Collection.Sessions, 'chat', { n: 1 }, revision as number));
-      expect(error).toBeInstanceOf(InvalidArgumentError);
-      expect(error.message).toMatch(/^store update sessions\/chat: expected revision must be an integer ≥ 0 \(0: no value\), got /);
-    }
-    expect(await rejectionOf(store.update(Collection.Sessions, 'a/b', 1, 0))).toBeInstanceOf(InvalidStoreKeyError);
-    expect(await rejectionOf(store.update(Collection.Sessions, 'chat', 1n, 0))).toBeInstanceOf(InvalidArgumentError);
-    expect(await rejectionOf(store.getEntry('../x', 'chat'))).toBeInstanceOf(InvalidStoreKeyError);
-    const controller = new AbortController();
-    controller.abort();
-    expect(await rejectionOf(store.update(Collection.Sessions, 'chat', 1, 0, { signal: controller.signal }))).toMatchObject({
-      code: 'ABORTED',
-      message: 'store update sessions/chat was aborted',
-    });
-    expect(await rejectionOf(store.getEntry(Collection.Sessions, 'chat', { signal: controller.signal }))).toMatchObject({ code: 'ABORTED' });
-    expect(await store.list(Collection.Sessions)).toEqual([]);
-    await store.dispose();
-    expect(await rejectionOf(store.update(Collection.Sessions, 'chat', 1, 0))).toBeInstanceOf(StoreDisposedError);
-    expect(await rejectionOf(store.getEntry(Collection.Sessions, 'chat'))).toBeInstanceOf(StoreDisposedError);
-  });
-
   it('dispose waits for the writes already accepted', async () => {
     const settled: number[] = [];
     const writes = [1, 2, 3].map((n) => store.put(Collection.Sessions, `k${n}`, n).then(() => settled.push(n)));
@@ -350,20 +246,6 @@ describe('FileStore (on disk)', () => {
     await using second = new FileStore({ dataDir: dir });
     expect(await second.get(Collection.Sessions, 'chat')).toEqual({ turns: ['kept'] });
     expect(await second.list(Collection.Sessions)).toEqual(['chat']);
-  });
-
-  it('revisions are the instance’s: a new FileStore on the same dir refuses an earlier one’s, then numbers its own', async () => {
-    const dir = await freshDir();
-    const first = new FileStore({ dataDir: dir });
-    const old = await first.update(Collection.Sessions, 'chat', { n: 1 }, 0);
-    await first.dispose();
-    await using second = new FileStore({ dataDir: dir });
-    const error = await rejectionOf(second.update(Collection.Sessions, 'chat', { n: 'stale' }, old));
-    expect(error).toMatchObject({ code: 'STORE_CONFLICT', expected: old });
-    const entry = await second.getEntry(Collection.Sessions, 'chat');
-    expect(entry).toEqual({ value: { n: 1 }, revision: (error as StoreConflictError).actual });
-    await second.update(Collection.Sessions, 'chat', { n: 2 }, entry!.revision);
-    expect(await second.get(Collection.Sessions, 'chat')).toEqual({ n: 2 });
   });
 
   it.each([
