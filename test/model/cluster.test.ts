@@ -3,7 +3,8 @@
  * processes serving the tiny model (each in its model host), and a `llama-actors serve --nats`
  * front end with no model of its own, driven with the `openai` client and plain HTTP. It checks
  * discovery (`/v1/models`, `/metrics`, the model's status listing both replicas), a streamed chat
- * completion, session affinity (every turn of a session on one replica), a worker refusing actors
+ * completion, session affinity (a session's turn waits on its own replica, both slots busy, rather
+ * than go to the idle one; red without the affinity), a burst spread by load, a worker refusing actors
  * that are not its models, a slow consumer holding a worker's generation (credit across NATS), a
  * worker SIGKILLed under a stream (the client gets ACTOR_HOST_LOST within 2 s, the next request is
  * served by the survivor) and nats-server restarted (the next request succeeds after reconnect).
@@ -109,30 +110,64 @@ describe('a cluster of two workers behind a front end', () => {
     expect(text2).toMatch(/^llama_actors_cluster_replica_in_flight\{model="tiny",worker="wA"\} 0$/m);
   });
 
-  it("keeps a session's turns on one replica (its KV cache) while a burst without sessions spreads over both", async () => {
-    const before = new Map((await modelStatus()).cluster?.replicas.map((replica) => [replica.worker, replica.completed]));
-    const created = await fetch(`${url}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'sticky', model: 'tiny' }) });
-    expect(created.status).toBeLessThan(300);
-    for (const message of ['one', 'two', 'three', 'four']) {
-      const turn = await fetch(`${url}/sessions/sticky/messages`, {
+  it("keeps a session's turns on its replica (its KV cache) even when that one is the busier, while a burst without sessions spreads over both", async () => {
+    const completed = async () => new Map(((await modelStatus()).cluster?.replicas ?? []).map((replica) => [replica.worker, replica.completed]));
+    const turn = async (message: string) => {
+      const response = await fetch(`${url}/sessions/sticky/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ message, stream: false, params: { maxTokens: 4, temperature: 0 } }),
       });
-      expect(turn.status).toBe(200);
+      expect(response.status).toBe(200);
+    };
+    const created = await fetch(`${url}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'sticky', model: 'tiny' }) });
+    expect(created.status).toBeLessThan(300);
+    const before = await completed();
+    await turn('one');
+    const afterFirst = await completed();
+    const home = [...afterFirst].find(([worker, n]) => n > (before.get(worker) ?? 0))?.[0] ?? '';
+    const other = WORKERS.find((name) => name !== home) ?? '';
+    expect(WORKERS).toContain(home);
+
+    // Both slots of the session's replica taken by streams sent to it directly (held: nobody reads
+    // them), so that by load every next request would go to the other one.
+    const nc = await connect({ servers: nats.url });
+    const hold = new AbortController();
+    const released = new Promise<void>((resolve) => hold.signal.addEventListener('abort', () => resolve(), { once: true }));
+    try {
+      await using peer = new TransportPeer(await connectNats(nc, { subject: `la.worker.${home}.connect` }), { logger: silent });
+      const held = [1, 2].map(() =>
+        peer.stream('model/tiny', ModelMessage.Generate, { prompt: 'hold', params: { maxTokens: 400 } }, () => released, { signal: hold.signal, highWaterMark: 1 }),
+      );
+      const busy = () => new RegExp(`^llama_actors_cluster_replica_busy_slots\\{model="tiny",worker="${home}"\\} 2$`, 'm');
+      await eventually(async () => busy().test(await metrics()), 5_000, `both slots of ${home} busy`);
+      // The routing reads the workers' stats, polled every second.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // The turn waits in the queue of its replica (no free slot there) rather than go to the idle one.
+      const second = turn('two');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(((await modelStatus()).cluster?.replicas ?? []).find((replica) => replica.worker === home)?.queueDepth).toBe(1);
+      hold.abort();
+      await Promise.allSettled(held);
+      await second;
+      await turn('three');
+      const afterTurns = await completed();
+      expect((afterTurns.get(home) ?? 0) - (afterFirst.get(home) ?? 0)).toBeGreaterThanOrEqual(2);
+      expect((afterTurns.get(other) ?? 0) - (afterFirst.get(other) ?? 0)).toBe(0);
+    } finally {
+      hold.abort();
+      await nc.close();
     }
-    const after = (await modelStatus()).cluster?.replicas ?? [];
-    const served = after.map((replica) => replica.completed - (before.get(replica.worker) ?? 0)).sort();
-    // All four turns on one replica, none on the other.
-    expect(served).toEqual([0, 4]);
 
     // Four requests at once, no session: two slots each, so the least-loaded rule uses both.
-    const burstBefore = new Map(after.map((replica) => [replica.worker, replica.completed]));
+    await eventually(async () => ((await modelStatus()).cluster?.replicas ?? []).every((replica) => replica.busySlots === 0), 5_000, 'the held streams ended');
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const burstBefore = await completed();
     await Promise.all(
       [1, 2, 3, 4].map(() => openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 24, temperature: 0 })),
     );
-    const spread = ((await modelStatus()).cluster?.replicas ?? []).map((replica) => replica.completed - (burstBefore.get(replica.worker) ?? 0));
-    expect(spread).toEqual([2, 2]);
+    const burstAfter = await completed();
+    expect(WORKERS.map((worker) => (burstAfter.get(worker) ?? 0) - (burstBefore.get(worker) ?? 0))).toEqual([2, 2]);
   });
 
   it('a worker serves its own models only: anything else is refused with ACTOR_NOT_FOUND', async () => {
@@ -141,7 +176,7 @@ describe('a cluster of two workers behind a front end', () => {
       await using peer = new TransportPeer(await connectNats(nc, { subject: 'la.worker.wA.connect' }), { logger: silent });
       expect((await peer.actors()).map((actor) => actor.id)).toEqual(['model/tiny']);
       expect(await peer.ask('model/tiny', ModelMessage.Tokenize, { text: 'hi' })).toMatchObject({ tokens: expect.any(Array) });
-      for (const other of ['model-directory', 'host/tiny', 'model/other']) {
+      for (const other of ['model-directory/default', 'host/tiny', 'model/other']) {
         await expect(peer.ask(other, ModelMessage.Info, null)).rejects.toMatchObject({ code: 'ACTOR_NOT_FOUND' });
       }
     } finally {
@@ -169,8 +204,10 @@ describe('a cluster of two workers behind a front end', () => {
       const stalled = (await generated()) - start;
       await new Promise((resolve) => setTimeout(resolve, 700));
       expect((await generated()) - start).toBe(stalled);
-      // 5 read + the peer's credit window (64) + the worker router's stream buffer (64) + this stream's (4) + a few in hand.
-      expect(stalled).toBeLessThanOrEqual(5 + 64 + 64 + 4 + 8);
+      // 5 read + this stream's buffer (4) + two hops of credit (64 each: this front end's peer across
+      // NATS, the worker's peer to its model host over IPC) + two routers' stream buffers (64 each:
+      // the worker's, the host's) + a few events in hand. Measured: 140-260 of the 450 asked.
+      expect(stalled).toBeLessThanOrEqual(5 + 4 + 2 * 64 + 2 * 64 + 8);
       expect(stalled).toBeLessThan(450);
       await iterator.return?.();
     } finally {

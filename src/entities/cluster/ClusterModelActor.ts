@@ -188,7 +188,9 @@ export class ClusterModelActor extends Actor {
     const workers = this.directory.replicasOf(this.model);
     const answers = await Promise.all(
       workers.map((worker) =>
-        this.forward(worker, context, (remote) => remote.receive(message, context))
+        // Not counted in flight: a status is no load.
+        this.remoteOf(worker.peer)
+          .receive(message, context)
           .then((status: unknown) => status as ModelStatus)
           .catch(() => undefined),
       ),
