@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrameBatch, FrameBatcher } from '../../src/messaging/transport/FrameBatcher.js';
+import { decodeFrameBatch, FrameBatcher, v8BatchCodec } from '../../src/messaging/transport/FrameBatcher.js';
 import { ManualClock } from './fixtures.js';
 
 /** A batcher on a manual clock whose end-of-turn callbacks run when the test says. */
-function batcher(options: { coalesceMs?: number; maxBatchBytes?: number } = {}) {
+function batcher(options: { coalesceMs?: number; maxBatchBytes?: number; fullBatch?: number } = {}) {
   const clock = new ManualClock();
   const turn: Array<() => void> = [];
   const writes: unknown[][] = [];
@@ -14,6 +14,7 @@ function batcher(options: { coalesceMs?: number; maxBatchBytes?: number } = {}) 
       decodeFrameBatch(batch, (frame) => decoded.push(frame), (error) => bad.push(error));
       writes.push(decoded);
     },
+    v8BatchCodec,
     { clock, defer: (callback) => void turn.push(callback), ...options },
   );
   const endTurn = (): void => {
@@ -54,6 +55,33 @@ describe('FrameBatcher', () => {
     expect(writes.at(-1)).toEqual([{ n: 4 }]);
   });
 
+  it('an urgent frame (a credit, an ask) goes at the end of its turn with the chunks queued before it, whatever the interval', () => {
+    const { clock, frames, writes, endTurn } = batcher({ coalesceMs: 1 });
+    frames.push({ n: 1 });
+    endTurn();
+    clock.advance(0.1);
+    frames.push({ chunk: 2 });
+    endTurn();
+    expect(writes).toEqual([[{ n: 1 }]]);
+    frames.push({ credit: 3 }, true);
+    endTurn();
+    expect(writes).toEqual([[{ n: 1 }], [{ chunk: 2 }, { credit: 3 }]]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a batch of fullBatch frames goes at the end of its turn instead of waiting for the interval', () => {
+    const { clock, frames, writes, endTurn } = batcher({ coalesceMs: 1, fullBatch: 3 });
+    frames.push({ n: 0 });
+    endTurn();
+    for (const n of [1, 2]) frames.push({ n });
+    endTurn();
+    expect(writes).toHaveLength(1);
+    frames.push({ n: 3 });
+    endTurn();
+    expect(writes).toEqual([[{ n: 0 }], [{ n: 1 }, { n: 2 }, { n: 3 }]]);
+    expect(clock.pending).toBe(0);
+  });
+
   it('coalesceMs 0 writes once per turn', () => {
     const { frames, writes, endTurn } = batcher({ coalesceMs: 0 });
     for (const n of [1, 2, 3]) {
@@ -74,13 +102,17 @@ describe('FrameBatcher', () => {
     expect(writes).toEqual([[value]]);
   });
 
-  it('a batch reaching maxBatchBytes is written at once', () => {
-    const { frames, writes } = batcher({ maxBatchBytes: 200 });
+  it('a batch never grows past maxBatchBytes: what is queued goes first when a frame would take it over, and a batch that reaches it goes at once', () => {
+    const { frames, writes, endTurn } = batcher({ maxBatchBytes: 200 });
     frames.push({ text: 'x'.repeat(50) });
+    frames.push({ text: 'x'.repeat(60) });
     expect(writes).toHaveLength(0);
-    frames.push({ text: 'y'.repeat(200) });
-    expect(writes).toHaveLength(1);
-    expect(writes[0]).toHaveLength(2);
+    frames.push({ text: 'y'.repeat(120) });
+    expect(writes).toEqual([[{ text: 'x'.repeat(50) }, { text: 'x'.repeat(60) }]]);
+    frames.push({ text: 'z'.repeat(300) });
+    expect(writes).toEqual([[{ text: 'x'.repeat(50) }, { text: 'x'.repeat(60) }], [{ text: 'y'.repeat(120) }], [{ text: 'z'.repeat(300) }]]);
+    endTurn();
+    expect(writes).toHaveLength(3);
   });
 
   it('stop drops what is queued and writes nothing more; flush writes at once', () => {
@@ -101,7 +133,7 @@ describe('FrameBatcher', () => {
   it('decodeFrameBatch skips a frame it cannot read and says so; a batch whose lengths do not add up ends there', () => {
     const { frames, writes, endTurn } = batcher();
     let raw: Buffer | undefined;
-    const capture = new FrameBatcher((batch) => void (raw = batch), { defer: () => undefined });
+    const capture = new FrameBatcher((batch) => void (raw = batch), v8BatchCodec, { defer: () => undefined });
     capture.push({ n: 1 });
     capture.push({ n: 2 });
     capture.flush();

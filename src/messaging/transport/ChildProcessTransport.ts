@@ -2,8 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../Clock.js';
 import { InvalidArgumentError } from '../errors.js';
-import { decodeFrameBatch, FrameBatcher } from './FrameBatcher.js';
-import type { TransportFrame } from './frames.js';
+import { decodeFrameBatch, FrameBatcher, v8BatchCodec } from './FrameBatcher.js';
+import { type TransportFrame, TransportFrameType } from './frames.js';
 import type { Transport, TransportCloseReason } from './Transport.js';
 import { TransportBase } from './TransportBase.js';
 
@@ -17,8 +17,9 @@ export interface IpcFramingOptions {
   serialization?: 'advanced' | 'json';
   /**
    * With `'advanced'` serialization, the shortest time between two writes on the channel, in ms: a
-   * frame after a quiet spell goes at the end of the current event-loop turn, frames that follow
-   * sooner go together once the interval has passed. One message at a time is not delayed; a fast
+   * frame after a quiet spell goes at the end of the current event-loop turn, stream chunks that
+   * follow sooner go together once the interval has passed (any other frame, such as a credit or
+   * an ask, goes at the end of its turn, with them). One message at a time is not delayed; a fast
    * stream's chunks cost the other process one wake-up per interval, not one per chunk (on a busy
    * machine those wake-ups come out of the model's threads). `0`: once per event-loop turn.
    * Defaults to `1`.
@@ -80,7 +81,7 @@ export class ChildProcessTransport extends TransportBase {
     }
     this.clock = options.clock ?? systemClock;
     this.exitWaitMs = options.exitWaitMs ?? 1_000;
-    this.batcher = framingBatcher(options, this.clock, (batch) => this.write(batch));
+    this.batcher = framingBatcher(options, (batch) => this.write(batch));
     const onMessage = (message: unknown): void => this.receive(message);
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => this.lost(exitReason(code, signal));
     const onDisconnect = (): void => this.disconnected();
@@ -111,7 +112,7 @@ export class ChildProcessTransport extends TransportBase {
    */
   send(frame: TransportFrame): void {
     if (this.closed || !this.child.connected) return;
-    if (this.batcher) this.batcher.push(frame);
+    if (this.batcher) this.batcher.push(frame, frame.type !== TransportFrameType.Chunk);
     else this.write(frame);
   }
 
@@ -166,8 +167,6 @@ export class ChildProcessTransport extends TransportBase {
 export interface ParentProcessTransportOptions extends IpcFramingOptions {
   /** pino logger. Defaults to the kernel's default logger. */
   logger?: Logger;
-  /** Time source of the batching interval. Defaults to the system clock. */
-  clock?: Clock;
 }
 
 /** @internal The child's side: `process.send` and the process's own IPC events. */
@@ -177,7 +176,7 @@ class ParentProcessTransport extends TransportBase {
 
   constructor(options: ParentProcessTransportOptions) {
     super(options.logger);
-    this.batcher = framingBatcher(options, options.clock ?? systemClock, (batch) => this.write(batch));
+    this.batcher = framingBatcher(options, (batch) => this.write(batch));
     const onMessage = (message: unknown): void => receiveIpcMessage(message, (frame) => this.deliver(frame), this.logger);
     const onDisconnect = (): void => {
       this.detach();
@@ -194,7 +193,7 @@ class ParentProcessTransport extends TransportBase {
 
   send(frame: TransportFrame): void {
     if (this.closed || !process.connected) return;
-    if (this.batcher) this.batcher.push(frame);
+    if (this.batcher) this.batcher.push(frame, frame.type !== TransportFrameType.Chunk);
     else this.write(frame);
   }
 
@@ -215,9 +214,9 @@ class ParentProcessTransport extends TransportBase {
 }
 
 /** The batcher of a channel whose frames go in batches (`advanced` serialization), else none. */
-function framingBatcher(options: IpcFramingOptions, clock: Clock, write: (batch: Buffer) => void): FrameBatcher | undefined {
+function framingBatcher(options: IpcFramingOptions, write: (batch: Buffer) => void): FrameBatcher | undefined {
   if ((options.serialization ?? 'advanced') === 'json') return undefined;
-  return new FrameBatcher(write, { clock, ...(options.coalesceMs === undefined ? {} : { coalesceMs: options.coalesceMs }) });
+  return new FrameBatcher(write, v8BatchCodec, options.coalesceMs === undefined ? {} : { coalesceMs: options.coalesceMs });
 }
 
 /** One IPC message: a batch of frames (a buffer), or one frame as it was sent. */

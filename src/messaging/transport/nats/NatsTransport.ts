@@ -2,11 +2,12 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../../Clock.js';
 import { InvalidArgumentError } from '../../errors.js';
-import type { TransportFrame } from '../frames.js';
+import { FrameBatcher } from '../FrameBatcher.js';
+import { type TransportFrame, TransportFrameType } from '../frames.js';
 import { Heartbeat } from '../Heartbeat.js';
 import type { TransportCloseReason } from '../Transport.js';
 import { TransportBase } from '../TransportBase.js';
-import { CLOSE_MESSAGE, decodeMessage, encodeFrame } from './natsWire.js';
+import { CLOSE_MESSAGE, decodeMessage, jsonBatchCodec } from './natsWire.js';
 
 /** Options of the {@link NatsTransport} constructor. */
 export interface NatsTransportOptions {
@@ -30,14 +31,24 @@ export interface NatsTransportOptions {
    * to `true`.
    */
   closeOnDisconnect?: boolean;
+  /**
+   * The shortest time between two publishes, in ms: a frame after a quiet spell goes at the end of
+   * the current event-loop turn (with every frame sent in that turn, as one JSON array), stream
+   * chunks that follow sooner go together once the interval has passed (any other frame, such as a
+   * credit or an ask, goes at the end of its turn, with them). One message at a time is not delayed; a
+   * fast stream's chunks cost NATS and the other end one message per interval, not one per chunk.
+   * `0`: one message per event-loop turn. Defaults to `1`.
+   */
+  coalesceMs?: number;
 }
 
 const CLOSED_HERE: TransportCloseReason = { message: 'the transport was closed' };
 const CLOSED_THERE: TransportCloseReason = { message: 'the other end closed the transport' };
 
 /**
- * A {@link Transport} over NATS between two inboxes: each frame is published as JSON to the other
- * end's subject, and what arrives on this end's subject is delivered in order. Closing it tells the
+ * A {@link Transport} over NATS between two inboxes: frames are published as JSON to the other
+ * end's subject (the frames of a burst together, see `coalesceMs`), and what arrives on this end's
+ * subject is delivered in order. Closing it tells the
  * other end (a close message); it also closes, with a reason, when the other end closes, when its
  * NATS connection closes or loses its server, and after `idleTimeoutMs` of silence. Usually made
  * by {@link connectNats} (the caller's end) and {@link serveNats} (the exporter's), which agree on
@@ -65,6 +76,8 @@ export class NatsTransport extends TransportBase {
   private readonly subscription: Subscription;
   private readonly idle: Heartbeat;
   private readonly stopWatching: () => void;
+  private readonly batcher: FrameBatcher<string, string>;
+  private readonly maxPayload: number;
 
   /** @throws {InvalidArgumentError} for an empty subject, a bad idle timeout or a closed connection. */
   constructor(
@@ -82,6 +95,13 @@ export class NatsTransport extends TransportBase {
     const clock = options.clock ?? systemClock;
     this.idle = new Heartbeat(clock, idleMs / 4, idleMs, () => {}, () => this.lost({ message: `nothing came from the other end for ${idleMs} ms` }));
     this.idle.heard();
+    // What the server accepts in one message (1 MiB unless configured): a batch of several frames
+    // stays within it even if every character took 3 bytes; a lone frame is checked as it is sent.
+    this.maxPayload = nc.info?.max_payload ?? 1_048_576;
+    this.batcher = new FrameBatcher((batch) => this.publish(batch), jsonBatchCodec, {
+      maxBatchBytes: Math.max(1, Math.floor(this.maxPayload / 3)),
+      ...(options.coalesceMs === undefined ? {} : { coalesceMs: options.coalesceMs }),
+    });
     this.subscription = nc.subscribe(inbox, { callback: (error, msg) => this.receive(error, msg) });
     this.stopWatching = this.watch(options.closeOnDisconnect ?? true);
   }
@@ -92,19 +112,23 @@ export class NatsTransport extends TransportBase {
    * @throws {TypeError} when the frame holds what JSON cannot carry (a function, a class instance, a BigInt).
    * @throws when NATS refuses it on an open connection (a frame over the server's `max_payload`).
    */
+  /**
+   * Queues a frame for the next publish (see `coalesceMs`).
+   *
+   * @throws {TypeError} for what JSON cannot carry (see {@link encodeFrame}) and for a frame over the server's `max_payload`.
+   */
   send(frame: TransportFrame): void {
     if (this.closed) return;
-    const text = encodeFrame(frame);
-    try {
-      this.nc.publish(this.peer, text);
-    } catch (error) {
-      if (!this.nc.isClosed()) throw error;
-      this.lost({ message: 'its NATS connection closed' });
-    }
+    this.batcher.push(frame, frame.type !== TransportFrameType.Chunk, (text) => {
+      if (text.length * 3 <= this.maxPayload) return;
+      const bytes = Buffer.byteLength(text);
+      if (bytes > this.maxPayload) throw new TypeError(`a frame of ${bytes} bytes is over the NATS server's max_payload of ${this.maxPayload} bytes`);
+    });
   }
 
-  /** Tells the other end and stops listening. Idempotent. */
+  /** Publishes what is batched, tells the other end and stops listening. Idempotent. */
   async close(): Promise<void> {
+    if (!this.closed) this.batcher.flush();
     if (!this.markClosed(CLOSED_HERE)) return;
     try {
       if (!this.nc.isClosed()) this.nc.publish(this.peer, CLOSE_MESSAGE);
@@ -123,7 +147,10 @@ export class NatsTransport extends TransportBase {
     this.idle.heard();
     const decoded = decodeMessage(msg.string());
     if (decoded.kind === 'close') this.lost(CLOSED_THERE);
-    else if (decoded.kind === 'frame') this.deliver(decoded.value);
+    else if (decoded.kind === 'frame') {
+      if (Array.isArray(decoded.value)) for (const frame of decoded.value) this.deliver(frame);
+      else this.deliver(decoded.value);
+    }
     else this.logger.warn({ inbox: this.inbox, text: decoded.text }, 'nats transport: dropped a message that is not JSON');
   }
 
@@ -148,7 +175,19 @@ export class NatsTransport extends TransportBase {
     if (this.markClosed(reason)) this.cleanup();
   }
 
+  private publish(batch: string): void {
+    if (this.closed) return;
+    try {
+      this.nc.publish(this.peer, batch);
+    } catch (error) {
+      // A batch goes after its frames were accepted: a failure now is the connection's, not a frame's.
+      if (this.nc.isClosed()) this.lost({ message: 'its NATS connection closed' });
+      else this.lost({ message: `a batch of frames could not be published to ${this.peer}: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+
   private cleanup(): void {
+    this.batcher.stop();
     this.idle.stop();
     this.stopWatching();
     try {

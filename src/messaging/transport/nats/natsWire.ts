@@ -1,6 +1,8 @@
+import type { BatchCodec } from '../FrameBatcher.js';
+
 /**
  * @internal What crosses NATS between the two ends of a {@link NatsTransport}, and the connect
- * handshake: JSON text. A frame is sent as itself; the close as `{"$close":true}`; the connect
+ * handshake: JSON text. The frames of one batch are sent as their JSON array, a lone frame as itself; the close as `{"$close":true}`; the connect
  * request and its answer name the inboxes. JSON is stricter than a structured clone about what it
  * keeps, so {@link encodeFrame} refuses what it would silently lose (a function, a symbol, a class
  * instance, a Map) rather than let it vanish on the way.
@@ -41,6 +43,17 @@ function plainOnly(key: string, value: unknown): unknown {
 export function encodeFrame(value: unknown): string {
   return JSON.stringify(value, plainOnly);
 }
+
+/**
+ * Frames as JSON text, a batch of several their JSON array (a frame is an object, never an array,
+ * so the receiver tells them apart) and a batch of one the frame itself, for {@link FrameBatcher}:
+ * each frame is encoded as it is sent, so {@link encodeFrame}'s refusal reaches the sender.
+ */
+export const jsonBatchCodec: BatchCodec<string, string> = {
+  encode: (frame) => encodeFrame(frame),
+  size: (item) => item.length,
+  join: (items) => (items.length === 1 ? (items[0] as string) : `[${items.join(',')}]`),
+};
 
 /** What one message on an inbox is: a frame to deliver (checked by the transport), the close, or garbage. */
 export type Decoded = { readonly kind: 'frame'; readonly value: unknown } | { readonly kind: 'close' } | { readonly kind: 'bad'; readonly text: string };
