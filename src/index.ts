@@ -154,6 +154,8 @@ export {
   type ModelInfo,
   type ModelEngine,
   type ModelStatus,
+  type ModelClusterStatus,
+  type ModelReplicaStatus,
   type RepeatPenaltyParams,
 } from './actors/ModelActor/types.js';
 
@@ -373,3 +375,15 @@ export { NatsErrorCode } from './messaging/transport/nats/NatsErrorCode.js';
 export { NoRespondersError } from './messaging/transport/nats/NoRespondersError.js';
 export { NatsConnectionClosedError } from './messaging/transport/nats/NatsConnectionClosedError.js';
 export { NatsConnectFailedError } from './messaging/transport/nats/NatsConnectFailedError.js';
+// Model workers on a NATS cluster, and the front end's cluster models (issue 16).
+export { serveModelWorker, type ModelWorker, type ModelWorkerOptions } from './entities/cluster/serveModelWorker.js';
+export { WorkerDirectory, type KnownWorker, type WorkerDirectoryOptions } from './entities/cluster/WorkerDirectory.js';
+export { ClusterModelActor, type ClusterModelActorOptions } from './entities/cluster/ClusterModelActor.js';
+export { ClusterProvider, CLUSTER_PROVIDER_KIND } from './entities/cluster/ClusterProvider.js';
+export { ModelCluster, CLUSTER_PROVIDER_ID, type ModelClusterOptions } from './entities/cluster/ModelCluster.js';
+export { chooseReplica, replicaLoad, RouteReason, type ReplicaLoad, type ReplicaView, type RouteChoice } from './entities/cluster/chooseReplica.js';
+export { SessionAffinity, type SessionAffinityOptions } from './entities/cluster/SessionAffinity.js';
+export { WORKER_SERVICE_NAME, workerConnectSubject, workerLoadSubject, WorkerMetadata } from './entities/cluster/clusterSubjects.js';
+export type { WorkerAnnouncement, WorkerLoadReport } from './entities/cluster/workerLoad.js';
+export { ClusterErrorCode } from './entities/cluster/ClusterErrorCode.js';
+export { NoReplicaError } from './entities/cluster/NoReplicaError.js';

@@ -112,6 +112,8 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   NoRespondersError: { args: ['la.x.connect'], status: 503 },
   NatsConnectionClosedError: { args: ['la.x.connect', 'closed'], status: 503 },
   NatsConnectFailedError: { args: ['la.x.connect', 'bad answer'], status: 503 },
+  // src/entities/cluster/
+  NoReplicaError: { args: ['tiny', 5_000, ['gpu-1']], status: 503 },
   // src/actors/ModelHost/hostErrors.ts
   ModelHostCrashedError: { args: ['model/tiny', 4, 60_000, 'killed by SIGABRT'], status: 500 },
   ModelHostStartError: { args: ['model/tiny', 'no answer within 60000 ms'], status: 500 },
