@@ -34,7 +34,9 @@ Worker flags:
 
 ${NATS_FLAGS_HELP}
 
-${MODEL_FLAGS_HELP.replace('COMMAND_DEFAULT', 'info').replace(/ {2}-m, --model PATH[^\n]*\n[^\n]*\n/, '')}
+${MODEL_FLAGS_HELP.replace('COMMAND_DEFAULT', 'info')
+  .replace(/ {2}-m, --model PATH[^\n]*\n[^\n]*\n/, '')
+  .replace(/ {6}--data-dir DIR[^\n]*\n/, '')}
 
 Examples:
   llama-actors worker --nats nats://127.0.0.1:4222 --model ~/models/qwen.gguf --name gpu-1
@@ -98,6 +100,7 @@ export async function worker(args: string[]): Promise<number> {
     return ExitCode.Ok;
   }
   if (values['data-dir'] !== undefined) throw new UsageError('worker keeps no data (sessions live on the front end): drop --data-dir');
+  if (stringFlag(values, 'nats') === undefined) throw new UsageError('worker needs --nats URL (the NATS server the front ends use)');
   const workerId = workerIdFlag(values);
   const models = await workerModels(values);
   const load = loadFlags(values);
