@@ -164,7 +164,7 @@ describe('a cluster of two workers behind a front end', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     const burstBefore = await completed();
     await Promise.all(
-      [1, 2, 3, 4].map(() => openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 24, temperature: 0 })),
+      [1, 2, 3, 4].map(() => openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 48, temperature: 0 })),
     );
     const burstAfter = await completed();
     expect(WORKERS.map((worker) => (burstAfter.get(worker) ?? 0) - (burstBefore.get(worker) ?? 0))).toEqual([2, 2]);

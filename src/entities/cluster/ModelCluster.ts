@@ -59,9 +59,15 @@ export class ModelCluster implements AsyncDisposable {
     return [...this.published];
   }
 
-  /** Resolves once every model announced so far is published and started. */
-  settled(): Promise<void> {
-    return this.syncing;
+  /** Resolves once every model announced so far is published and started (or at once when `signal` fires). */
+  settled(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    if (!signal) return this.syncing;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      void this.syncing.finally(resolve);
+    });
   }
 
   private sync(): void {

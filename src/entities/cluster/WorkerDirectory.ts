@@ -133,12 +133,21 @@ export class WorkerDirectory implements AsyncDisposable {
     loop();
   }
 
-  /** One round: asks the services for the workers and their load, connects the new ones. Never throws. */
-  poll(): Promise<void> {
+  /**
+   * One round: asks the services for the workers and their load, connects the new ones. Never
+   * throws; `signal` stops the wait for it (the round itself goes on, shared with the polling).
+   */
+  poll(options: { signal?: AbortSignal } = {}): Promise<void> {
     this.polling ??= this.pollOnce().finally(() => {
       this.polling = undefined;
     });
-    return this.polling;
+    const { signal } = options;
+    if (!signal) return this.polling;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      void this.polling?.finally(resolve);
+    });
   }
 
   private async pollOnce(): Promise<void> {

@@ -48,8 +48,8 @@ export interface ModelWorker extends AsyncDisposable {
   readonly service: Service;
   /** The serveNats exporter on its subject. */
   readonly server: NatsActorServer;
-  /** Each model's load now (what the service stats carry). */
-  load(): Promise<WorkerLoadReport>;
+  /** Each model's load now (what the service stats carry); `signal` aborts the status asks. */
+  load(options?: { signal?: AbortSignal }): Promise<WorkerLoadReport>;
   /** Stops the service (front ends stop finding it), closes every connection (their calls are aborted). Idempotent. */
   dispose(): Promise<void>;
 }
@@ -81,13 +81,13 @@ export async function serveModelWorker(router: MessageRouter, nc: NatsConnection
   const exported = new Set(addresses.map((model) => parseAddress(model)));
   const timeout = options.statusTimeoutMs ?? 1_000;
 
-  const load = async (): Promise<WorkerLoadReport> => {
+  const load = async (loadOptions: { signal?: AbortSignal } = {}): Promise<WorkerLoadReport> => {
     const report: WorkerLoadReport = { worker: workerId, models: {} };
     await Promise.all(
       models.map(async (id, i) => {
         const status = await router
           .ref(addresses[i] ?? kindAddress(ActorKind.Model, id), modelProtocol)
-          .ask(ModelMessage.Status, null, { timeout })
+          .ask(ModelMessage.Status, null, { timeout, ...(loadOptions.signal ? { signal: loadOptions.signal } : {}) })
           .catch(() => undefined);
         report.models[id] = status
           ? { slots: status.slots, busySlots: status.busySlots, queueDepth: status.queueDepth, state: status.state }
