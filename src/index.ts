@@ -327,6 +327,7 @@ export {
   ChildProcessTransport,
   parentProcessTransport,
   type ChildProcessTransportOptions,
+  type IpcFramingOptions,
   type ParentProcessTransportOptions,
 } from './messaging/transport/ChildProcessTransport.js';
 export { connectActors, type ConnectActorsOptions, type ConnectedActors } from './messaging/transport/connectActors.js';
@@ -350,7 +351,7 @@ export {
 } from './messaging/transport/frames.js';
 export { InMemoryTransport, type InMemoryTransportOptions } from './messaging/transport/InMemoryTransport.js';
 export { RemoteActor, type RemoteActorOptions } from './messaging/transport/RemoteActor.js';
-export type { Transport, TransportCloseReason } from './messaging/transport/Transport.js';
+export type { Transport, TransportCloseReason, TransportSendOptions } from './messaging/transport/Transport.js';
 export { TransportBase } from './messaging/transport/TransportBase.js';
 export {
   TransportPeer,

@@ -232,6 +232,27 @@ describe('exportActors, frame by frame', () => {
     await router.dispose();
   });
 
+  it('the chunk that spends the last of the credit is sent with flush (a batching transport must not hold it); the others are not', async () => {
+    const router = newRouter({ highWaterMark: 2 });
+    router.registerActor(PROBE, new ProbeActor());
+    const [test, far] = InMemoryTransport.pair({ logger: silent });
+    const sends: Array<{ type: string; flush: boolean }> = [];
+    const send = far.send.bind(far);
+    far.send = (frame, options) => {
+      sends.push({ type: frame.type, flush: options?.flush === true });
+      send(frame, options);
+    };
+    exportActors(router, far, { logger: silent });
+    test.send({ type: TransportFrameType.Stream, id: 3, to: PROBE, messageType: ProbeMessage.Count, payload: { n: 10 }, credit: 3 });
+    await flush(50);
+    expect(sends.filter((s) => s.type === TransportFrameType.Chunk)).toEqual([
+      { type: 'chunk', flush: false },
+      { type: 'chunk', flush: false },
+      { type: 'chunk', flush: true },
+    ]);
+    await router.dispose();
+  });
+
   it('a cancel frame aborts the producer and nothing more is sent', async () => {
     const { router, test, chunks, stats } = rawExport(2);
     test.send({ type: TransportFrameType.Stream, id: 1, to: PROBE, messageType: ProbeMessage.Count, payload: { n: 100 }, credit: 1 });

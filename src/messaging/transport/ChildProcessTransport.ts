@@ -4,7 +4,7 @@ import { type Clock, systemClock } from '../Clock.js';
 import { InvalidArgumentError } from '../errors.js';
 import { decodeFrameBatch, FrameBatcher, v8BatchCodec } from './FrameBatcher.js';
 import { type TransportFrame, TransportFrameType } from './frames.js';
-import type { Transport, TransportCloseReason } from './Transport.js';
+import type { Transport, TransportCloseReason, TransportSendOptions } from './Transport.js';
 import { TransportBase } from './TransportBase.js';
 
 /** How frames cross the IPC channel: what both sides of one channel are given. */
@@ -110,9 +110,9 @@ export class ChildProcessTransport extends TransportBase {
    *
    * @throws when the frame cannot be serialized (with `advanced` serialization: a function, a symbol).
    */
-  send(frame: TransportFrame): void {
+  send(frame: TransportFrame, options?: TransportSendOptions): void {
     if (this.closed || !this.child.connected) return;
-    if (this.batcher) this.batcher.push(frame, frame.type !== TransportFrameType.Chunk);
+    if (this.batcher) this.batcher.push(frame, options?.flush === true || frame.type !== TransportFrameType.Chunk);
     else this.write(frame);
   }
 
@@ -191,9 +191,9 @@ class ParentProcessTransport extends TransportBase {
     };
   }
 
-  send(frame: TransportFrame): void {
+  send(frame: TransportFrame, options?: TransportSendOptions): void {
     if (this.closed || !process.connected) return;
-    if (this.batcher) this.batcher.push(frame, frame.type !== TransportFrameType.Chunk);
+    if (this.batcher) this.batcher.push(frame, options?.flush === true || frame.type !== TransportFrameType.Chunk);
     else this.write(frame);
   }
 

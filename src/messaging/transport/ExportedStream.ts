@@ -5,6 +5,7 @@ import type { GenerationStream } from '../GenerationStream.js';
 import { StreamEventType, type TokenStreamEvent } from '../TokenStreamEvent.js';
 import type { ActorRouter, SendOptions } from '../types.js';
 import { type StreamFrame, type TransportFrame, TransportFrameType } from './frames.js';
+import type { TransportSendOptions } from './Transport.js';
 import { errorToWire } from './wireErrors.js';
 
 /** @internal The send options a frame's `scope` and `from` stand for. */
@@ -30,7 +31,7 @@ export class ExportedStream {
 
   constructor(
     private readonly frame: StreamFrame,
-    private readonly send: (frame: TransportFrame) => void,
+    private readonly send: (frame: TransportFrame, options?: TransportSendOptions) => void,
   ) {
     this.credit = Number.isFinite(frame.credit) && frame.credit > 0 ? Math.floor(frame.credit) : 0;
   }
@@ -87,7 +88,8 @@ export class ExportedStream {
   /** Sends one token or progress event; one that cannot be cloned ends the stream with ACTOR_FAILED instead. */
   private sendChunk(event: TokenStreamEvent): boolean {
     try {
-      this.send({ type: TransportFrameType.Chunk, id: this.frame.id, event });
+      // The last chunk the credit allows goes at once: nothing more is sent until the caller answers.
+      this.send({ type: TransportFrameType.Chunk, id: this.frame.id, event }, { flush: this.credit === 0 });
       return true;
     } catch (error) {
       const failure = new ActorFailedError(this.frame.to, new TypeError(`a stream event cannot cross the transport: ${describe(error)}`));

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TransportFrame } from './frames.js';
-import type { TransportCloseReason } from './Transport.js';
+import type { TransportCloseReason, TransportSendOptions } from './Transport.js';
 import { TransportBase } from './TransportBase.js';
 
 /** Options of {@link InMemoryTransport.pair}. */
@@ -51,11 +51,12 @@ export class InMemoryTransport extends TransportBase {
 
   /**
    * Clones the frame now (so a frame that cannot be cloned throws here, at the sender) and delivers
-   * the copy to the other end on a microtask. Dropped once either end has closed.
+   * the copy to the other end on a microtask (there is nothing to batch, so `options.flush` changes
+   * nothing). Dropped once either end has closed.
    *
    * @throws {DOMException} `DataCloneError` when the frame holds a function, a symbol or the like.
    */
-  send(frame: TransportFrame): void {
+  send(frame: TransportFrame, _options?: TransportSendOptions): void {
     const other = this.other;
     if (this.closed || other === undefined) return;
     const copy = structuredClone(frame);

@@ -10,6 +10,17 @@ export interface TransportCloseReason {
   signal?: string | null;
 }
 
+/** Options of {@link Transport.send}. */
+export interface TransportSendOptions {
+  /**
+   * Send this frame (and any batched before it) at the end of this event-loop turn, not after a
+   * batching interval: the sender will wait for the other side's answer, e.g. a stream chunk that
+   * spends the last of its credit. Defaults to `false` (a transport may hold a stream chunk briefly
+   * to batch it; other frames never wait).
+   */
+  flush?: boolean;
+}
+
 /**
  * A duplex channel of {@link TransportFrame}s between two routers: in one process
  * ({@link InMemoryTransport}), or to a child process over its IPC channel
@@ -34,7 +45,7 @@ export interface Transport {
    * @throws when the frame cannot be serialized (a function or a class instance in a payload): at
    *   the sender, loudly, never as a silent loss on the way.
    */
-  send(frame: TransportFrame): void;
+  send(frame: TransportFrame, options?: TransportSendOptions): void;
   /** Listens for frames from the other side, in the order they were sent. Returns a function that stops listening. */
   onFrame(listener: (frame: TransportFrame) => void): () => void;
   /** Listens for the close, told once (at once, on a microtask, when already closed). Returns a function that stops listening. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { defaultLogger } from '../logger.js';
 import { isTransportFrame, type TransportFrame } from './frames.js';
-import type { Transport, TransportCloseReason } from './Transport.js';
+import type { Transport, TransportCloseReason, TransportSendOptions } from './Transport.js';
 
 /**
  * The bookkeeping every {@link Transport} shares: frame and close listeners, the once-only close
@@ -32,7 +32,7 @@ export abstract class TransportBase implements Transport, AsyncDisposable {
     this.logger = logger ?? defaultLogger();
   }
 
-  abstract send(frame: TransportFrame): void;
+  abstract send(frame: TransportFrame, options?: TransportSendOptions): void;
   abstract close(): Promise<void>;
 
   get closed(): boolean {

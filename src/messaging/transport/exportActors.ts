@@ -12,7 +12,7 @@ import {
   type TransportFrame,
   TransportFrameType,
 } from './frames.js';
-import type { Transport } from './Transport.js';
+import type { Transport, TransportSendOptions } from './Transport.js';
 import { errorToWire } from './wireErrors.js';
 
 /** Options of {@link exportActors}. */
@@ -157,7 +157,7 @@ class ActorExporter implements ActorExport {
       this.send({ type: TransportFrameType.Fail, id, error: errorToWire(new ActorNotFoundError(to)) });
       return;
     }
-    const stream = new ExportedStream(frame, (f) => this.send(f));
+    const stream = new ExportedStream(frame, (f, options) => this.send(f, options));
     const call: ServedCall = { cancel: () => stream.cancel(), grant: (n) => stream.grant(n) };
     this.served.set(id, call);
     call.done = stream
@@ -203,8 +203,8 @@ class ActorExporter implements ActorExport {
   }
 
   /** Sends, unless the transport closed; a frame that cannot be serialized throws to the caller here. */
-  private send(frame: TransportFrame): void {
-    if (!this.transport.closed) this.transport.send(frame);
+  private send(frame: TransportFrame, options?: TransportSendOptions): void {
+    if (!this.transport.closed) this.transport.send(frame, options);
   }
 
   private abortAll(): void {

@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { FrameBatcher } from '../FrameBatcher.js';
 import { type TransportFrame, TransportFrameType } from '../frames.js';
 import { Heartbeat } from '../Heartbeat.js';
-import type { TransportCloseReason } from '../Transport.js';
+import type { TransportCloseReason, TransportSendOptions } from '../Transport.js';
 import { TransportBase } from '../TransportBase.js';
 import { CLOSE_MESSAGE, decodeMessage, jsonBatchCodec } from './natsWire.js';
 
@@ -117,9 +117,9 @@ export class NatsTransport extends TransportBase {
    *
    * @throws {TypeError} for what JSON cannot carry (see {@link encodeFrame}) and for a frame over the server's `max_payload`.
    */
-  send(frame: TransportFrame): void {
+  send(frame: TransportFrame, options?: TransportSendOptions): void {
     if (this.closed) return;
-    this.batcher.push(frame, frame.type !== TransportFrameType.Chunk, (text) => {
+    this.batcher.push(frame, options?.flush === true || frame.type !== TransportFrameType.Chunk, (text) => {
       if (text.length * 3 <= this.maxPayload) return;
       const bytes = Buffer.byteLength(text);
       if (bytes > this.maxPayload) throw new TypeError(`a frame of ${bytes} bytes is over the NATS server's max_payload of ${this.maxPayload} bytes`);
