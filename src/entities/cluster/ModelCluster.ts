@@ -85,9 +85,16 @@ export class ModelCluster implements AsyncDisposable {
         logger.warn({ model: id }, `cluster: model ${id} is also a local model of this front end: the local one serves it`);
         continue;
       }
-      await models.publishModel({ id, provider: address(CLUSTER_PROVIDER_ID), path: `cluster:${id}` });
-      this.published.add(id);
-      await models.ensureStarted(id);
+      try {
+        await models.publishModel({ id, provider: address(CLUSTER_PROVIDER_ID), path: `cluster:${id}` });
+        this.published.add(id);
+        await models.ensureStarted(id);
+      } catch (error) {
+        // One bad announcement (an id that is no model name) must not hold up the others.
+        this.skipped.add(id);
+        logger.warn({ err: error, model: id }, `cluster: model ${id} announced by a worker could not be published`);
+        continue;
+      }
       logger.info({ model: id, replicas: directory.replicasOf(id).map((worker) => worker.worker) }, 'cluster: model published');
     }
   }
