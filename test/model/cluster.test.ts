@@ -6,7 +6,8 @@
  * completion, session affinity (a session's turn waits on its own replica, both slots busy, rather
  * than go to the idle one; red without the affinity), a burst spread by load, a worker refusing actors
  * that are not its models, a slow consumer holding a worker's generation (credit across NATS), a
- * worker SIGKILLed under a stream (the client gets ACTOR_HOST_LOST within 2 s, the next request is
+ * worker frozen under a stream (lost after its heartbeat timeout, unable to deliver once woken, found
+ * again), a worker SIGKILLed under a stream (the client gets ACTOR_HOST_LOST within 2 s, the next request is
  * served by the survivor) and nats-server restarted (the next request succeeds after reconnect).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -61,6 +62,20 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number, what
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The SSE `data:` objects of a streamed response, one at a time. */
+async function* sseData(response: Response): AsyncGenerator<Record<string, unknown>> {
+  const decoder = new TextDecoder();
+  let pending = '';
+  const body = response.body;
+  if (!body) return;
+  for await (const bytes of body) {
+    pending += decoder.decode(bytes, { stream: true });
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('data: ') && line !== 'data: [DONE]') yield JSON.parse(line.slice(6)) as Record<string, unknown>;
   }
 }
 
@@ -215,6 +230,36 @@ describe('a cluster of two workers behind a front end', () => {
       await directory.dispose();
       await nc.close();
     }
+  });
+
+  it('a worker frozen under a stream (SIGSTOP) is lost after its heartbeat timeout; woken, it cannot deliver into the ended stream and rejoins', async () => {
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'go on' }], max_tokens: 450, temperature: 0, stream: true }),
+    });
+    const events = sseData(response);
+    expect((await events.next()).done).toBe(false);
+    const frozen = (await modelStatus()).cluster?.replicas.find((replica) => replica.inFlight > 0)?.worker ?? '';
+    const victim = workers.get(frozen);
+    expect(victim).toBeDefined();
+    victim?.child.kill('SIGSTOP');
+    const frozenAt = Date.now();
+    let lastEvent: Record<string, unknown> | undefined;
+    try {
+      for await (const event of events) lastEvent = event;
+    } finally {
+      victim?.child.kill('SIGCONT');
+    }
+    expect(Date.now() - frozenAt).toBeLessThan(2_500);
+    expect(lastEvent).toMatchObject({ error: { code: 'ACTOR_HOST_LOST' } });
+    // The stream ended once: woken, the worker's late chunks have nowhere to go (its connection is closed).
+    expect(await events.next()).toEqual({ done: true, value: undefined });
+    // Served meanwhile by the other replica; the woken worker is found again by the next poll.
+    const other = await openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'next' }], max_tokens: 4, temperature: 0 });
+    expect(other.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    await eventually(async () => replicasGauge(await metrics()) === 2, 8_000, `${frozen} rejoins`);
+    expect((await modelStatus()).cluster?.replicas.find((replica) => replica.worker === frozen)?.state).toBe('ready');
   });
 
   it('a worker SIGKILLed under a stream: the client gets ACTOR_HOST_LOST within 2 s, the next request is served by the survivor', async () => {
