@@ -2,7 +2,7 @@
  * NATS security passed through by the CLI, against a real nats-server that requires a token: a
  * worker without it exits 1 naming the authorization failure; a worker given it in
  * LLAMA_ACTORS_NATS_TOKEN and a front end given it with --nats-token-file form a cluster that
- * serves the openai client.
+ * serves the openai client, the front end with a local model beside the cluster's.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyModel } from '../../scripts/make-models.js';
+import { ensureDemoModel, ensureTinyModel } from '../../scripts/make-models.js';
 import { freePort } from '../standalone/helpers/natsServer.js';
 import { CliProcess } from './helpers/cliProcess.js';
 
@@ -65,10 +65,15 @@ describe('a cluster on a nats-server that requires a token', () => {
   it('serves through a worker and a front end given the token (environment, file)', async () => {
     const worker = cli(['worker', '--nats', natsUrl, '--model', tinyPath, '--name', 'authed', '--slots', '1', '--threads', '1', '--context-size', '256'], { LLAMA_ACTORS_NATS_TOKEN: TOKEN });
     await worker.until(/serving tiny on la\.worker\.authed\.connect/);
-    const frontEnd = cli(['serve', '--nats', natsUrl, '--nats-token-file', join(dir, 'token'), '--port', '0', '--data-dir', join(dir, 'data')]);
-    const url = (await frontEnd.until(/serving model "tiny" at (http:\/\/\S+)/))[1];
+    // A front end with a local model beside the cluster's.
+    const demoPath = await ensureDemoModel();
+    const frontEnd = cli(['serve', '--nats', natsUrl, '--nats-token-file', join(dir, 'token'), '--model', demoPath, '--threads', '1', '--port', '0', '--data-dir', join(dir, 'data')]);
+    const url = (await frontEnd.until(/serving model "demo" at (http:\/\/\S+)/))[1];
     const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
-    const answer = await openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, temperature: 0 });
-    expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    expect((await openai.models.list()).data.map((model) => model.id).sort()).toEqual(['demo', 'tiny']);
+    for (const model of ['tiny', 'demo']) {
+      const answer = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, temperature: 0 });
+      expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    }
   });
 });
