@@ -294,4 +294,16 @@ describe('a cluster of two workers behind a front end', () => {
     const answer = await openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'back?' }], max_tokens: 6, temperature: 0 });
     expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
   });
+
+  it('the last worker stopped with SIGTERM exits 0 and is forgotten at once, not after a heartbeat timeout', async () => {
+    const [last] = [...workers.values()].filter((worker) => worker.running);
+    expect(last).toBeDefined();
+    const stoppedAt = Date.now();
+    last?.child.kill('SIGTERM');
+    expect((await last?.exited)?.code).toBe(0);
+    await eventually(async () => replicasGauge(await metrics()) === 0, 1_000, 'the front end forgets the stopped worker');
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    // The model stays listed: its requests wait for a replica, then get NO_REPLICA.
+    expect((await openai.models.list()).data.map((model) => model.id)).toEqual(['tiny']);
+  });
 });
