@@ -295,14 +295,13 @@ describe('a cluster of two workers behind a front end', () => {
     expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
   });
 
-  it('the last worker stopped with SIGTERM exits 0 and is forgotten at once, not after a heartbeat timeout', async () => {
-    const [last] = [...workers.values()].filter((worker) => worker.running);
-    expect(last).toBeDefined();
-    const stoppedAt = Date.now();
-    last?.child.kill('SIGTERM');
-    expect((await last?.exited)?.code).toBe(0);
-    await eventually(async () => replicasGauge(await metrics()) === 0, 1_000, 'the front end forgets the stopped worker');
-    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+  it('workers stopped with SIGTERM exit 0 and are forgotten at once, not after a heartbeat timeout', async () => {
+    const running = [...workers.values()].filter((worker) => worker.running);
+    expect(running.length).toBeGreaterThan(0);
+    for (const worker of running) worker.child.kill('SIGTERM');
+    // Sooner than the heartbeat timeout (1.5 s) would: a worker closes its connections first.
+    await eventually(async () => replicasGauge(await metrics()) === 0, 1_000, 'the front end forgets the stopped workers');
+    for (const worker of running) expect((await worker.exited).code).toBe(0);
     // The model stays listed: its requests wait for a replica, then get NO_REPLICA.
     expect((await openai.models.list()).data.map((model) => model.id)).toEqual(['tiny']);
   });
