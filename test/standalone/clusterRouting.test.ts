@@ -64,6 +64,25 @@ describe('chooseReplica', () => {
   });
 });
 
+describe('chooseReplica and the replicas’ model state', () => {
+  const idle = { slots: 2, busySlots: 0, queueDepth: 0 };
+  it('skips a replica whose model is given up or not answering, even the session’s own', () => {
+    const replicas = [replica('a', 0, { ...idle, state: 'failed' }), replica('b', 0, { ...idle, busySlots: 1, state: 'ready' }), replica('c', 0, { ...idle, state: 'unresponsive' })];
+    expect(chooseReplica(replicas, 'a')).toEqual({ worker: 'b', reason: RouteReason.FreeSlot });
+    expect(chooseReplica(replicas, 'c')?.worker).toBe('b');
+  });
+
+  it('uses a replica whose host is loading again only when none is ready, and a down one only when nothing else is left', () => {
+    const loading = [replica('a', 0, { ...idle, state: 'loading' }), replica('b', 0, { ...idle, state: 'failed' })];
+    expect(chooseReplica(loading)?.worker).toBe('a');
+    expect(chooseReplica([...loading, replica('c', 0, { ...idle, busySlots: 2, state: 'ready' })])).toEqual({ worker: 'c', reason: RouteReason.LeastLoaded });
+    // Every replica down: one of them still gets the request (and answers with its own typed error).
+    expect(chooseReplica([replica('b', 0, { ...idle, state: 'failed' })])?.worker).toBe('b');
+    // No stats yet: taken for ready.
+    expect(chooseReplica([replica('a', 0, { ...idle, state: 'loading' }), replica('n', 0)])?.worker).toBe('n');
+  });
+});
+
 describe('SessionAffinity', () => {
   it('remembers the last worker of a session, and nothing for no session', () => {
     const affinity = new SessionAffinity();

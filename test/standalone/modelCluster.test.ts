@@ -102,5 +102,5 @@ describe('ModelCluster', () => {
     expect((await models.listModels()).map((model) => model.id)).toEqual(['dup']);
     expect(router.has('model/x')).toBe(false);
     await w2.dispose();
-  });
+  }, 15_000);
 });

@@ -189,7 +189,7 @@ export class WorkerDirectory implements AsyncDisposable {
         const report = parseLoadReport(endpoint.data);
         if (!report || report.worker !== entry.worker) continue;
         for (const [model, load] of Object.entries(report.models)) {
-          entry.load.set(model, { slots: load.slots, busySlots: load.busySlots, queueDepth: load.queueDepth, inFlightAtStats: this.inFlight(entry.worker, model) });
+          entry.load.set(model, { ...load, inFlightAtStats: this.inFlight(entry.worker, model) });
           any = true;
         }
       }

@@ -1,3 +1,5 @@
+import { ModelLifecycleState } from '../../actors/ModelActor/types.js';
+
 /** What the routing policy knows of one replica of a model (a worker serving it). */
 export interface ReplicaView {
   /** The worker's id. */
@@ -18,6 +20,11 @@ export interface ReplicaLoad {
   readonly queueDepth: number;
   /** This front end's own in-flight count on that replica when those stats arrived. */
   readonly inFlightAtStats?: number;
+  /**
+   * The model's lifecycle state there (`ready`, `loading` while its host restarts, `failed` once
+   * given up, `unresponsive` when its status did not come). Absent: taken for ready.
+   */
+  readonly state?: string;
 }
 
 /** Why {@link chooseReplica} picked a replica. */
@@ -51,17 +58,32 @@ export function replicaLoad(replica: ReplicaView): number {
   return others + inFlight;
 }
 
+/** States a replica cannot serve in now: given up, not answering, or gone. */
+const DOWN: ReadonlySet<string> = new Set([ModelLifecycleState.Failed, ModelLifecycleState.Disposed, ModelLifecycleState.Unloaded, 'unresponsive']);
+
+/**
+ * The replicas worth routing to: the ready ones (or with no stats yet); else those loading (a host
+ * restarting after a crash); else all of them (each will answer with its own typed error).
+ */
+function servable(replicas: readonly ReplicaView[]): readonly ReplicaView[] {
+  const state = (replica: ReplicaView): string => replica.stats?.state ?? ModelLifecycleState.Ready;
+  const ready = replicas.filter((replica) => state(replica) === ModelLifecycleState.Ready);
+  if (ready.length > 0) return ready;
+  const coming = replicas.filter((replica) => !DOWN.has(state(replica)));
+  return coming.length > 0 ? coming : replicas;
+}
+
 /** Whether the replica has a slot free by {@link replicaLoad} (unknown slots: assume one while idle). */
 function hasFreeSlot(replica: ReplicaView): boolean {
   return replicaLoad(replica) < (replica.stats?.slots ?? 1);
 }
 
 /**
- * The routing policy of a cluster model, pure: a request of a session goes to the replica that
- * served that session last (`lastWorker`) while it is among the replicas (its KV cache holds the
- * session's prefix); otherwise to the least-loaded replica with a free slot; otherwise to the
- * least-loaded one. Ties go to the fewest own in-flight, then to the worker id (stable). `undefined`
- * when there is no replica.
+ * The routing policy of a cluster model, pure: among the replicas whose model is ready (else those
+ * loading, else all), a request of a session goes to the replica that served that session last
+ * (`lastWorker`) while it is among them (its KV cache holds the session's prefix); otherwise to the
+ * least-loaded replica with a free slot; otherwise to the least-loaded one. Ties go to the fewest
+ * own in-flight, then to the worker id (stable). `undefined` when there is no replica.
  *
  * @example
  * ```ts
@@ -69,7 +91,8 @@ function hasFreeSlot(replica: ReplicaView): boolean {
  * // { worker: 'b', reason: 'free-slot' }
  * ```
  */
-export function chooseReplica(replicas: readonly ReplicaView[], lastWorker?: string): RouteChoice | undefined {
+export function chooseReplica(all: readonly ReplicaView[], lastWorker?: string): RouteChoice | undefined {
+  const replicas = servable(all);
   if (replicas.length === 0) return undefined;
   if (lastWorker !== undefined && replicas.some((replica) => replica.worker === lastWorker)) return { worker: lastWorker, reason: RouteReason.Affinity };
   const ranked = [...replicas].sort(

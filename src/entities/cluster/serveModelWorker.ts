@@ -121,6 +121,9 @@ export async function serveModelWorker(router: MessageRouter, nc: NatsConnection
         void load().then((report) => msg.respond(JSON.stringify(report)));
       },
     });
+    // The subscriptions registered at the server before this resolves: a front end that polls
+    // right after finds the worker and can connect.
+    await nc.flush();
   } catch (error) {
     await server.dispose();
     throw error;
