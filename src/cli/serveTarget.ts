@@ -48,6 +48,7 @@ export interface ServeTargetOptions {
 async function connectNatsFlags(values: ParsedValues, logger: Logger): Promise<NatsConnection | undefined> {
   const options = await natsConnectOptions(values);
   if (!options) return undefined;
+  options.name = 'llama-actors serve';
   try {
     const nc = await connect(options);
     logger.info({ server: nc.getServer() }, 'connected to NATS');

@@ -80,9 +80,11 @@ async function workerModels(values: ParsedValues): Promise<Array<{ id: string; p
   return models;
 }
 
-async function connectCluster(values: ParsedValues, logger: Logger): Promise<NatsConnection> {
+async function connectCluster(values: ParsedValues, workerId: string, logger: Logger): Promise<NatsConnection> {
   const options = await natsConnectOptions(values);
   if (!options) throw new UsageError('worker needs --nats URL');
+  // How the server's monitoring (connz) names this connection.
+  options.name = `llama-actors worker ${workerId}`;
   try {
     const nc = await connect(options);
     logger.info({ server: nc.getServer() }, 'connected to NATS');
@@ -116,7 +118,7 @@ export async function worker(args: string[]): Promise<number> {
     process.stderr.write(`\n${signal}: stopping the worker (again to force)\n`);
     wake?.();
   });
-  const nc = await connectCluster(values, logger).catch((error: unknown) => {
+  const nc = await connectCluster(values, workerId, logger).catch((error: unknown) => {
     removeSignals();
     throw error;
   });
