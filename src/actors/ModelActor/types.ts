@@ -1,4 +1,6 @@
 import type { ModelHostStatus } from '../ModelHost/types.js';
+import type { ModelClusterStatus } from './clusterStatus.js';
+import type { AdapterSpec } from './adapterTypes.js';
 import type { Llama, LlamaGpuType } from 'node-llama-cpp';
 import type { Logger } from 'pino';
 import type { Clock } from '../../messaging/Clock.js';
@@ -170,60 +172,6 @@ export interface GenerateRequest {
   adapters?: AdapterSpec[];
 }
 
-/** A LoRA adapter to apply, by file path. */
-export interface AdapterSpec {
-  /** Path of the adapter GGUF. */
-  path: string;
-  /** Multiplies the adapter's update (llama.cpp applies `scale · alpha / rank`); 0 disables it, negative inverts it. Defaults to `1`. */
-  scale?: number;
-}
-
-/** An adapter in a set: absolute path and scale. */
-export interface AppliedAdapter {
-  path: string;
-  scale: number;
-}
-
-/** Payload of {@link ModelMessage.ApplyAdapter}. */
-export interface ApplyAdapterRequest {
-  path: string;
-  /** Defaults to `1`. */
-  scale?: number;
-}
-
-/** Payload of {@link ModelMessage.RemoveAdapter}. */
-export interface RemoveAdapterRequest {
-  /** The adapter to remove. Defaults to all of them. */
-  path?: string;
-}
-
-/** Payload of {@link ModelMessage.SetAdapterScale}. */
-export interface SetAdapterScaleRequest {
-  path: string;
-  scale: number;
-}
-
-/** One llama.cpp context serving one adapter set. */
-export interface AdapterContextInfo {
-  adapters: AppliedAdapter[];
-  /** Whether this is the model's adapter set (kept while idle); other contexts are freed when idle. */
-  isDefault: boolean;
-  slots: number;
-  busySlots: number;
-  queueDepth: number;
-  /** node-llama-cpp's estimate of the context's memory (KV cache and compute buffers), in bytes. */
-  estimatedBytes: number;
-}
-
-/** Reply of the adapter messages: the model's adapter set and the contexts alive now. */
-export interface AdapterListing {
-  /** The model's adapter set, used by requests that do not name one. */
-  applied: AppliedAdapter[];
-  contexts: AdapterContextInfo[];
-  /** The most contexts (adapter sets served at once), the default set's included. */
-  maxContexts: number;
-}
-
 /** Payload of {@link ModelMessage.TokenizeChat}. */
 export interface TokenizeChatRequest {
   messages: ChatMessage[];
@@ -368,27 +316,6 @@ export interface ModelStatus {
   cluster?: ModelClusterStatus;
 }
 
-/** A cluster model's replicas (workers serving it), on its `status` at a front end. */
-export interface ModelClusterStatus {
-  replicas: ModelReplicaStatus[];
-}
-
-/** One replica of a cluster model: a worker serving it. */
-export interface ModelReplicaStatus {
-  /** The worker's id. */
-  worker: string;
-  /** Requests this front end has in flight on it. */
-  inFlight: number;
-  /** Its slots, busy slots and queue as it answered now (or its last stats when it did not answer). */
-  slots: number;
-  busySlots: number;
-  queueDepth: number;
-  /** Generations it finished since its load (every front end's). */
-  completed: number;
-  /** Its model's lifecycle state (`unresponsive` when it did not answer). */
-  state: string;
-}
-
 /** Lifecycle states of a model (an xstate machine). */
 export const ModelLifecycleState = {
   Unloaded: 'unloaded',
@@ -470,3 +397,6 @@ export interface ModelActorOptions {
 
 /** The largest LoRA adapter scale, either sign: beyond it the logits overflow. */
 export const MAX_ADAPTER_SCALE = 10;
+
+export type { ModelClusterStatus, ModelReplicaStatus } from './clusterStatus.js';
+export type { AdapterSpec, AppliedAdapter, ApplyAdapterRequest, RemoveAdapterRequest, SetAdapterScaleRequest, AdapterContextInfo, AdapterListing } from './adapterTypes.js';

@@ -119,12 +119,15 @@ export class NatsTransport extends TransportBase {
    */
   send(frame: TransportFrame, options?: TransportSendOptions): void {
     if (this.closed) return;
-    this.batcher.push(frame, options?.flush === true || frame.type !== TransportFrameType.Chunk, (text) => {
-      if (text.length * 3 <= this.maxPayload) return;
-      const bytes = Buffer.byteLength(text);
-      if (bytes > this.maxPayload) throw new TypeError(`a frame of ${bytes} bytes is over the NATS server's max_payload of ${this.maxPayload} bytes`);
-    });
+    this.batcher.push(frame, options?.flush === true || frame.type !== TransportFrameType.Chunk, this.checkSize);
   }
+
+  /** A lone frame over the server's limit throws to its sender; the byte count only when it could be. */
+  private readonly checkSize = (text: string): void => {
+    if (text.length * 3 <= this.maxPayload) return;
+    const bytes = Buffer.byteLength(text);
+    if (bytes > this.maxPayload) throw new TypeError(`a frame of ${bytes} bytes is over the NATS server's max_payload of ${this.maxPayload} bytes`);
+  };
 
   /** Publishes what is batched, tells the other end and stops listening. Idempotent. */
   async close(): Promise<void> {
