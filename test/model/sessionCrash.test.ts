@@ -10,11 +10,12 @@ import type { SessionEntity } from '../../src/index.js';
 
 const WORKER = fileURLToPath(new URL('./helpers/sessionWorker.ts', import.meta.url));
 
-/** Runs the worker until it has reported `killAfter` more turns, then SIGKILLs it; returns the last reported turn. */
+/** Runs the worker until it has reported `killAfter` more turns, lets it start the next, SIGKILLs it; returns the last reported turn. */
 async function runAndKill(dataDir: string, modelPath: string, killAfter: number): Promise<number> {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER, dataDir, modelPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin.on('error', () => {}); // EPIPE: the last `next` may reach a process already killed
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -26,6 +27,7 @@ async function runAndKill(dataDir: string, modelPath: string, killAfter: number)
     const done = /^done (\d+)$/.exec(line);
     if (!done) throw new Error(`worker said: ${line}`);
     reported = Number(done[1]);
+    child.stdin.write('next\n'); // the worker starts the next turn only on this
     if (++seen === killAfter) {
       child.kill('SIGKILL'); // mid-conversation: the next turn is already being generated
       break;
