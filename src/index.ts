@@ -111,6 +111,7 @@ export {
   PromptTooLongError,
   QueueFullError,
   UnsupportedSchemaError,
+  ModalityNotSupportedError,
 } from './actors/ModelActor/modelErrors.js';
 export {
   AdapterContextsFullError,
@@ -138,6 +139,9 @@ export {
   type SetAdapterScaleRequest,
   type TokenizeChatRequest,
   type ChatMessage,
+  type ChatContentPart,
+  type ChatTextPart,
+  type ChatImagePart,
   type ToolCall,
   type ToolChoice,
   type ToolDefinition,
@@ -388,3 +392,4 @@ export { WORKER_SERVICE_NAME, workerConnectSubject, workerLoadSubject, WorkerMet
 export type { WorkerAnnouncement, WorkerLoadReport } from './entities/cluster/workerLoad.js';
 export { ClusterErrorCode } from './entities/cluster/ClusterErrorCode.js';
 export { NoReplicaError } from './entities/cluster/NoReplicaError.js';
+export { messageText, textMessages, type TextChatMessage } from './actors/ModelActor/messageText.js';

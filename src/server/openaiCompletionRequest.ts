@@ -3,6 +3,7 @@ import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
 import type { InferenceRequest } from '../actors/SessionActor/types.js';
 import { SessionMessage } from '../actors/SessionActor/types.js';
 import type { ChatMessage, GenerateRequest, GenerateStreamShape, GenerationParams } from '../actors/ModelActor/types.js';
+import { messageText } from '../actors/ModelActor/messageText.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { confinedPath } from './confinedPath.js';
@@ -128,7 +129,7 @@ export async function startGenerations(
     if (options.n > 1) throw new UnsupportedParameterError('n', 'only 1 with a session (a session turn has one reply); send the messages without one');
     const messages = request_.messages ?? [{ role: 'user' as const, content: request_.prompt ?? '' }];
     const chat = context.router.ref(await context.sessions.load(session, { signal }), sessionProtocol);
-    const inference: InferenceRequest = { ...sessionInput(messages), params, ...tools };
+    const inference: InferenceRequest = { ...sessionInput(messages, modelId(body)), params, ...tools };
     return [chat.stream(SessionMessage.Inference, inference, { signal })];
   }
   const adapters = await requestAdapters(context, body);
@@ -153,15 +154,15 @@ export async function startGenerations(
  * the new part is read: the last user message, or the tool messages that end the conversation
  * (the results of the session's last reply's calls).
  */
-function sessionInput(messages: ChatMessage[]): Pick<InferenceRequest, 'message' | 'toolResults'> {
+function sessionInput(messages: ChatMessage[], model: string): Pick<InferenceRequest, 'message' | 'toolResults'> {
   const last = messages.at(-1);
   if (last?.role === 'tool') {
     let first = messages.length;
     while (first > 0 && messages[first - 1]?.role === 'tool') first--;
-    return { toolResults: messages.slice(first).map((m) => ({ toolCallId: m.toolCallId ?? '', content: m.content })) };
+    return { toolResults: messages.slice(first).map((m, i) => ({ toolCallId: m.toolCallId ?? '', content: messageText(m.content, model, `messages[${first + i}].content`) })) };
   }
   if (last?.role !== 'user') throw new InvalidArgumentError('with a session, the last message must be the new user message or the tool results');
-  return { message: last.content };
+  return { message: messageText(last.content, model, `messages[${messages.length - 1}].content`) };
 }
 
 /** @internal The legacy completions' prompt: a string, or an array of one string (completionsSchema). */

@@ -50,6 +50,7 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   InvalidParameterError: { args: ['temperature', 'must be at least 0'], status: 400 },
   EmbeddingsDisabledError: { args: [], status: 400 },
   UnsupportedSchemaError: { args: ['minimum', '/properties/age/minimum', 'not enforced'], status: 400 },
+  ModalityNotSupportedError: { args: ['tiny', 'image', 'messages[0].content[1]'], status: 400 },
   // src/actors/ModelActor/adapterErrors.ts
   AdapterFileNotFoundError: { args: ['/a.gguf'], status: 404 },
   NotAnAdapterError: { args: ['/a.gguf', 'a whole model'], status: 400 },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { JsonValueEnd } from '../../src/actors/ModelActor/tools/JsonValueEnd.js';
 import { ToolCallSyntax } from '../../src/actors/ModelActor/tools/ToolCallSyntax.js';
 import { toolChatHistory } from '../../src/actors/ModelActor/tools/toolHistory.js';
-import type { ChatMessage } from '../../src/index.js';
+import type { TextChatMessage as ChatMessage } from '../../src/actors/ModelActor/messageText.js';
 
 const call = (id: string, args = '{"city":"paris"}') => ({ id, name: 'get_weather', arguments: args });
 

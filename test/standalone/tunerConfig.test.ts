@@ -68,7 +68,7 @@ async function wordTokens(messages: TrainingConversation['messages']) {
   const assistantSpans: Array<[number, number]> = [];
   for (const message of messages) {
     const start = tokens.length;
-    for (const word of message.content.split(' ')) tokens.push(word.length);
+    for (const word of String(message.content).split(' ')) tokens.push(word.length);
     if (message.role === 'assistant') assistantSpans.push([start, tokens.length]);
   }
   return { tokens, assistantSpans };

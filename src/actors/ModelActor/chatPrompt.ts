@@ -1,9 +1,11 @@
+import { basename } from 'node:path';
 import type { ChatHistoryItem, ChatModelFunctions, ChatWrapper, LlamaModel, Token } from 'node-llama-cpp';
 import { InvalidArgumentError } from '../../messaging/errors.js';
 import { commonPrefix } from './commonPrefix.js';
 import { EmptyPromptError } from './modelErrors.js';
 import { toolChatHistory } from './tools/toolHistory.js';
-import type { ChatMessage, ChatTokens, GenerateRequest, TokenizeChatRequest } from './types.js';
+import { type TextChatMessage, textMessages } from './messageText.js';
+import type { ChatTokens, GenerateRequest, TokenizeChatRequest } from './types.js';
 
 /** @internal The model's tokenizer and chat template: what turns a request into tokens. */
 export interface PromptModel {
@@ -12,6 +14,11 @@ export interface PromptModel {
 }
 
 const ROLES = new Set(['system', 'user', 'assistant']);
+
+/** The model as its errors name it: its file's name. */
+function modelName(model: PromptModel): string {
+  return basename(model.model.filename ?? 'model');
+}
 
 /**
  * @internal A generation's prompt as tokens: a raw `prompt` as is, chat `messages` rendered with
@@ -33,7 +40,8 @@ export function promptTokens(model: PromptModel, request: GenerateRequest, funct
     if (request.prompt.length === 0) throw new EmptyPromptError();
     return model.model.tokenize(request.prompt);
   }
-  const { history, continuesTurn } = toolChatHistory(request.messages);
+  const messages = Array.isArray(request.messages) ? textMessages(request.messages, modelName(model)) : request.messages;
+  const { history, continuesTurn } = toolChatHistory(messages);
   // An empty model turn at the end asks the template for the assistant's next reply; after tool
   // results the turn that made the calls is still open and the reply continues it.
   if (!continuesTurn) history.push({ type: 'model', response: [] });
@@ -50,7 +58,7 @@ export function promptTokens(model: PromptModel, request: GenerateRequest, funct
  * to its text (its end); the token after the text, the end-of-turn marker, belongs to the turn.
  */
 export function tokenizeChat(model: PromptModel, request: TokenizeChatRequest): ChatTokens {
-  const messages = request?.messages;
+  const messages = Array.isArray(request?.messages) ? textMessages(request.messages, modelName(model)) : request?.messages;
   const history = chatHistory(messages);
   const render = (items: ChatHistoryItem[]): Token[] =>
     model.chatWrapper.generateContextState({ chatHistory: items }).contextText.tokenize(model.model.tokenizer);
@@ -69,7 +77,7 @@ export function tokenizeChat(model: PromptModel, request: TokenizeChatRequest): 
 }
 
 /** Chat messages as node-llama-cpp chat history, one item each (what training's turn spans need), each one checked. */
-function chatHistory(messages: ChatMessage[] | undefined): ChatHistoryItem[] {
+function chatHistory(messages: TextChatMessage[] | undefined): ChatHistoryItem[] {
   if (!Array.isArray(messages)) throw new InvalidArgumentError('messages must be an array');
   if (messages.length === 0) throw new EmptyPromptError();
   return messages.map((message, index): ChatHistoryItem => {

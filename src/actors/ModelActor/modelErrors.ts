@@ -17,6 +17,7 @@ export const ModelErrorCode = {
   InvalidParameter: 'INVALID_PARAMETER',
   EmbeddingsDisabled: 'EMBEDDINGS_DISABLED',
   UnsupportedSchema: 'UNSUPPORTED_SCHEMA',
+  ModalityNotSupported: 'MODALITY_NOT_SUPPORTED',
 } as const;
 export type ModelErrorCode = (typeof ModelErrorCode)[keyof typeof ModelErrorCode];
 
@@ -113,5 +114,19 @@ export class UnsupportedSchemaError extends ActorError {
       ModelErrorCode.UnsupportedSchema,
       `unsupported JSON schema keyword ${keyword} at ${pointer === '' ? 'the root' : pointer}: ${reason}`,
     );
+  }
+}
+
+/** A message has a part the model cannot take (an image for a model without vision): refused, never dropped. */
+export class ModalityNotSupportedError extends ActorError {
+  override readonly kind = ErrorKind.Invalid;
+
+  constructor(
+    readonly model: string,
+    readonly modality: string,
+    readonly where: string,
+    detail = 'it has no vision',
+  ) {
+    super(ModelErrorCode.ModalityNotSupported, `model ${model} cannot take ${modality} input (${where}): ${detail}`);
   }
 }

@@ -42,6 +42,30 @@ export const ModelMessage = {
 } as const;
 export type ModelMessage = (typeof ModelMessage)[keyof typeof ModelMessage];
 
+/** A part of a message's content: text. */
+export interface ChatTextPart {
+  type: 'text';
+  text: string;
+}
+
+/**
+ * A part of a message's content: an image, given by exactly one of `data` (base64, with its
+ * `mimeType`), `path` (a file inside the configured images directory, confined like every path)
+ * or `url` (passed to a remote provider as it is; a local model never fetches it).
+ */
+export interface ChatImagePart {
+  type: 'image';
+  /** The image's bytes, base64. */
+  data?: string;
+  /** The type of `data`, e.g. `image/png`. Defaults to the type the bytes' signature names. */
+  mimeType?: string;
+  path?: string;
+  url?: string;
+}
+
+/** A part of a message's content. */
+export type ChatContentPart = ChatTextPart | ChatImagePart;
+
 /**
  * One chat message, formatted with the model's own chat template. An assistant message may carry
  * the tool calls it made (its `content` is then often `''`); each call is answered by a `tool`
@@ -49,7 +73,12 @@ export type ModelMessage = (typeof ModelMessage)[keyof typeof ModelMessage];
  */
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
-  content: string;
+  /**
+   * The text, or parts of text and images in order (images on `user` messages only). A model that
+   * cannot see refuses an image part with `MODALITY_NOT_SUPPORTED`; text parts alone are the same as
+   * their text joined.
+   */
+  content: string | ChatContentPart[];
   /** On an assistant message: the calls it made, in order. Defaults to none. */
   toolCalls?: ToolCall[];
   /** On a tool message: the {@link ToolCall.id} it answers. Required there, refused elsewhere. */

@@ -1,5 +1,6 @@
 import type { Address } from '../../messaging/address.js';
 import type { FinishReason } from '../../messaging/TokenStreamEvent.js';
+import type { TextChatMessage } from '../ModelActor/messageText.js';
 import type { ChatMessage, GenerateRequest, GenerationParams, GenerationUsage, ToolCall } from '../ModelActor/types.js';
 
 /** Message types a SessionActor handles. */
@@ -92,7 +93,7 @@ export interface SessionExport {
 }
 
 /** One message of a conversation, as stored. */
-export interface Turn extends ChatMessage {
+export interface Turn extends TextChatMessage {
   /** The prompt id of the inference that produced this turn. */
   promptId?: string;
   /** Milliseconds since the epoch. */

@@ -1,7 +1,8 @@
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelResponse } from 'node-llama-cpp';
 import { InvalidArgumentError } from '../../../messaging/errors.js';
 import { EmptyPromptError } from '../modelErrors.js';
-import type { ChatMessage, ToolCall } from '../types.js';
+import type { TextChatMessage } from '../messageText.js';
+import type { ToolCall } from '../types.js';
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 
@@ -22,7 +23,7 @@ interface OpenTurn {
  * Returns the history and whether its last model turn is still open (the calls were answered and
  * the model's reply after them comes next).
  */
-export function toolChatHistory(messages: ChatMessage[] | undefined): { history: ChatHistoryItem[]; continuesTurn: boolean } {
+export function toolChatHistory(messages: TextChatMessage[] | undefined): { history: ChatHistoryItem[]; continuesTurn: boolean } {
   if (!Array.isArray(messages)) throw new InvalidArgumentError('messages must be an array');
   if (messages.length === 0) throw new EmptyPromptError();
   const history: ChatHistoryItem[] = [];
@@ -60,7 +61,7 @@ export function toolChatHistory(messages: ChatMessage[] | undefined): { history:
   return { history, continuesTurn: open !== undefined && afterResults };
 }
 
-function checkMessage(message: ChatMessage, index: number): void {
+function checkMessage(message: TextChatMessage, index: number): void {
   if (typeof message !== 'object' || message === null || !ROLES.has(message.role) || typeof message.content !== 'string') {
     throw new InvalidArgumentError(
       `messages[${index}] must be { role: 'system' | 'user' | 'assistant' | 'tool', content: string }, got ${JSON.stringify(message)}`,
@@ -74,7 +75,7 @@ function checkMessage(message: ChatMessage, index: number): void {
   }
 }
 
-function addAssistant(open: OpenTurn, message: ChatMessage, index: number): void {
+function addAssistant(open: OpenTurn, message: TextChatMessage, index: number): void {
   if (message.content.length > 0) open.item.response.push(message.content);
   const calls = message.toolCalls ?? [];
   if (!Array.isArray(calls)) throw new InvalidArgumentError(`messages[${index}].toolCalls must be an array`);
@@ -101,7 +102,7 @@ function functionCall(call: ToolCall, index: number, j: number, startsNewChunk: 
   return { type: 'functionCall', name: call.name, params, result: undefined, startsNewChunk };
 }
 
-function answer(open: OpenTurn | undefined, message: ChatMessage, index: number): void {
+function answer(open: OpenTurn | undefined, message: TextChatMessage, index: number): void {
   const id = message.toolCallId;
   if (typeof id !== 'string') throw new InvalidArgumentError(`messages[${index}]: a tool message needs toolCallId (a string)`);
   const call = open?.unanswered.get(id);
