@@ -300,6 +300,7 @@ export {
 export { FileStore, type FileStoreOptions } from './entities/store/FileStore.js';
 export { MemoryStore } from './entities/store/MemoryStore.js';
 export { NatsKvStore, type NatsKvStoreOptions } from './entities/store/NatsKvStore.js';
+export { ProcessLocalCollections } from './entities/store/ProcessLocalCollections.js';
 export { STORE_KEY_MAX_LENGTH, type Store, type StoreCallOptions, type StoreEntry } from './entities/store/Store.js';
 export {
   InvalidStoreKeyError,

@@ -37,6 +37,12 @@ export interface RuntimeOptions {
   command?: string;
   /** Providers beside `local` (a front end's cluster provider). Defaults to none. */
   extraProviders?: InferenceProvider[];
+  /**
+   * The store to keep entities in instead of a FileStore in `dataDir` (`serve --store nats`: a
+   * NatsKvStore several front ends share); no data-directory lock is taken, since sharing is its
+   * point. Disposed with the runtime. Defaults to the FileStore (or memory without `dataDir`).
+   */
+  store?: Store;
 }
 
 /** A router with a loaded model, published as entities, ready to serve or chat. */
@@ -167,7 +173,7 @@ export interface OpenedRuntime {
 function cliError(error: unknown, options: RuntimeOptions, modelId: string, modelPath: string): CliError {
   if (error instanceof CliError) return error;
   const { code, message } = error as { code?: string; message?: string };
-  if (code === 'MODEL_LOAD_CRASHED' && options.dataDir) {
+  if (code === 'MODEL_LOAD_CRASHED' && options.dataDir && !options.store) {
     return new CliError(`${message}: not loading it again (delete ${join(options.dataDir, EntityCollection.ModelLoads, `${modelId}.json`)} to try anyway)`);
   }
   if (error instanceof DataDirLockedError) return new CliError(`${code}: ${message}`, { cause: error });
@@ -184,13 +190,13 @@ export async function openRuntime(options: RuntimeOptions): Promise<OpenedRuntim
   const modelId = modelIdFromPath(modelPath);
   let lock: DataDirLock | undefined;
   try {
-    lock = options.dataDir ? await lockDataDir(options.dataDir, options.command ?? 'llama-actors') : undefined;
+    lock = options.dataDir && !options.store ? await lockDataDir(options.dataDir, options.command ?? 'llama-actors') : undefined;
   } catch (error) {
     throw cliError(error, options, modelId, modelPath);
   }
   const progress = new LoadProgress(status, basename(modelPath));
   const router = new MessageRouter({ logger: options.logger, inspect: progress.inspect });
-  const store: Store = options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore();
+  const store: Store = options.store ?? (options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore());
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {

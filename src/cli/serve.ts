@@ -19,6 +19,7 @@ import {
 import { createCliLogger } from './logger.js';
 import { NATS_FLAGS_HELP, NATS_OPTIONS } from './natsFlags.js';
 import { openServeTarget } from './serveTarget.js';
+import { STORE_FLAGS_HELP, STORE_OPTIONS, storeFlag } from './storeFlags.js';
 import { onShutdownSignal } from './signals.js';
 
 export const SERVE_USAGE = `Usage: llama-actors serve [flags]
@@ -52,6 +53,8 @@ beside them, and without --model there is none.
 
 ${NATS_FLAGS_HELP}
 
+${STORE_FLAGS_HELP}
+
 Logs go to stderr: JSON lines, or readable lines on a terminal.
 
 Examples:
@@ -59,11 +62,13 @@ Examples:
   llama-actors serve --model ~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf --port 3000 --threads 2
   LLAMA_ACTORS_API_KEY="$(openssl rand -hex 16)" llama-actors serve --host 0.0.0.0
   llama-actors serve --host 0.0.0.0 --api-key-file /run/secrets/llama-key --allowed-host llm.internal
-  llama-actors serve --nats nats://127.0.0.1:4222            # a front end of the workers' models`;
+  llama-actors serve --nats nats://127.0.0.1:4222            # a front end of the workers' models
+  llama-actors serve --nats nats://127.0.0.1:4222 --store nats --port 8081   # a second front end, same sessions`;
 
 const SERVE_OPTIONS = {
   ...MODEL_OPTIONS,
   ...NATS_OPTIONS,
+  ...STORE_OPTIONS,
   port: { type: 'string' },
   host: { type: 'string' },
   'api-key': { type: 'string' },
@@ -98,6 +103,7 @@ export async function serve(args: string[]): Promise<number> {
   const isolation = isolationFlag(values);
   const logger = await createCliLogger(logLevel(values, 'info'));
   const dataDir = stringFlag(values, 'data-dir') ?? '.llama-actors';
+  const store = storeFlag(values);
 
   // A signal during loading stops it too: the runtime is closed as soon as it exists.
   let stopRequested = false;
@@ -113,7 +119,7 @@ export async function serve(args: string[]): Promise<number> {
   try {
     // The data directory is locked and the model published, not loaded: the port is bound first,
     // so a port in use fails at once, before any model is loaded.
-    const runtime = await openServeTarget({ values, model: stringFlag(values, 'model'), load, isolation, dataDir, logger });
+    const runtime = await openServeTarget({ values, model: stringFlag(values, 'model'), load, isolation, dataDir, store, logger });
     try {
       if (stopRequested) return ExitCode.Ok;
       const server = createServer({

@@ -18,6 +18,7 @@ import { CliError, type ParsedValues } from './args.js';
 import { type DataDirLock, lockDataDir } from './dataDirLock.js';
 import { natsConnectOptions } from './natsFlags.js';
 import { openRuntime, PROVIDER_ID } from './runtime.js';
+import { openChosenStore, type StoreChoice } from './storeFlags.js';
 
 /** What `serve` serves: its router, models and sessions, loaded by `load()`. */
 export interface ServeTarget {
@@ -42,6 +43,8 @@ export interface ServeTargetOptions {
   load: ModelLoadOptions;
   isolation: ModelIsolation;
   dataDir: string | undefined;
+  /** `--store`: a FileStore in `dataDir`, or a NatsKvStore on the `--nats` connection. */
+  store: StoreChoice;
   logger: Logger;
 }
 
@@ -59,15 +62,15 @@ async function connectNatsFlags(values: ParsedValues, logger: Logger): Promise<N
 }
 
 /** A router, store, models and sessions with no local model: a front end of the cluster only. */
-async function openClusterOnly(options: ServeTargetOptions, provider: ClusterProvider) {
+async function openClusterOnly(options: ServeTargetOptions, provider: ClusterProvider, shared: Store | undefined) {
   let lock: DataDirLock | undefined;
   try {
-    lock = options.dataDir ? await lockDataDir(options.dataDir, 'serve') : undefined;
+    lock = options.dataDir && !shared ? await lockDataDir(options.dataDir, 'serve') : undefined;
   } catch (error) {
     throw new CliError(`${(error as { code?: string }).code ?? 'DATA_DIR'}: ${describe(error)}`, { cause: error });
   }
   const router = new MessageRouter({ logger: options.logger });
-  const store: Store = options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore();
+  const store: Store = shared ?? (options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore());
   const local = new LocalLlamaProvider({ isolation: options.isolation, host: { logLevel: options.logger.level } });
   const models = new ModelManager({ router, store, providers: [local, provider] });
   const sessions = new SessionManager({ router, store, models });
@@ -93,18 +96,30 @@ async function openClusterOnly(options: ServeTargetOptions, provider: ClusterPro
 export async function openServeTarget(options: ServeTargetOptions): Promise<ServeTarget> {
   const nc = await connectNatsFlags(options.values, options.logger);
   if (!nc) {
+    // storeFlag refused `--store nats` without `--nats` already.
     const runtime = await openRuntime({ model: options.model, load: options.load, isolation: options.isolation, dataDir: options.dataDir, logger: options.logger, command: 'serve' });
     return { ...runtime, modelDirs: [dirname(runtime.modelPath)], label: () => runtime.modelId, load: async () => void (await runtime.load()), close: () => runtime.close() };
   }
   const directory = new WorkerDirectory(nc, { logger: options.logger });
   const provider = new ClusterProvider(directory);
   let base: Awaited<ReturnType<typeof openClusterOnly>> & { modelId?: string; modelPath?: string; load?: () => Promise<unknown> };
+  const shared = openChosenStore(options.store, nc);
   try {
     base =
       options.model === undefined
-        ? await openClusterOnly(options, provider)
-        : await openRuntime({ model: options.model, load: options.load, isolation: options.isolation, dataDir: options.dataDir, logger: options.logger, command: 'serve', extraProviders: [provider] });
+        ? await openClusterOnly(options, provider, shared)
+        : await openRuntime({
+            model: options.model,
+            load: options.load,
+            isolation: options.isolation,
+            dataDir: options.dataDir,
+            logger: options.logger,
+            command: 'serve',
+            extraProviders: [provider],
+            ...(shared ? { store: shared } : {}),
+          });
   } catch (error) {
+    await shared?.dispose();
     await nc.close();
     throw error;
   }
