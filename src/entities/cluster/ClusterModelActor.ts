@@ -34,6 +34,12 @@ export interface ClusterModelActorOptions {
   random?: () => number;
 }
 
+/** A replica chosen for one request, and the release of its place in the replica's in-flight count. */
+interface Picked {
+  readonly worker: KnownWorker;
+  readonly release: () => void;
+}
+
 /** Messages that change a model's adapter set: sent to every replica, so that they stay alike. */
 const ADAPTER_CHANGES: ReadonlySet<string> = new Set([ModelMessage.ApplyAdapter, ModelMessage.RemoveAdapter, ModelMessage.SetAdapterScale]);
 
@@ -106,36 +112,44 @@ export class ClusterModelActor extends Actor {
     if (message.type === ModelMessage.Status) return this.status(message, context);
     if (ADAPTER_CHANGES.has(message.type)) {
       const replicas = await this.replicas(context.signal);
-      const replies = await Promise.all(replicas.map((worker) => this.forward(worker, context, (remote) => remote.receive(message, context))));
+      const replies = await Promise.all(
+        replicas.map((worker) => this.forward({ worker, release: this.directory.track(worker.worker, this.model) }, context, (remote) => remote.receive(message, context))),
+      );
       return replies[0];
     }
-    const worker = await this.pick(sessionOf(message.payload), context);
-    return this.forward(worker, context, (remote) => remote.receive(message, context));
+    const picked = await this.pick(sessionOf(message.payload), context);
+    return this.forward(picked, context, (remote) => remote.receive(message, context));
   }
 
   override async stream(payload: unknown, onChunk: StreamCallback<TokenStreamEventInput>, context: ActorContext): Promise<void> {
-    const worker = await this.pick(sessionOf(payload), context);
-    await this.forward(worker, context, (remote) => remote.stream(payload, onChunk, context));
+    const picked = await this.pick(sessionOf(payload), context);
+    await this.forward(picked, context, (remote) => remote.stream(payload, onChunk, context));
   }
 
-  /** The replica for a request: chosen by the policy, remembered for its session. */
-  private async pick(session: string | undefined, context: ActorContext): Promise<KnownWorker> {
+  /**
+   * The replica for a request, chosen by the policy and remembered for its session, counted in its
+   * in-flight at once: requests arriving together are routed one after another in one turn of the
+   * event loop, and each must see the ones chosen before it (counted only once their call began,
+   * eight at once all went to the same replica, half of them queueing there).
+   */
+  private async pick(session: string | undefined, context: ActorContext): Promise<Picked> {
     await this.replicas(context.signal);
     for (;;) {
       const choice = this.route(session);
       const worker = choice && this.directory.replicasOf(this.model).find((replica) => replica.worker === choice.worker);
       if (choice && worker) {
+        const release = this.directory.track(worker.worker, this.model);
         this.affinity.record(session, worker.worker);
         context.logger.debug({ model: this.model, worker: worker.worker, reason: choice.reason, session }, 'cluster: routed');
-        return worker;
+        return { worker, release };
       }
       await this.replicas(context.signal);
     }
   }
 
-  /** Runs one call on a replica, counted in its in-flight. */
-  private async forward<T>(worker: KnownWorker, context: ActorContext, call: (remote: RemoteActor) => Promise<T>): Promise<T> {
-    const release = this.directory.track(worker.worker, this.model);
+  /** Runs one call on a replica (counted in its in-flight since {@link pick}, released when the call ends). */
+  private async forward<T>(picked: Picked, context: ActorContext, call: (remote: RemoteActor) => Promise<T>): Promise<T> {
+    const { worker, release } = picked;
     try {
       return await call(this.remoteOf(worker.peer));
     } finally {
