@@ -193,6 +193,22 @@ describe('ModelActor: generation', () => {
     expect(second.text).toBe(reference.text);
   });
 
+  it('interleaved sessions, as many as slots, each keep their own slot: every turn after the first reuses its whole history', async () => {
+    const { router, address } = await setup({ slots: 4 });
+    const histories: ChatMessage[][] = [[], [], [], []];
+    const lastPrompt = [0, 0, 0, 0];
+    for (let turn = 0; turn < 3; turn++) {
+      for (const [s, history] of histories.entries()) {
+        history.push({ role: 'user', content: `session ${s}, message ${turn}: tell me about the actors and their mailboxes` });
+        const reply = await router.ask<GenerateResult>(address, ModelMessage.Generate, { messages: history, session: `chat-${s}`, params: { maxTokens: 6, temperature: 0 } });
+        // Only the template's opening is shared between sessions: a session moved onto another's slot keeps just that.
+        if (turn > 0) expect(reply.usage.cachedPromptTokens, `session ${s}, turn ${turn + 1}`).toBeGreaterThanOrEqual(lastPrompt[s] as number);
+        lastPrompt[s] = reply.usage.promptTokens;
+        history.push({ role: 'assistant', content: reply.text });
+      }
+    }
+  });
+
   it('a request without a session gets the free slot sharing the longest prefix with its prompt', async () => {
     const { router, address } = await setup({ slots: 2 });
     const tokensOf = async (text: string) => (await router.ask<{ tokens: number[] }>(address, ModelMessage.Tokenize, { text })).tokens;

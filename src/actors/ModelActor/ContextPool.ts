@@ -138,26 +138,35 @@ export class ContextPool {
   }
 
   /**
-   * Picks a free slot: the one holding this session's KV cache if free, else the one whose cache
-   * shares the longest prefix with the prompt (a shared system prompt, a retried request: as
-   * llama-server matches slots by prompt), ties going to the least recently used (whose cache is
-   * the least likely to be wanted again). Returns an index into `free`.
+   * Picks a free slot: the one holding this session's KV cache if free; else, among the slots no
+   * other session holds (never used, or used without a session), the one whose cache shares the
+   * longest prefix with the prompt (a shared system prompt, a retried request); only when every
+   * free slot is another session's, the longest prefix among those. Ties go to the least recently
+   * used (whose cache is the least likely to be wanted again). Another session's slot is taken
+   * first only when its cache covers at least half the prompt (llama-server's default
+   * `--slot-prompt-similarity`): the chat template's opening alone is shared by every
+   * conversation, and preferring it sent every new session onto the first session's slot, so no
+   * session kept its cache once a few were interleaved. Returns an index into `free`.
    */
   chooseSlot(free: readonly PoolSlot[], session: string | undefined, prompt: readonly Token[], reuseKvCache: boolean): number {
-    let best = -1;
-    let bestShared = -1;
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const [index, slot] of free.entries()) {
+    const ranked = free.map((slot, index) => {
       const owner = this.owner(slot);
-      if (session !== undefined && owner.session === session) return index;
       const shared = reuseKvCache ? commonPrefix(slot.contextTokens, prompt) : 0;
-      if (shared > bestShared || (shared === bestShared && owner.lastUsed < oldest)) {
-        bestShared = shared;
-        oldest = owner.lastUsed;
-        best = index;
-      }
+      const similar = prompt.length > 0 && shared * 2 >= prompt.length;
+      return { index, owner, shared, othersSession: owner.session !== undefined && owner.session !== session && !similar };
+    });
+    const own = session === undefined ? undefined : ranked.find((slot) => slot.owner.session === session);
+    if (own) return own.index;
+    let best: (typeof ranked)[number] | undefined;
+    for (const slot of ranked) {
+      const better =
+        !best ||
+        (best.othersSession && !slot.othersSession) ||
+        (best.othersSession === slot.othersSession &&
+          (slot.shared > best.shared || (slot.shared === best.shared && slot.owner.lastUsed < best.owner.lastUsed)));
+      if (better) best = slot;
     }
-    return best;
+    return best?.index ?? -1;
   }
 
   /** Records who now fills `slot`'s KV cache (`undefined`: no session to come back for it). */
