@@ -46,7 +46,7 @@ export interface ModelProtocol {
  * exclusive lane, one at a time, in order.
  */
 export const modelProtocol = defineProtocol<ModelProtocol>('model', {
-  [ModelMessage.Generate]: { lane: Lane.Concurrent, stream: true, exposed: true, paths: ['adapters[].path'] },
+  [ModelMessage.Generate]: { lane: Lane.Concurrent, stream: true, exposed: true, paths: ['adapters[].path', 'messages[].content[].path'] },
   [ModelMessage.Embed]: { lane: Lane.Concurrent, exposed: true },
   [ModelMessage.Tokenize]: { lane: Lane.Concurrent, exposed: true },
   [ModelMessage.Detokenize]: { lane: Lane.Concurrent, exposed: true },
@@ -57,7 +57,7 @@ export const modelProtocol = defineProtocol<ModelProtocol>('model', {
   [ModelMessage.SetAdapterScale]: { exposed: true, paths: ['path'] },
   [ModelMessage.ListAdapters]: { lane: Lane.Concurrent, exposed: true },
   [ModelMessage.ValidateAdapter]: { lane: Lane.Concurrent, exposed: true, paths: ['path'] },
-  [ModelMessage.TokenizeChat]: { lane: Lane.Concurrent, exposed: true },
+  [ModelMessage.TokenizeChat]: { lane: Lane.Concurrent, exposed: true, paths: ['messages[].content[].path'] },
   [ModelMessage.Score]: { lane: Lane.Concurrent, exposed: true, paths: ['adapters[].path'] },
-  [ModelMessage.CountPromptTokens]: { lane: Lane.Concurrent, exposed: true },
+  [ModelMessage.CountPromptTokens]: { lane: Lane.Concurrent, exposed: true, paths: ['messages[].content[].path'] },
 });
