@@ -75,8 +75,10 @@ function anthropicParams(body: Body): { params: GenerationParams; stopSequences:
 
 /**
  * @internal Reads a `POST /v1/messages` or `count_tokens` body, whose shape the route's schema
- * checked (messagesSchema, countTokensSchema). Client tools, tool_use and tool_result blocks are
- * read; server tools, image and document blocks are refused with `UNSUPPORTED_PARAMETER` naming the field.
+ * checked (messagesSchema, countTokensSchema). Client tools, tool_use and tool_result blocks and
+ * image blocks of user messages are read (a model that cannot see refuses an image with
+ * `MODALITY_NOT_SUPPORTED`); server tools and document blocks are refused with
+ * `UNSUPPORTED_PARAMETER` naming the field.
  */
 export function anthropicRequest(raw: unknown): AnthropicRequest {
   const body = raw as Body & { model: string };

@@ -54,7 +54,9 @@ async function createMessage(context: ServerContext, request: FastifyRequest, re
 /**
  * @internal The Anthropic Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`),
  * with client tools, so the `@anthropic-ai/sdk` works unchanged. Errors answer in Anthropic's shape
- * with the status of their kind; server tools and image blocks are refused (`UNSUPPORTED_PARAMETER`).
+ * with the status of their kind; server tools and document blocks are refused
+ * (`UNSUPPORTED_PARAMETER`); image blocks reach the model, and one that cannot see refuses them
+ * (`MODALITY_NOT_SUPPORTED`, 400).
  */
 export function anthropicRoutes(app: FastifyInstance, context: ServerContext): void {
   const errorHandler = anthropicErrorHandler(context.logger);

@@ -1,7 +1,9 @@
-import type { ChatMessage, GenerateRequest, ToolCall, ToolDefinition } from '../actors/ModelActor/types.js';
+import type { ChatContentPart, ChatMessage, GenerateRequest, ToolCall, ToolDefinition } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
+import { anthropicImagePart } from './anthropicImage.js';
 import type { Body } from './asObject.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
+import { partsContent } from './partsContent.js';
 
 const present = (value: unknown) => value !== undefined && value !== null;
 
@@ -47,10 +49,11 @@ function toolDefinition(tool: Body, index: number): ToolDefinition {
 /**
  * @internal One Anthropic message's content blocks → chat messages: an assistant's `text` and
  * `tool_use` blocks become one assistant message with its calls; a user's `tool_result` blocks
- * become tool messages (first, as the calls they answer came before), its text one user message.
+ * become tool messages (first, as the calls they answer came before), its text and `image` blocks
+ * one user message (its content a string when it has no image, else its parts in order).
  */
 export function blockMessages(role: 'user' | 'assistant', content: unknown[], where: string): ChatMessage[] {
-  const texts: string[] = [];
+  const parts: ChatContentPart[] = [];
   const calls: ToolCall[] = [];
   const results: ChatMessage[] = [];
   // Block objects, the types of their fields checked by the route schema; what each type needs is checked here.
@@ -58,7 +61,9 @@ export function blockMessages(role: 'user' | 'assistant', content: unknown[], wh
     const at = `${where}[${index}]`;
     if (block.type === 'text') {
       if (typeof block.text !== 'string') throw new InvalidArgumentError(`${at}.text is required in a text block`);
-      texts.push(block.text);
+      parts.push({ type: 'text', text: block.text });
+    } else if (block.type === 'image' && role === 'user') {
+      parts.push(anthropicImagePart(block, at));
     } else if (block.type === 'tool_use' && role === 'assistant') {
       if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input)) {
         throw new InvalidArgumentError(`${at} must be { type: 'tool_use', id, name, input: object }, got ${JSON.stringify(block)}`);
@@ -72,9 +77,9 @@ export function blockMessages(role: 'user' | 'assistant', content: unknown[], wh
       throw new UnsupportedParameterError(at, `${JSON.stringify(block.type)} blocks are not supported in a ${role} message`);
     }
   });
-  const text = texts.join('');
-  if (role === 'assistant') return [{ role, content: text, ...(calls.length > 0 ? { toolCalls: calls } : {}) }];
-  return [...results, ...(text.length > 0 || results.length === 0 ? [{ role, content: text }] : [])];
+  const message = partsContent(parts);
+  if (role === 'assistant') return [{ role, content: message, ...(calls.length > 0 ? { toolCalls: calls } : {}) }];
+  return [...results, ...(message.length > 0 || results.length === 0 ? [{ role, content: message }] : [])];
 }
 
 function resultText(content: unknown, where: string): string {

@@ -1,8 +1,11 @@
-import type { ChatMessage, GenerationParams, RepeatPenaltyParams } from '../actors/ModelActor/types.js';
+import type { ChatContentPart, ChatMessage, GenerationParams, RepeatPenaltyParams } from '../actors/ModelActor/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
+import { base64ImagePart } from './imageParts.js';
 import { type Body, openAiBody } from './openaiCompletionRequest.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
 import { OllamaToolPairing } from './ollamaTools.js';
+import { partsContent } from './partsContent.js';
+import { RequestValidationError } from './schemas/validation.js';
 
 function present(value: unknown): boolean {
   return value !== undefined && value !== null;
@@ -18,12 +21,17 @@ export function streamed(body: Body): boolean {
   return body.stream !== false;
 }
 
-/** Refuses, never ignores, what this server cannot do for an Ollama request: images, thinking, tools on /api/generate. */
+/** Refuses, never ignores, what this server cannot do for an Ollama request: thinking, tools on /api/generate, images beside a raw prompt. */
 export function refuseUnsupported(body: Body, kind: 'chat' | 'generate'): void {
   if (kind === 'generate' && (Array.isArray(body.tools) ? body.tools.length > 0 : present(body.tools))) {
     throw new UnsupportedParameterError('tools', 'only /api/chat calls tools');
   }
-  if (Array.isArray(body.images) ? body.images.length > 0 : present(body.images)) throw new UnsupportedParameterError('images', 'only text models are served');
+  if (kind === 'chat' && (Array.isArray(body.images) ? body.images.length > 0 : present(body.images))) {
+    throw new UnsupportedParameterError('images', 'on /api/chat images go on the message that shows them: messages[i].images');
+  }
+  if (kind === 'generate' && body.raw === true && Array.isArray(body.images) && body.images.length > 0) {
+    throw new UnsupportedParameterError('images', 'a raw prompt is text only (no chat template places the images); send them without raw');
+  }
   if (body.think === true || typeof body.think === 'string') throw new UnsupportedParameterError('think', 'thinking output is not separated');
 }
 
@@ -70,21 +78,38 @@ export function ollamaParams(body: Body): GenerationParams {
   return params;
 }
 
-/** @internal Ollama chat messages → ChatMessage[] (text, tool calls and tool results; images are refused). */
+/**
+ * Ollama's `images` (base64 strings, `where` naming the array) and the text after them as one
+ * content: the text as it is when there are no images, else the images then the text as parts.
+ */
+function withImages(images: unknown, text: string, where: string): string | ChatContentPart[] {
+  // An array of strings or null (the route schema); each must be valid base64.
+  if (!Array.isArray(images) || images.length === 0) return text;
+  const parts: ChatContentPart[] = images.map((image: unknown, k) => base64ImagePart(image, undefined, `${where}[${k}]`));
+  return partsContent(text === '' ? parts : [...parts, { type: 'text', text }]);
+}
+
+/** @internal Ollama chat messages → ChatMessage[] (text, images of user messages, tool calls and tool results). */
 export function ollamaMessages(body: Body): ChatMessage[] {
   const pairing = new OllamaToolPairing();
   // Message objects with a role and typed fields (the route schema).
   return (body.messages as Array<Body & { role: 'system' | 'user' | 'assistant' | 'tool' }>).map((m, index): ChatMessage => {
-    if (Array.isArray(m.images) && m.images.length > 0) throw new UnsupportedParameterError(`messages[${index}].images`, 'only text models are served');
+    const where = `messages[${index}].images`;
+    if (m.role !== 'user' && Array.isArray(m.images) && m.images.length > 0) throw new RequestValidationError(`${where}: images are taken on user messages only`, where);
     if (m.role === 'tool') return pairing.result(m, index);
     const toolCalls = m.role === 'assistant' ? pairing.calls(m, index) : undefined;
-    const content = toolCalls && !present(m.content) ? '' : m.content;
-    if (typeof content !== 'string') throw new InvalidArgumentError(`messages[${index}].content is required (a string) unless the message calls tools`);
-    return { role: m.role, content, ...(toolCalls ? { toolCalls } : {}) };
+    const images = Array.isArray(m.images) && m.images.length > 0;
+    const content = (toolCalls || images) && !present(m.content) ? '' : m.content;
+    if (typeof content !== 'string') throw new InvalidArgumentError(`messages[${index}].content is required (a string) unless the message calls tools or shows images`);
+    return { role: m.role, content: withImages(m.images, content, where), ...(toolCalls ? { toolCalls } : {}) };
   });
 }
 
-/** @internal `/api/generate`'s prompt: raw text, or a user turn (after `system`) through the chat template. */
+/**
+ * @internal `/api/generate`'s prompt: raw text, or a user turn (after `system`) through the chat
+ * template; `images` go into that user turn, before the prompt's text, as on `/api/chat` (a raw
+ * prompt takes none: refuseUnsupported).
+ */
 export function generateInput(body: Body): { prompt: string } | { messages: ChatMessage[] } {
   if (present(body.suffix) && body.suffix !== '') throw new UnsupportedParameterError('suffix', 'fill-in-the-middle is not implemented');
   if (present(body.template) && body.template !== '') throw new UnsupportedParameterError('template', 'the model\'s own chat template is used');
@@ -93,6 +118,6 @@ export function generateInput(body: Body): { prompt: string } | { messages: Chat
   if (body.raw === true) return { prompt };
   const messages: ChatMessage[] = [];
   if (typeof body.system === 'string' && body.system !== '') messages.push({ role: 'system', content: body.system });
-  messages.push({ role: 'user', content: prompt });
+  messages.push({ role: 'user', content: withImages(body.images, prompt, 'images') });
   return { messages };
 }

@@ -2,14 +2,17 @@ import type { FastifyRequest } from 'fastify';
 import { sessionProtocol } from '../actors/SessionActor/sessionProtocol.js';
 import type { InferenceRequest } from '../actors/SessionActor/types.js';
 import { SessionMessage } from '../actors/SessionActor/types.js';
-import type { ChatMessage, GenerateRequest, GenerateStreamShape, GenerationParams } from '../actors/ModelActor/types.js';
+import type { ChatContentPart, ChatMessage, GenerateRequest, GenerateStreamShape, GenerationParams } from '../actors/ModelActor/types.js';
 import { messageText } from '../actors/ModelActor/messageText.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
 import type { GenerationStream } from '../messaging/GenerationStream.js';
 import { confinedPath } from './confinedPath.js';
+import { imageUrlPart } from './imageParts.js';
 import { openAiLogitBias, openAiPenalties } from './openaiParams.js';
 import { UnsupportedParameterError } from './openaiParamErrors.js';
 import { assistantToolCalls, openAiTools, toolMessage } from './openaiTools.js';
+import { partsContent } from './partsContent.js';
+import { RequestValidationError } from './schemas/validation.js';
 import type { ServerContext } from './ServerContext.js';
 
 /** @internal An OpenAI request body, loosely: every field is checked before use. */
@@ -28,15 +31,37 @@ export function modelId(body: Body): string {
   return body.model as string;
 }
 
-/** Text of an OpenAI message content: a string, or an array of `{type: 'text', text}` parts (the route schema checks the parts). */
+/** Text of a system, assistant or tool message's content: a string or text parts (the route schema checks the parts); an image part is refused, as images go in user messages only. */
 function contentText(content: unknown, index: number): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((part) => (part as { text: string }).text).join('');
-  // Absent or null: only an assistant message that calls tools may have no content.
-  throw new InvalidArgumentError(`messages[${index}].content must be a string or an array of text parts, got ${JSON.stringify(content) ?? 'nothing'}`);
+  const image = Array.isArray(content) ? (content as Body[]).findIndex((part) => part.type === 'image_url') : -1;
+  if (image >= 0) {
+    const where = `messages[${index}].content[${image}]`;
+    throw new RequestValidationError(`${where} is an image: images are taken in user messages only`, where);
+  }
+  const read = messageContent(content, index);
+  // Text parts alone are joined into a string.
+  return typeof read === 'string' ? read : '';
 }
 
-/** @internal The chat messages of a body whose shape chatCompletionsSchema checked (roles, contents, tool calls). */
+/**
+ * A message's content: a string, or its parts in order, text and images (`image_url` parts: a
+ * `data:image/...;base64,` URL or an `http(s)://` one, see imageUrlPart; `detail` is not used).
+ * Text parts alone are joined into one string, as before images were read.
+ */
+function messageContent(content: unknown, index: number): string | ChatContentPart[] {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    // Parts of the route schema's kinds: text with its text, image_url with its url.
+    const parts = (content as Body[]).map((part, j): ChatContentPart =>
+      part.type === 'image_url' ? imageUrlPart((part.image_url as Body).url, `messages[${index}].content[${j}].image_url.url`) : { type: 'text', text: part.text as string },
+    );
+    return partsContent(parts);
+  }
+  // Absent or null: only an assistant message that calls tools may have no content.
+  throw new InvalidArgumentError(`messages[${index}].content must be a string or an array of content parts, got ${JSON.stringify(content) ?? 'nothing'}`);
+}
+
+/** @internal The chat messages of a body whose shape chatCompletionsSchema checked (roles, contents, tool calls); images only in user messages. */
 export function chatMessages(body: Body): ChatMessage[] {
   return (body.messages as Body[]).map((m, index): ChatMessage => {
     const role = (m.role === 'developer' ? 'system' : m.role) as 'system' | 'user' | 'assistant' | 'tool';
@@ -47,7 +72,8 @@ export function chatMessages(body: Body): ChatMessage[] {
       const content = toolCalls && (m.content === null || m.content === undefined) ? '' : contentText(m.content, index);
       return { role, content, ...(toolCalls ? { toolCalls } : {}) };
     }
-    return { role, content: contentText(m.content, index) };
+    if (role === 'system') return { role, content: contentText(m.content, index) };
+    return { role, content: messageContent(m.content, index) };
   });
 }
 

@@ -155,8 +155,9 @@ function generationParams(body: Body, jsonSchema: object | undefined): Generatio
 }
 
 /**
- * @internal Reads a `POST /v1/responses` body. What the route cannot honour (image or file inputs,
- * built-in tools, `reasoning`, `truncation: 'auto'`, an unknown parameter, ...) is refused with
+ * @internal Reads a `POST /v1/responses` body (`input_image` parts of user messages are read: a
+ * model that cannot see refuses them). What the route cannot honour (file inputs, built-in tools,
+ * `reasoning`, `truncation: 'auto'`, an unknown parameter, ...) is refused with
  * `UNSUPPORTED_PARAMETER` naming it; malformed values with `INVALID_ARGUMENT` naming the value.
  */
 export function responsesRequest(raw: unknown): ResponsesRequest {

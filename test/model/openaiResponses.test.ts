@@ -186,7 +186,7 @@ describe('POST /v1/responses: limits and formats', () => {
 describe('refusals and errors', () => {
   it('what the route cannot honour is 400 UNSUPPORTED_PARAMETER naming it, before any generation', async () => {
     const refused: Array<[body: Record<string, unknown>, named: string]> = [
-      [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:image/png;base64,AAAA' }] }] }, 'input[0].content[0]'],
+      [{ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }, 'input[0].content[0].file_id'],
       [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input_file'],
       [{ input: [{ type: 'reasoning', id: 'rs_1', summary: [] }] }, 'input[0]'],
       [{ tools: [{ type: 'web_search' }] }, 'tools[0]'],

@@ -104,7 +104,10 @@ describe('ajv errors → typed 400s naming the field and the value', () => {
       [chat({ messages: [] }), 'messages must be a non-empty array of objects, got []'],
       [chat({ messages: [{ role: 'robot', content: 'x' }] }), 'messages[0].role must be system, developer, user, assistant or tool, got "robot"'],
       [chat({ messages: [{ role: 'user', content: 5 }] }), 'messages[0].content must be a string, an array or null, got 5'],
-      [chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }), 'messages[0].content[0].type must be text, got "image_url"'],
+      [chat({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }), 'messages[0].content[0].type must be text or image_url, got "input_audio"'],
+      [chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }), 'messages[0].content[0].image_url.url is required'],
+      [chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x', detail: 'max' } }] }] }), 'messages[0].content[0].image_url.detail must be auto, low, high or null, got "max"'],
+      [chat({ messages: [{ role: 'user', content: [{ type: 'text', image_url: { url: 'x' } }] }] }), 'messages[0].content[0].text is required'],
       [{ messages: [{ role: 'user', content: 'x' }] }, 'model is required'],
     ];
     for (const [body, message] of cases) expect((await post('/chat', body)).body.error?.message, JSON.stringify(body)).toBe(message);

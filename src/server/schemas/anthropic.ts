@@ -4,15 +4,18 @@ import { AnyObject, JsonSchemaObject, NonEmpty, Opt, PositiveInteger } from './c
 
 /**
  * @internal The Anthropic Messages API's request schemas (`/v1/messages`, `/v1/messages/count_tokens`).
- * Ranges are Anthropic's: temperature and top_p 0..1. Block types other than text, tool_use and
- * tool_result, server tools, `thinking`, `mcp_servers` and `container` pass the schema and are
+ * Ranges are Anthropic's: temperature and top_p 0..1. Block types other than text, image, tool_use
+ * and tool_result, server tools, `thinking`, `mcp_servers` and `container` pass the schema and are
  * refused by name by the route (`UNSUPPORTED_PARAMETER`).
  */
 
 /** A text block of `system` or of a tool result (other types are refused by name). */
 const TextBlock = Type.Object({ type: Type.String(), text: Type.Optional(Type.String()) });
 
-/** A content block: `text` needs `text`, `tool_use` `id`, `name` and `input`, `tool_result` `tool_use_id` (checked by the route). */
+/**
+ * A content block: `text` needs `text`, `image` its `source` (base64 `media_type` + `data`, or
+ * `url`), `tool_use` `id`, `name` and `input`, `tool_result` `tool_use_id` (checked by the route).
+ */
 const ContentBlock = Type.Object({
   type: Type.String(),
   text: Type.Optional(Type.String()),
@@ -22,6 +25,9 @@ const ContentBlock = Type.Object({
   tool_use_id: Type.Optional(Type.String()),
   content: Opt(Type.Union([Type.String(), Type.Array(TextBlock)])),
   is_error: Opt(Type.Boolean()),
+  source: Type.Optional(
+    Type.Object({ type: Type.String(), media_type: Type.Optional(Type.String()), data: Type.Optional(Type.String()), url: Type.Optional(Type.String()) }),
+  ),
 });
 
 const Message = Type.Object({

@@ -1,4 +1,4 @@
-import Type, { type TProperties, type TSchema } from 'typebox';
+import Type, { type TProperties, type TSchema, type TUnsafe } from 'typebox';
 
 /**
  * @internal Building blocks of the route schemas (TypeBox: each is a plain JSON Schema object, what
@@ -33,8 +33,17 @@ export const PositiveInteger = () => Type.Integer({ minimum: 1 });
 export const IdParams = Type.Object({ id: Type.String() });
 
 /**
- * An object tagged by its `type` (a content part, a block): the tag is checked first (`allOf`),
- * so a part of another type is refused naming its type (`content[0].type must be text, got
- * "image_url"`), not a field only the tagged shape has.
+ * Objects tagged by their `type`, one of several (content parts of several kinds): the tag is
+ * checked first, against every tag (`content[0].type must be text or image_url, got "audio"`),
+ * then the fields of the one it names (`if`/`then`), so an error names the field of that kind
+ * (`content[0].image_url.url is required`), never a field of another kind.
  */
-export const Tagged = <T extends TProperties>(type: string, fields: T) => Type.Intersect([Type.Object({ type: Type.Literal(type) }), Type.Object(fields)]);
+export const TaggedUnion = (variants: Readonly<Record<string, TProperties>>): TUnsafe<unknown> => {
+  const entries = Object.entries(variants);
+  return Type.Unsafe<unknown>({
+    allOf: [
+      Type.Object({ type: Type.Enum(entries.map(([tag]) => tag)) }),
+      ...entries.map(([tag, fields]) => ({ if: { type: 'object', properties: { type: { const: tag } } }, then: Type.Object(fields) })),
+    ],
+  });
+};

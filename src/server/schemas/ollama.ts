@@ -6,8 +6,10 @@ import { Tool } from './openai.js';
 /**
  * @internal The Ollama API's request schemas (`/api/*`). Ollama fixes no sampling ranges (the
  * ModelActor checks them); unknown `options` keys are ignored, as Ollama ignores them, and what
- * this server cannot do (`images`, `think`, `suffix`, `template`, `context`, `dimensions`,
- * `typical_p` ≠ 1, `mirostat`) passes the schema and is refused by name by the route.
+ * this server cannot do (`think`, `suffix`, `template`, `context`, `dimensions`, `typical_p` ≠ 1,
+ * `mirostat`, `images` with `raw`) passes the schema and is refused by name by the route.
+ * `images` are base64 strings (checked by the route): they reach the model, and one that cannot
+ * see refuses them (`MODALITY_NOT_SUPPORTED`).
  */
 
 const ToolCall = Type.Object({

@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { MAX_CHOICES } from '../openaiParams.js';
 import type { RouteSchema } from './validation.js';
-import { IdParams, JsonSchemaObject, NonEmpty, Opt, PositiveInteger, StringOrStrings, Tagged } from './common.js';
+import { IdParams, JsonSchemaObject, NonEmpty, Opt, PositiveInteger, StringOrStrings, TaggedUnion } from './common.js';
 
 /**
  * @internal The OpenAI routes' request schemas: chat and text completions, embeddings, models
@@ -10,7 +10,15 @@ import { IdParams, JsonSchemaObject, NonEmpty, Opt, PositiveInteger, StringOrStr
  * 0..20, the legacy `logprobs: k` 0..5.
  */
 
-const TextPart = Tagged('text', { text: Type.String() });
+/**
+ * A content part: text, or an image (`image_url.url` a `data:image/...;base64,` or `http(s)://` URL,
+ * read and checked by the route, and allowed on user messages only; `detail` is accepted and not
+ * used: a local model sees no image, a remote one gets the image at its own default detail).
+ */
+const ContentPart = TaggedUnion({
+  text: { text: Type.String() },
+  image_url: { image_url: Type.Object({ url: Type.String(), detail: Opt(Type.Enum(['auto', 'low', 'high'])) }) },
+});
 
 const ToolCall = Type.Object({
   id: Type.String(),
@@ -21,7 +29,7 @@ const ToolCall = Type.Object({
 const ChatMessage = Type.Object({
   role: Type.Enum(['system', 'developer', 'user', 'assistant', 'tool']),
   // Absent or null only on an assistant message that calls tools (checked by the route).
-  content: Type.Optional(Type.Union([Type.String(), Type.Array(TextPart), Type.Null()])),
+  content: Type.Optional(Type.Union([Type.String(), Type.Array(ContentPart), Type.Null()])),
   name: Type.Optional(Type.String()),
   tool_calls: Opt(Type.Array(ToolCall)),
   tool_call_id: Type.Optional(Type.String()),

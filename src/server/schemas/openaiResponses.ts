@@ -4,13 +4,23 @@ import { IdParams, JsonSchemaObject, NonEmpty, Opt, PositiveInteger } from './co
 
 /**
  * @internal The OpenAI Responses API's request schemas. They give the API's own shapes; what this
- * server cannot honour (image and file parts, built-in tools, `reasoning`, `truncation: 'auto'`,
+ * server cannot honour (file parts, images by `file_id`, built-in tools, `reasoning`, `truncation: 'auto'`,
  * `background`, any parameter the route does not know, ...) passes the schema and is refused by
  * name by the route (`UNSUPPORTED_PARAMETER`).
  */
 
-/** A content part: `input_text` / `output_text` are read (they need `text`); any other type is refused by name. */
-const ContentPart = Type.Object({ type: Type.String(), text: Type.Optional(Type.String()) });
+/**
+ * A content part: `input_text` / `output_text` are read (they need `text`), `input_image` in a user
+ * message (it needs `image_url`, a data: or http(s) URL, checked by the route; `detail` is not
+ * used); any other type is refused by name.
+ */
+const ContentPart = Type.Object({
+  type: Type.String(),
+  text: Type.Optional(Type.String()),
+  image_url: Opt(Type.String()),
+  file_id: Opt(Type.String()),
+  detail: Opt(Type.Enum(['auto', 'low', 'high'])),
+});
 
 const Content = Type.Union([Type.String(), Type.Array(ContentPart)]);
 
