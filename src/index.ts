@@ -276,6 +276,21 @@ export {
 } from './entities/entityErrors.js';
 export type { InferenceProvider } from './entities/InferenceProvider.js';
 export { LocalLlamaProvider, type LocalLlamaProviderOptions } from './entities/LocalLlamaProvider.js';
+export { OpenAICompatibleProvider, type OpenAICompatibleProviderOptions } from './entities/OpenAICompatibleProvider.js';
+export { RemoteModelActor } from './actors/RemoteModel/RemoteModelActor.js';
+export type { RemoteModelOptions, RemoteModelStatus } from './actors/RemoteModel/types.js';
+export {
+  NotSupportedByProviderError,
+  ProviderAuthFailedError,
+  ProviderKeyMissingError,
+  ProviderRejectedError,
+  ProviderTimeoutError,
+  ProviderUnavailableError,
+  RateLimitedError,
+  RemoteErrorCode,
+  RemoteModelNotFoundError,
+  type UpstreamOrigin,
+} from './actors/RemoteModel/remoteErrors.js';
 export { ModelManager, type InvokeModelOptions, type ModelManagerOptions } from './entities/ModelManager.js';
 export { validateLoadOptions } from './entities/validateLoadOptions.js';
 export {
@@ -294,6 +309,8 @@ export {
   type ModelLoadOptions,
   type OverflowPolicy,
   type ProviderEntity,
+  type RemoteModelSpec,
+  type RemoteProviderSettings,
   type SessionEntity,
   type Turn,
 } from './entities/types.js';

@@ -20,6 +20,7 @@ import { createCliLogger } from './logger.js';
 import { NATS_FLAGS_HELP, NATS_OPTIONS } from './natsFlags.js';
 import { openServeTarget } from './serveTarget.js';
 import { STORE_FLAGS_HELP, STORE_OPTIONS, storeFlag } from './storeFlags.js';
+import { REMOTE_FLAGS_HELP, REMOTE_OPTIONS } from './remoteFlags.js';
 import { onShutdownSignal } from './signals.js';
 
 export const SERVE_USAGE = `Usage: llama-actors serve [flags]
@@ -55,6 +56,8 @@ ${NATS_FLAGS_HELP}
 
 ${STORE_FLAGS_HELP}
 
+${REMOTE_FLAGS_HELP}
+
 Logs go to stderr: JSON lines, or readable lines on a terminal.
 
 Examples:
@@ -63,12 +66,14 @@ Examples:
   LLAMA_ACTORS_API_KEY="$(openssl rand -hex 16)" llama-actors serve --host 0.0.0.0
   llama-actors serve --host 0.0.0.0 --api-key-file /run/secrets/llama-key --allowed-host llm.internal
   llama-actors serve --nats nats://127.0.0.1:4222            # a front end of the workers' models
-  llama-actors serve --nats nats://127.0.0.1:4222 --store nats --port 8081   # a second front end, same sessions`;
+  llama-actors serve --nats nats://127.0.0.1:4222 --store nats --port 8081   # a second front end, same sessions
+  VLLM_KEY=… llama-actors serve --remote qwen=http://gpu:8000/v1,model=Qwen/Qwen2.5-7B-Instruct,key-env=VLLM_KEY`;
 
 const SERVE_OPTIONS = {
   ...MODEL_OPTIONS,
   ...NATS_OPTIONS,
   ...STORE_OPTIONS,
+  ...REMOTE_OPTIONS,
   port: { type: 'string' },
   host: { type: 'string' },
   'api-key': { type: 'string' },

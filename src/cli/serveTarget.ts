@@ -19,6 +19,9 @@ import { type DataDirLock, lockDataDir } from './dataDirLock.js';
 import { natsConnectOptions } from './natsFlags.js';
 import { openRuntime, PROVIDER_ID } from './runtime.js';
 import { openChosenStore, type StoreChoice } from './storeFlags.js';
+import { OpenAICompatibleProvider } from '../entities/OpenAICompatibleProvider.js';
+import type { InferenceProvider } from '../entities/InferenceProvider.js';
+import { publishRemotes, type RemoteFlag, remoteFlags, startRemotes } from './remoteFlags.js';
 
 /** What `serve` serves: its router, models and sessions, loaded by `load()`. */
 export interface ServeTarget {
@@ -38,7 +41,7 @@ export interface ServeTarget {
 
 export interface ServeTargetOptions {
   values: ParsedValues;
-  /** `--model`; with `--nats` and no `--model`, no local model. */
+  /** `--model`; with `--nats` or `--remote` and no `--model`, no local model. */
   model: string | undefined;
   load: ModelLoadOptions;
   isolation: ModelIsolation;
@@ -61,8 +64,8 @@ async function connectNatsFlags(values: ParsedValues, logger: Logger): Promise<N
   }
 }
 
-/** A router, store, models and sessions with no local model: a front end of the cluster only. */
-async function openClusterOnly(options: ServeTargetOptions, provider: ClusterProvider, shared: Store | undefined) {
+/** A router, store, models and sessions with no local model: a front end of the cluster or of remote providers only. */
+async function openWithoutLocalModel(options: ServeTargetOptions, extra: InferenceProvider[], shared: Store | undefined) {
   let lock: DataDirLock | undefined;
   try {
     lock = options.dataDir && !shared ? await lockDataDir(options.dataDir, 'serve') : undefined;
@@ -72,7 +75,7 @@ async function openClusterOnly(options: ServeTargetOptions, provider: ClusterPro
   const router = new MessageRouter({ logger: options.logger });
   const store: Store = shared ?? (options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore());
   const local = new LocalLlamaProvider({ isolation: options.isolation, host: { logLevel: options.logger.level } });
-  const models = new ModelManager({ router, store, providers: [local, provider] });
+  const models = new ModelManager({ router, store, providers: [local, ...extra] });
   const sessions = new SessionManager({ router, store, models });
   await models.publishProvider({ id: PROVIDER_ID, kind: 'local-llama' });
   const close = async (): Promise<void> => {
@@ -94,20 +97,18 @@ async function openClusterOnly(options: ServeTargetOptions, provider: ClusterPro
  * models, each a ClusterModelActor routing to its workers.
  */
 export async function openServeTarget(options: ServeTargetOptions): Promise<ServeTarget> {
+  const remotes = remoteFlags(options.values);
+  const remoteProvider = new OpenAICompatibleProvider();
   const nc = await connectNatsFlags(options.values, options.logger);
-  if (!nc) {
-    // storeFlag refused `--store nats` without `--nats` already.
-    const runtime = await openRuntime({ model: options.model, load: options.load, isolation: options.isolation, dataDir: options.dataDir, logger: options.logger, command: 'serve' });
-    return { ...runtime, modelDirs: [dirname(runtime.modelPath)], label: () => runtime.modelId, load: async () => void (await runtime.load()), close: () => runtime.close() };
-  }
+  if (!nc) return openLocalTarget(options, remotes, remoteProvider);
   const directory = new WorkerDirectory(nc, { logger: options.logger });
   const provider = new ClusterProvider(directory);
-  let base: Awaited<ReturnType<typeof openClusterOnly>> & { modelId?: string; modelPath?: string; load?: () => Promise<unknown> };
+  let base: Awaited<ReturnType<typeof openWithoutLocalModel>> & { modelId?: string; modelPath?: string; load?: () => Promise<unknown> };
   const shared = openChosenStore(options.store, nc);
   try {
     base =
       options.model === undefined
-        ? await openClusterOnly(options, provider, shared)
+        ? await openWithoutLocalModel(options, [provider, remoteProvider], shared)
         : await openRuntime({
             model: options.model,
             load: options.load,
@@ -115,11 +116,13 @@ export async function openServeTarget(options: ServeTargetOptions): Promise<Serv
             dataDir: options.dataDir,
             logger: options.logger,
             command: 'serve',
-            extraProviders: [provider],
+            extraProviders: [provider, remoteProvider],
             ...(shared ? { store: shared } : {}),
           });
+    await publishRemotes(base.models, remotes);
   } catch (error) {
-    await shared?.dispose();
+    if (base!) await base.close().catch(() => {});
+    else await shared?.dispose();
     await nc.close();
     throw error;
   }
@@ -138,9 +141,10 @@ export async function openServeTarget(options: ServeTargetOptions): Promise<Serv
     models: base.models,
     sessions: base.sessions,
     modelDirs: base.modelPath ? [dirname(base.modelPath)] : [],
-    label: () => base.modelId ?? cluster.modelIds[0] ?? 'cluster',
+    label: () => base.modelId ?? remotes[0]?.name ?? cluster.modelIds[0] ?? 'cluster',
     load: async () => {
       await base.load?.();
+      await startRemotes(base.models, remotes, options.logger);
       await directory.poll();
       await cluster.settled();
     },
@@ -152,5 +156,45 @@ export async function openServeTarget(options: ServeTargetOptions): Promise<Serv
       })();
       return closing;
     },
+  };
+}
+
+/** Without `--nats`: the local `--model` and the `--remote` models, or only the remote ones when there is no `--model`. */
+async function openLocalTarget(options: ServeTargetOptions, remotes: RemoteFlag[], remoteProvider: OpenAICompatibleProvider): Promise<ServeTarget> {
+  // storeFlag refused `--store nats` without `--nats` already.
+  if (options.model === undefined && remotes.length > 0) {
+    const base = await openWithoutLocalModel(options, [remoteProvider], undefined);
+    try {
+      await publishRemotes(base.models, remotes);
+    } catch (error) {
+      await base.close();
+      throw error;
+    }
+    return { ...base, modelDirs: [], label: () => remotes[0]?.name ?? 'remote', load: () => startRemotes(base.models, remotes, options.logger) };
+  }
+  const runtime = await openRuntime({
+    model: options.model,
+    load: options.load,
+    isolation: options.isolation,
+    dataDir: options.dataDir,
+    logger: options.logger,
+    command: 'serve',
+    extraProviders: [remoteProvider],
+  });
+  try {
+    await publishRemotes(runtime.models, remotes);
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  return {
+    ...runtime,
+    modelDirs: [dirname(runtime.modelPath)],
+    label: () => runtime.modelId,
+    load: async () => {
+      await runtime.load();
+      await startRemotes(runtime.models, remotes, options.logger);
+    },
+    close: () => runtime.close(),
   };
 }

@@ -3,8 +3,10 @@ import { ModelActor } from '../actors/ModelActor/ModelActor.js';
 import { ModelHostActor } from '../actors/ModelHost/ModelHostActor.js';
 import { ModelIsolation, type ModelHostOptions } from '../actors/ModelHost/types.js';
 import { InvalidArgumentError } from '../messaging/errors.js';
+import { InvalidEntityError } from './entityErrors.js';
 import type { InferenceProvider } from './InferenceProvider.js';
 import { type ModelEntity, ProviderKind } from './types.js';
+import { validateLoadOptions } from './validateLoadOptions.js';
 
 /** Options of {@link LocalLlamaProvider}. */
 export interface LocalLlamaProviderOptions {
@@ -51,13 +53,22 @@ export class LocalLlamaProvider implements InferenceProvider {
     this.isolation = isolation;
   }
 
+  /** A local model needs a GGUF path and valid load options; `remote` belongs to remote providers. */
+  validateModel(entity: ModelEntity): void {
+    if (typeof entity.path !== 'string' || entity.path.length === 0) throw new InvalidEntityError(`model @(${entity.id}) needs a path to a GGUF file`);
+    if (entity.remote !== undefined) throw new InvalidEntityError(`model @(${entity.id}): remote is for openai-compatible providers, this one is local-llama`);
+    if (entity.load !== undefined) validateLoadOptions(entity.load);
+  }
+
   createModelActor(model: ModelEntity) {
+    const modelPath = model.path;
+    if (modelPath === undefined) throw new InvalidEntityError(`model @(${model.id}) needs a path to a GGUF file`);
     if (this.isolation === ModelIsolation.Process) {
-      const actor = new ModelHostActor({ ...this.options.host, model: { modelPath: model.path, ...model.load } });
+      const actor = new ModelHostActor({ ...this.options.host, model: { modelPath, ...model.load } });
       return { actor, options: actor.actorOptions };
     }
     const actor = new ModelActor({
-      modelPath: model.path,
+      modelPath,
       ...model.load,
       ...(this.options.llama ? { llama: this.options.llama } : {}),
     });

@@ -99,9 +99,30 @@ export class ModelManager {
   /** Stores a provider entity; its address is `@(id)`. */
   async publishProvider(entity: ProviderEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
     const id = parseAddress(entity?.id);
-    if (!this.providers.has(entity.kind)) throw new ProviderUnsupportedError(entity.kind, [...this.providers.keys()]);
+    const provider = this.providers.get(entity.kind);
+    if (!provider) throw new ProviderUnsupportedError(entity.kind, [...this.providers.keys()]);
+    provider.validateProvider?.({ ...entity, id });
     await this.store.put(EntityCollection.Providers, id, { ...entity, id }, options);
     return address(id);
+  }
+
+  /**
+   * {@link publishProvider}, but only for a new id: an existing provider is `ENTITY_EXISTS` (409) and
+   * stays as it was. What `POST /providers` calls.
+   */
+  async createProvider(entity: ProviderEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    const id = parseAddress(entity?.id);
+    return this.oneAtATime(`provider:${id}`, async () => {
+      if (await this.store.get(EntityCollection.Providers, id, options)) throw new EntityExistsError(EntityCollection.Providers, id);
+      return this.publishProvider(entity, options);
+    });
+  }
+
+  /** Every stored provider entity (their settings hold no secrets: keys are named, not stored). */
+  async listProviders(options: { signal?: AbortSignal } = {}): Promise<ProviderEntity[]> {
+    const ids = await this.store.list(EntityCollection.Providers, options);
+    const entities = await Promise.all(ids.map((id) => this.store.get<ProviderEntity>(EntityCollection.Providers, id, options)));
+    return entities.filter((e): e is ProviderEntity => e !== undefined);
   }
 
   /**
@@ -115,14 +136,18 @@ export class ModelManager {
    */
   async publishModel(entity: ModelEntity, options: { signal?: AbortSignal } = {}): Promise<Address> {
     const id = entityName(ActorKind.Model, entity?.id);
-    if (typeof entity.path !== 'string' || entity.path.length === 0) {
-      throw new InvalidEntityError(`model @(${id}) needs a path to a GGUF file`);
-    }
-    if (entity.load !== undefined) validateLoadOptions(entity.load);
     const providerId = parseAddress(entity.provider);
-    if (!(await this.store.get(EntityCollection.Providers, providerId, options))) {
-      throw new EntityNotFoundError(EntityCollection.Providers, providerId);
+    const providerEntity = await this.store.get<ProviderEntity>(EntityCollection.Providers, providerId, options);
+    const provider = providerEntity ? this.providers.get(providerEntity.kind) : undefined;
+    if (provider?.validateModel) {
+      provider.validateModel({ ...entity, id });
+    } else {
+      if (typeof entity.path !== 'string' || entity.path.length === 0) {
+        throw new InvalidEntityError(`model @(${id}) needs a path to a GGUF file`);
+      }
+      if (entity.load !== undefined) validateLoadOptions(entity.load);
     }
+    if (!providerEntity) throw new EntityNotFoundError(EntityCollection.Providers, providerId);
     await this.store.put(EntityCollection.Models, id, { ...entity, id, provider: address(providerId) }, options);
     // A marker of this process is a load still under way here, not a crash: it stays.
     await this.loads.clearCrashed(id, options);
@@ -192,7 +217,7 @@ export class ModelManager {
       ids.map(async (id) => {
         try {
           const model = await this.store.get<ModelEntity>(EntityCollection.Models, id, options);
-          if (model === undefined || (typeof model === 'object' && model !== null && typeof model.path === 'string')) return model;
+          if (model === undefined || (typeof model === 'object' && model !== null && (typeof model.path === 'string' || typeof model.remote === 'object'))) return model;
           this.logger.warn({ model: id }, 'skipping a stored model that is not a model entity');
         } catch (error) {
           if (!isDamagedValueError(error)) throw error;
@@ -236,6 +261,8 @@ export class ModelManager {
     const self = kindAddress(ActorKind.Model, id);
     if (this.router.has(self)) return self;
     const { actor, options } = provider.createModelActor(model, providerEntity);
+    // A model without a file (a remote one) has no load that could crash this process: no marker.
+    if (model.path === undefined) return this.router.registerActor(self, actor, options);
     const marker = await this.loads.beginLoad(id, model.path);
     this.logger.info({ model: id, path: model.path, provider: providerEntity.kind }, 'starting model actor');
     let registered: Address;

@@ -15,10 +15,12 @@ export const EntityCollection = {
 } as const;
 export type EntityCollection = (typeof EntityCollection)[keyof typeof EntityCollection];
 
-/** Kinds of provider. Only `local-llama` exists now; the seam is {@link InferenceProvider}. */
+/** Kinds of provider; the seam is {@link InferenceProvider}. */
 export const ProviderKind = {
-  /** llama.cpp in this process, through node-llama-cpp. */
+  /** llama.cpp in this process (or a model host of its own), through node-llama-cpp. */
   LocalLlama: 'local-llama',
+  /** A remote OpenAI-compatible server: vLLM, llama.cpp's llama-server, Ollama, a hosted API, another llama-actors. */
+  OpenAICompatible: 'openai-compatible',
 } as const;
 export type ProviderKind = (typeof ProviderKind)[keyof typeof ProviderKind];
 
@@ -26,8 +28,45 @@ export type ProviderKind = (typeof ProviderKind)[keyof typeof ProviderKind];
 export interface ProviderEntity {
   id: string;
   kind: ProviderKind | (string & {});
-  /** Provider-specific settings (a remote provider would keep its base URL here). */
+  /**
+   * Provider-specific settings: none for `local-llama`; {@link RemoteProviderSettings} for
+   * `openai-compatible` (its base URL, the *name* of the environment variable holding its key).
+   */
   settings?: Record<string, unknown>;
+}
+
+/**
+ * The settings of an `openai-compatible` provider. They are stored (in the data directory or the
+ * NATS bucket), so they hold no secret: the API key is read from the environment variable named by
+ * `apiKeyEnv` when a model's actor starts.
+ */
+export interface RemoteProviderSettings {
+  /** The remote's API root, e.g. `http://gpu-box:8000/v1`. */
+  baseURL: string;
+  /** The name of the environment variable that holds the API key (e.g. `VLLM_API_KEY`). Defaults to none: no key is sent. */
+  apiKeyEnv?: string;
+  /** Extra headers sent with every request (no `Authorization`: that is `apiKeyEnv`'s). Defaults to none. */
+  headers?: Record<string, string>;
+  /** How long one upstream request may take, in ms. Defaults to `600_000`. */
+  timeoutMs?: number;
+  /** Retries after a 429, 502/503 or no answer, before anything streamed. Defaults to `2`. */
+  maxRetries?: number;
+  /** The longest wait between tries, in ms (a longer `Retry-After` fails at once). Defaults to `10_000`. */
+  maxRetryDelayMs?: number;
+}
+
+/** How a model of an `openai-compatible` provider is served. */
+export interface RemoteModelSpec {
+  /** The model's name on the remote. */
+  model: string;
+  /** Requests in flight upstream at once. Defaults to `4`. */
+  maxConcurrent?: number;
+  /** Requests that may wait; one more is `QUEUE_FULL`. Defaults to `64`. */
+  maxQueue?: number;
+  /** Whether it takes images. Defaults to `false`. */
+  vision?: boolean;
+  /** Its context size in tokens. Defaults to what the remote reports, else `4096`. */
+  contextSize?: number;
 }
 
 /** How a model's actor is created: everything of {@link ModelActorOptions} that can be stored as JSON. */
@@ -49,14 +88,19 @@ export type ModelLoadOptions = Pick<
   | 'adapterContextIdleMs'
 >;
 
-/** A model: a provider, a GGUF file and its load options. Its actor runs at its own address. */
+/**
+ * A model: a provider and either a GGUF file with its load options (`local-llama`) or the model's
+ * name on a remote (`openai-compatible`). Its actor runs at its own address.
+ */
 export interface ModelEntity {
   id: string;
   /** The provider's address, e.g. `@(stream-provider)`. */
   provider: Address;
-  /** Path of the GGUF file. */
-  path: string;
+  /** Path of the GGUF file (a local provider's models). */
+  path?: string;
   load?: ModelLoadOptions;
+  /** The model on the remote (an `openai-compatible` provider's models). */
+  remote?: RemoteModelSpec;
 }
 
 /**

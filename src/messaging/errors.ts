@@ -40,6 +40,8 @@ export const ErrorKind = {
   Cancelled: 'cancelled',
   Overloaded: 'overloaded',
   Unavailable: 'unavailable',
+  /** An upstream this server depends on answered wrongly (a remote provider refused its credentials): a 502. */
+  BadGateway: 'bad_gateway',
   NotImplemented: 'not_implemented',
   Internal: 'internal',
 } as const;

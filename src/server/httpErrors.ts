@@ -26,6 +26,8 @@ export const KIND_ANSWER: Readonly<Record<ErrorKind, KindAnswer>> = {
   [ErrorKind.Cancelled]: { status: 499, type: 'server_error' },
   [ErrorKind.Overloaded]: { status: 503, type: 'overloaded_error' },
   [ErrorKind.Unavailable]: { status: 503, type: 'overloaded_error' },
+  // A remote provider answered wrongly (refused this server's key): the operator's to fix, not the caller's.
+  [ErrorKind.BadGateway]: { status: 502, type: 'server_error' },
   [ErrorKind.NotImplemented]: { status: 501, type: 'server_error' },
   [ErrorKind.Internal]: { status: 500, type: 'server_error' },
 };

@@ -38,11 +38,17 @@ async function runningInfo(context: ServerContext, id: string): Promise<ModelInf
   }
 }
 
+/** What a model is made from: its GGUF file, or the remote model it stands for (`<base URL>#<name>`). */
+function modelSource(model: ModelEntity): string {
+  return model.path ?? `${String(model.remote?.model ?? '')}@${String(model.provider)}`;
+}
+
 /** One model as `/api/tags` and `/api/ps` list it. `digest` identifies the file version (path, size, mtime), not its content hash. */
 async function listed(context: ServerContext, model: ModelEntity) {
-  const file = await stat(model.path).catch(() => undefined);
+  const source = modelSource(model);
+  const file = model.path === undefined ? undefined : await stat(model.path).catch(() => undefined);
   const info = await runningInfo(context, model.id);
-  const digest = createHash('sha256').update(`${model.path}\0${file?.size ?? 0}\0${file?.mtimeMs ?? 0}`).digest('hex');
+  const digest = createHash('sha256').update(`${source}\0${file?.size ?? 0}\0${file?.mtimeMs ?? 0}`).digest('hex');
   return {
     name: model.id,
     model: model.id,
@@ -77,7 +83,7 @@ export async function ollamaShow(context: ServerContext, request: FastifyRequest
   const info = await (await context.models.ref(id, { signal })).ask(ModelMessage.Info, null, { timeout: 120_000, signal });
   const arch = info.architecture ?? 'unknown';
   return {
-    modelfile: `FROM ${model.path}\n`,
+    modelfile: `FROM ${modelSource(model)}\n`,
     parameters: '',
     template: info.chatTemplate,
     details: details(info),
@@ -90,6 +96,6 @@ export async function ollamaShow(context: ServerContext, request: FastifyRequest
       'tokenizer.ggml.vocab_size': info.vocabularySize,
     },
     capabilities: ['completion', 'embedding'],
-    modified_at: new Date((await stat(model.path).catch(() => undefined))?.mtimeMs ?? 0).toISOString(),
+    modified_at: new Date((model.path === undefined ? undefined : await stat(model.path).catch(() => undefined))?.mtimeMs ?? 0).toISOString(),
   };
 }

@@ -51,6 +51,15 @@ const CASES: Record<string, { args: unknown[]; status: number }> = {
   EmbeddingsDisabledError: { args: [], status: 400 },
   UnsupportedSchemaError: { args: ['minimum', '/properties/age/minimum', 'not enforced'], status: 400 },
   ModalityNotSupportedError: { args: ['tiny', 'image', 'messages[0].content[1]'], status: 400 },
+  // A remote provider's failures: the operator's key 502, the remote's own overload / outage 503, its refusals 4xx.
+  ProviderAuthFailedError: { args: [{ baseURL: 'http://r/v1', model: 'm' }, 401, 'bad key'], status: 502 },
+  ProviderKeyMissingError: { args: ['vllm', 'VLLM_KEY'], status: 502 },
+  RemoteModelNotFoundError: { args: [{ baseURL: 'http://r/v1', model: 'm' }, 'no such model'], status: 404 },
+  RateLimitedError: { args: [{ baseURL: 'http://r/v1', model: 'm' }, 3, 1_000, 'slow down'], status: 503 },
+  ProviderUnavailableError: { args: [{ baseURL: 'http://r/v1', model: 'm' }, 500, 'boom'], status: 503 },
+  ProviderTimeoutError: { args: [{ baseURL: 'http://r/v1', model: 'm' }, 1_000], status: 504 },
+  ProviderRejectedError: { args: [{ baseURL: 'http://r/v1', model: 'm' }, 422, 'bad field'], status: 400 },
+  NotSupportedByProviderError: { args: ['scoring', 'openai-compatible', 'no logprobs of given tokens'], status: 400 },
   // src/actors/ModelActor/adapterErrors.ts
   AdapterFileNotFoundError: { args: ['/a.gguf'], status: 404 },
   NotAnAdapterError: { args: ['/a.gguf', 'a whole model'], status: 400 },

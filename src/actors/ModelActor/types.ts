@@ -1,4 +1,5 @@
 import type { ModelHostStatus } from '../ModelHost/types.js';
+import type { RemoteModelStatus } from '../RemoteModel/types.js';
 import type { ModelClusterStatus } from './clusterStatus.js';
 import type { AdapterSpec } from './adapterTypes.js';
 import type { Llama, LlamaGpuType } from 'node-llama-cpp';
@@ -308,9 +309,11 @@ export interface ModelInfo {
   batchSize: number;
   /** Whether the loaded llama.cpp binary is a local build rather than the prebuilt one. */
   localBuild: boolean;
-  /** What decodes the base model's generations (see {@link ModelActorOptions.engine}). */
-  engine: ModelEngine;
+  /** What decodes the base model's generations (see {@link ModelActorOptions.engine}); `remote` for a model on a remote provider. */
+  engine: ModelEngine | 'remote';
   chatTemplate: string;
+  /** Where a model of a remote provider runs (absent for local models). */
+  remote?: { baseURL: string; model: string; vision: boolean };
 }
 
 /**
@@ -343,6 +346,8 @@ export interface ModelStatus {
   host?: ModelHostStatus;
   /** The replicas of a model served by workers of a NATS cluster, as a front end sees them (absent otherwise). */
   cluster?: ModelClusterStatus;
+  /** A model on a remote provider: requests in flight upstream, retries, the last upstream error (absent for local models). */
+  remote?: RemoteModelStatus;
 }
 
 /** Lifecycle states of a model (an xstate machine). */

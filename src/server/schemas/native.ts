@@ -45,12 +45,52 @@ export const sessionSchemas = routeSchemas({
   cancel: { summary: "Cancel a session's turn in flight", params: IdParams },
 });
 
+const RemoteModelSpec = Type.Object(
+  {
+    model: NonEmpty(),
+    maxConcurrent: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxQueue: Type.Optional(Type.Integer({ minimum: 0 })),
+    vision: Type.Optional(Type.Boolean()),
+    contextSize: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
 export const modelSchemas = routeSchemas({
   create: {
-    summary: 'Publish a model (its file inside the model directories)',
-    body: Type.Object({ id: NonEmpty(), provider: NonEmpty(), path: NonEmpty(), load: Type.Optional(AnyObject()) }),
+    summary: "Publish a model: a local provider's GGUF file inside the model directories, or a remote provider's model",
+    body: Type.Object(
+      { id: NonEmpty(), provider: NonEmpty(), path: Type.Optional(NonEmpty()), load: Type.Optional(AnyObject()), remote: Type.Optional(RemoteModelSpec) },
+      // A model is a file (local-llama) or a remote model (openai-compatible): exactly one of them.
+      { oneOf: [{ required: ['path'], not: { required: ['remote'] } }, { required: ['remote'], not: { required: ['path'] } }] },
+    ),
   },
   delete: { summary: 'Unload and forget a model', params: IdParams },
+});
+
+export const providerSchemas = routeSchemas({
+  create: {
+    summary: 'Publish a provider: local-llama, or openai-compatible with its base URL and the name of the environment variable holding its key',
+    body: Type.Object({
+      id: NonEmpty(),
+      kind: NonEmpty(),
+      settings: Type.Optional(
+        Type.Object(
+          {
+            baseURL: Type.Optional(Type.String({ pattern: '^https?://' })),
+            apiKeyEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
+            headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+            timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+            maxRetries: Type.Optional(Type.Integer({ minimum: 0 })),
+            maxRetryDelayMs: Type.Optional(Type.Integer({ minimum: 0 })),
+          },
+          // Refused, not ignored: `apiKey` above all (keys are never stored; name the variable in apiKeyEnv).
+          { additionalProperties: false },
+        ),
+      ),
+    }),
+  },
+  list: { summary: 'The published providers (their settings hold no secrets)' },
 });
 
 export const adapterSchemas = routeSchemas({
