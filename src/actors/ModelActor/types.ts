@@ -51,16 +51,19 @@ export interface ChatTextPart {
 
 /**
  * A part of a message's content: an image, given by exactly one of `data` (base64, with its
- * `mimeType`), `path` (a file inside the configured images directory, confined like every path)
- * or `url` (passed to a remote provider as it is; a local model never fetches it).
+ * `mimeType`), `path` (a file read when the request is sent: in process only, never from HTTP;
+ * through the generic `/actors` routes it is confined to the allowed directories like every
+ * declared path) or `url` (passed to a remote provider as it is; nothing here fetches it).
  */
 export interface ChatImagePart {
   type: 'image';
   /** The image's bytes, base64. */
   data?: string;
-  /** The type of `data`, e.g. `image/png`. Defaults to the type the bytes' signature names. */
+  /** The type of `data` or of the file, e.g. `image/png`. Defaults to the type the bytes' signature names (PNG, JPEG, GIF, WebP), else `image/png`. */
   mimeType?: string;
+  /** A file holding the image. */
   path?: string;
+  /** An http(s) URL of the image, for the remote to fetch. */
   url?: string;
 }
 

@@ -147,8 +147,19 @@ async function userPart(part: ChatContentPart, where: string, context: BodyConte
 /** An image as the URL OpenAI's API takes: its own http(s) URL, else a base64 data URL. */
 async function imageUrl(image: ChatImagePart, where: string): Promise<string> {
   if (image.url !== undefined) return image.url;
-  const mimeType = image.mimeType ?? 'image/png';
-  if (image.data !== undefined) return `data:${mimeType};base64,${image.data}`;
-  if (image.path !== undefined) return `data:${mimeType};base64,${(await readFile(image.path)).toString('base64')}`;
+  if (image.data !== undefined) return `data:${image.mimeType ?? sniffedType(Buffer.from(image.data.slice(0, 24), 'base64'))};base64,${image.data}`;
+  if (image.path !== undefined) {
+    const bytes = await readFile(image.path);
+    return `data:${image.mimeType ?? sniffedType(bytes)};base64,${bytes.toString('base64')}`;
+  }
   throw new InvalidArgumentError(`${where} is an image with no data, path or url`);
+}
+
+/** The image type the first bytes name (PNG, JPEG, GIF, WebP); `image/png` when none does. */
+function sniffedType(bytes: Uint8Array): string {
+  const starts = (...signature: number[]) => signature.every((byte, i) => bytes[i] === byte);
+  if (starts(0xff, 0xd8, 0xff)) return 'image/jpeg';
+  if (starts(0x47, 0x49, 0x46, 0x38)) return 'image/gif';
+  if (starts(0x52, 0x49, 0x46, 0x46) && bytes[8] === 0x57 && bytes[9] === 0x45 && bytes[10] === 0x42 && bytes[11] === 0x50) return 'image/webp';
+  return 'image/png';
 }
