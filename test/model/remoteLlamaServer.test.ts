@@ -208,7 +208,7 @@ describe('openai-compatible provider against llama-server (tiny)', () => {
     const failure = await model.ask(ModelMessage.Generate, { messages: WITH_IMAGE, params: { maxTokens: 4 } }).catch((error: unknown) => error);
     expect(failure).toMatchObject({ code: 'MODALITY_NOT_SUPPORTED', kind: 'invalid' });
     const message = String((failure as Error).message);
-    expect(message).toContain(`model tiny cannot take image input (the remote ${server.baseURL})`);
+    expect(message).toContain(`model tiny-blind cannot take image input (the remote ${server.baseURL})`);
     expect(message).toContain('the remote refused it: 500 image input is not supported - hint: if this is unexpected, you may need to provide the mmproj');
     // Not retried: one request, one failure.
     expect((await model.ask(ModelMessage.Status, null)).remote).toMatchObject({ requests: 1, retries: 0, failures: 1, lastError: { code: 'MODALITY_NOT_SUPPORTED' } });
@@ -224,7 +224,7 @@ describe('openai-compatible provider against llama-server (tiny)', () => {
     const requests = (await model.ask(ModelMessage.Status, null)).remote?.requests;
     await expect(model.ask(ModelMessage.Generate, { messages: WITH_IMAGE, params: { maxTokens: 4 } })).rejects.toMatchObject({
       code: 'MODALITY_NOT_SUPPORTED',
-      message: expect.stringMatching(/model tiny cannot take image input \(messages\[0\]\.content\[1\]\): the remote model is not configured as a vision model/),
+      message: expect.stringMatching(/model tiny-ls cannot take image input \(messages\[0\]\.content\[1\]\): the remote model is not configured as a vision model/),
     });
     expect((await model.ask(ModelMessage.Status, null)).remote?.requests).toBe(requests);
   });

@@ -197,7 +197,7 @@ describe('openai-compatible provider, against llama-actors serve in a child proc
     ).rejects.toMatchObject({ code: 'NOT_SUPPORTED_BY_PROVIDER', message: expect.stringMatching(/LoRA adapters/) });
     await expect(
       model.ask(ModelMessage.Generate, { messages: [{ role: 'user', content: [{ type: 'text', text: 'see' }, { type: 'image', data: 'iVBORw0KGgo=', mimeType: 'image/png' }] }] }),
-    ).rejects.toMatchObject({ code: 'MODALITY_NOT_SUPPORTED', message: expect.stringMatching(/model tiny cannot take image input \(messages\[0\]\.content\[1\]\)/) });
+    ).rejects.toMatchObject({ code: 'MODALITY_NOT_SUPPORTED', message: expect.stringMatching(/model tiny-remote cannot take image input \(messages\[0\]\.content\[1\]\)/) });
     expect((await model.ask(ModelMessage.Status, null)).remote?.requests).toBe(requests);
   });
 

@@ -50,6 +50,8 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
   /** Fires for every request in flight when the actor stops. */
   private readonly stopping = new AbortController();
   private state: ModelLifecycleState = ModelLifecycleState.Ready;
+  /** The model's id in this runtime, for messages; its remote name until the actor starts. */
+  private name: string;
 
   constructor(options: RemoteModelOptions) {
     super();
@@ -66,6 +68,7 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.origin = { baseURL: options.baseURL.replace(/\/+$/, ''), model: options.model };
+    this.name = options.model;
     this.gate = new RequestGate(options.maxConcurrent ?? 4, options.maxQueue ?? 64);
     this.client = new OpenAI({
       baseURL: this.origin.baseURL,
@@ -87,6 +90,8 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
 
   override async onStart(context: ActorLifecycleContext): Promise<void> {
     this.logger ??= context.logger;
+    // Errors name the model as callers know it here (`@(model/qwen)` → `qwen`), not its remote name.
+    this.name = context.self.slice(2, -1).replace(/^model\//, '');
     context.reportState(this.state, { remote: this.origin.baseURL });
   }
 
@@ -187,7 +192,7 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
       gate: this.gate,
       clock: this.clock,
       model: this.origin.model,
-      name: this.origin.model,
+      name: this.name,
       vision: this.options.vision === true,
       defaultParams: this.options.defaultParams,
       timeoutMs: this.options.timeoutMs ?? 600_000,

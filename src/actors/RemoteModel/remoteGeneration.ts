@@ -49,6 +49,8 @@ export async function* remoteGeneration(env: RemoteEnvironment, request: Generat
   const calls: ToolCall[] = [];
   try {
     for await (const chunk of stream) {
+      // The request's signal ends the fetch too; this stops at the next chunk whatever the transport does.
+      if (signal.aborted) break;
       if (chunk.usage) usage = chunk.usage;
       const choice = chunk.choices?.[0];
       if (!choice) continue;
@@ -62,7 +64,7 @@ export async function* remoteGeneration(env: RemoteEnvironment, request: Generat
     }
   } catch (thrown) {
     if (signal.aborted) return cancelled(text, startedAt, queuedAt);
-    const { error } = upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: 1 });
+    const { error } = upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: 1, name: env.name });
     env.counters.failures += 1;
     env.failed(error);
     throw error;
@@ -109,7 +111,7 @@ async function openStream(env: RemoteEnvironment, chat: boolean, body: UpstreamB
         maxRetries: 0,
       });
     } catch (thrown) {
-      const failure = upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: attempt });
+      const failure = upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: attempt, name: env.name });
       const delay = failure.retryAfterMs ?? 500 * 2 ** (attempt - 1);
       const tooLong = delay > env.maxRetryDelayMs;
       if (!failure.retryable || attempt > env.maxRetries || tooLong || signal.aborted) {

@@ -27,7 +27,11 @@ export interface UpstreamFailure {
  * that a session shifts its history as it does on a local model), an image the remote model cannot
  * see → MODALITY_NOT_SUPPORTED, other 4xx → PROVIDER_REJECTED.
  */
-export function upstreamFailure(thrown: unknown, origin: UpstreamOrigin, context: { signal: AbortSignal; timeoutMs: number; attempts: number }): UpstreamFailure {
+export function upstreamFailure(
+  thrown: unknown,
+  origin: UpstreamOrigin,
+  context: { signal: AbortSignal; timeoutMs: number; attempts: number; /** The model's id here, for messages. Defaults to its remote name. */ name?: string },
+): UpstreamFailure {
   const none = { retryable: false, retryAfterMs: undefined };
   if (thrown instanceof ActorError) return { error: thrown, ...none };
   if (context.signal.aborted || thrown instanceof OpenAI.APIUserAbortError) {
@@ -49,7 +53,7 @@ export function upstreamFailure(thrown: unknown, origin: UpstreamOrigin, context
   if (status === 404) return { error: new RemoteModelNotFoundError(origin, message), ...none };
   // llama-server without a projector: 500 "image input is not supported"; vLLM / others: a 400 naming images.
   if (/image input is not supported|does not support (image|vision|multimodal)|not a multimodal model/i.test(message)) {
-    return { error: new ModalityNotSupportedError(origin.model, 'image', `the remote ${origin.baseURL}`, `the remote refused it: ${status} ${message}`), ...none };
+    return { error: new ModalityNotSupportedError(context.name ?? origin.model, 'image', `the remote ${origin.baseURL}`, `the remote refused it: ${status} ${message}`), ...none };
   }
   if (status === 429) return { error: new RateLimitedError(origin, context.attempts, retryAfterMs, message), retryable: true, retryAfterMs };
   if (status >= 500) return { error: new ProviderUnavailableError(origin, status, message), retryable: status === 502 || status === 503, retryAfterMs };
