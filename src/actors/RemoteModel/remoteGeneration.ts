@@ -112,7 +112,7 @@ async function openStream(env: RemoteEnvironment, chat: boolean, body: UpstreamB
       });
     } catch (thrown) {
       const failure = upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: attempt, name: env.name });
-      const delay = failure.retryAfterMs ?? 500 * 2 ** (attempt - 1);
+      const delay = failure.retryAfterMs ?? (failure.noAnswer && attempt === 1 ? 0 : 500 * 2 ** (attempt - 1));
       const tooLong = delay > env.maxRetryDelayMs;
       if (!failure.retryable || attempt > env.maxRetries || tooLong || signal.aborted) {
         if (!signal.aborted) {

@@ -18,6 +18,11 @@ export interface UpstreamFailure {
   retryable: boolean;
   /** The remote's `Retry-After` (or `retry-after-ms`), in ms. */
   retryAfterMs: number | undefined;
+  /**
+   * No answer at all: most often a kept-alive connection the remote had closed while it idled
+   * (llama-server closes them after 5 s), so the first retry goes at once, on a new connection.
+   */
+  noAnswer?: boolean;
 }
 
 /**
@@ -40,7 +45,7 @@ export function upstreamFailure(
   }
   if (thrown instanceof OpenAI.APIConnectionTimeoutError) return { error: new ProviderTimeoutError(origin, context.timeoutMs), ...none };
   if (thrown instanceof OpenAI.APIConnectionError) {
-    return { error: new ProviderUnavailableError(origin, undefined, causeText(thrown), { cause: thrown }), retryable: true, retryAfterMs: undefined };
+    return { error: new ProviderUnavailableError(origin, undefined, causeText(thrown), { cause: thrown }), retryable: true, retryAfterMs: undefined, noAnswer: true };
   }
   if (!(thrown instanceof OpenAI.APIError) || thrown.status === undefined) {
     // Broken off mid-stream (a reset socket, a truncated SSE body): no status to read.
