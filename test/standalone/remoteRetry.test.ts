@@ -1,0 +1,155 @@
+/**
+ * The failures a remote provider answers that llama-server and llama-actors do not produce on
+ * demand (429 with Retry-After, 5xx, a stream cut mid-way, a context overflow in each server's
+ * words), from a plain HTTP server this test runs: what the RemoteModelActor retries, how long it
+ * waits, and which typed error each becomes.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MessageRouter, ModelMessage, modelProtocol, RemoteModelActor, type RemoteModelOptions } from '../../src/index.js';
+
+type Handler = (request: IncomingMessage, response: ServerResponse, attempt: number) => void;
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** An HTTP server answering every request with `handler`; resolves with its base URL and the requests it got. */
+async function upstream(handler: Handler): Promise<{ baseURL: string; requests: () => number }> {
+  let count = 0;
+  const server: Server = createServer((request, response) => {
+    count += 1;
+    const attempt = count;
+    request.resume();
+    request.on('end', () => handler(request, response, attempt));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  server.on('connection', (socket) => cleanups.push(async () => void socket.destroy()));
+  return { baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, requests: () => count };
+}
+
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+function chunk(content: string, finish: string | null = null): string {
+  const body = { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: finish }] };
+  return `data: ${JSON.stringify(body)}\n\n`;
+}
+
+function stream(response: ServerResponse, pieces: string[]): void {
+  response.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const [i, piece] of pieces.entries()) response.write(chunk(piece, i === pieces.length - 1 ? 'stop' : null));
+  response.end('data: [DONE]\n\n');
+}
+
+function remote(baseURL: string, options: Partial<RemoteModelOptions> = {}) {
+  const router = new MessageRouter();
+  cleanups.push(() => router.dispose());
+  const actor = new RemoteModelActor({ baseURL, model: 'm', maxRetryDelayMs: 1_000, ...options });
+  return router.ref(router.registerActor('model/m', actor, actor.actorOptions), modelProtocol);
+}
+
+const CHAT = { messages: [{ role: 'user' as const, content: 'hi' }] };
+
+describe('RemoteModelActor: upstream failures', () => {
+  it('a 429 is retried after the remote asks (retry-after-ms), then the stream goes on', async () => {
+    const server = await upstream((_request, response, attempt) =>
+      attempt === 1 ? json(response, 429, { error: { message: 'slow down' } }, { 'retry-after-ms': '30' }) : stream(response, ['a', 'b']),
+    );
+    const model = remote(server.baseURL);
+    const result = await model.ask(ModelMessage.Generate, CHAT);
+    expect(result.text).toBe('ab');
+    expect(server.requests()).toBe(2);
+    expect((await model.ask(ModelMessage.Status, null)).remote).toMatchObject({ requests: 2, retries: 1, failures: 0 });
+  });
+
+  it('a Retry-After longer than maxRetryDelayMs fails at once with RATE_LIMITED naming it', async () => {
+    const server = await upstream((_request, response) => json(response, 429, { error: { message: 'quota' } }, { 'retry-after': '3600' }));
+    const model = remote(server.baseURL);
+    await expect(model.ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+      retryAfterMs: 3_600_000,
+      message: expect.stringMatching(/after 1 attempt \(Retry-After 3600 s\): the wait asked for is longer than maxRetryDelayMs 1000/),
+    });
+    expect(server.requests()).toBe(1);
+  });
+
+  it('429 on every try: RATE_LIMITED after maxRetries + 1 attempts', async () => {
+    const server = await upstream((_request, response) => json(response, 429, { error: { message: 'busy' } }, { 'retry-after-ms': '5' }));
+    const model = remote(server.baseURL, { maxRetries: 2 });
+    await expect(model.ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({ code: 'RATE_LIMITED', kind: 'overloaded', message: expect.stringMatching(/after 3 attempts .*: busy/) });
+    expect(server.requests()).toBe(3);
+  });
+
+  it('an abort during the wait before a retry ends the request at once (ABORTED), with no further try', async () => {
+    let first: () => void = () => {};
+    const asked = new Promise<void>((resolve) => (first = resolve));
+    const server = await upstream((_request, response) => {
+      json(response, 429, { error: { message: 'later' } }, { 'retry-after': '60' });
+      first();
+    });
+    const model = remote(server.baseURL, { maxRetryDelayMs: 120_000 });
+    const controller = new AbortController();
+    const pending = model.ask(ModelMessage.Generate, CHAT, { signal: controller.signal });
+    await asked;
+    // Waiting to retry now (the retry is counted as its wait begins).
+    for (let i = 0; i < 100 && (await model.ask(ModelMessage.Status, null)).remote?.retries !== 1; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+    // The caller's promise settles at the abort; the actor's side lets go of its place as it unwinds.
+    let status = (await model.ask(ModelMessage.Status, null)).remote;
+    for (let i = 0; i < 50 && status?.inFlight !== 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      status = (await model.ask(ModelMessage.Status, null)).remote;
+    }
+    expect(status).toMatchObject({ inFlight: 0, failures: 0 });
+    expect(server.requests()).toBe(1);
+  });
+
+  it('5xx: a 503 is retried, a 500 is not; each ends as PROVIDER_UNAVAILABLE with the status and message', async () => {
+    const busy = await upstream((_request, response) => json(response, 503, { error: { message: 'warming up' } }, { 'retry-after-ms': '1' }));
+    await expect(remote(busy.baseURL, { maxRetries: 1 }).ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE',
+      upstreamStatus: 503,
+      message: expect.stringMatching(/unavailable: 503 warming up/),
+    });
+    expect(busy.requests()).toBe(2);
+    const broken = await upstream((_request, response) => json(response, 500, { error: { message: 'segfault' } }));
+    await expect(remote(broken.baseURL).ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE', upstreamStatus: 500 });
+    expect(broken.requests()).toBe(1);
+  });
+
+  it('a stream cut mid-way is PROVIDER_UNAVAILABLE after the tokens that came, never retried', async () => {
+    const server = await upstream((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(chunk('a'));
+      setTimeout(() => response.socket?.destroy(), 20);
+    });
+    const events = [];
+    for await (const event of remote(server.baseURL).stream(ModelMessage.Generate, CHAT)) events.push(event);
+    expect(events.map((e) => e.type)).toEqual(['token', 'error']);
+    expect(events[1]).toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    expect(server.requests()).toBe(1);
+  });
+
+  it("a prompt over the remote's context is PROMPT_TOO_LONG with its numbers, in llama-server's and vLLM's words; 404 is MODEL_NOT_FOUND", async () => {
+    const llamaServer = await upstream((_request, response) =>
+      json(response, 400, { error: { code: 400, message: 'the request exceeds the available context size', type: 'exceed_context_size_error', n_prompt_tokens: 900, n_ctx: 512 } }),
+    );
+    await expect(remote(llamaServer.baseURL).ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({ code: 'PROMPT_TOO_LONG', promptTokens: 900, contextSize: 512 });
+    const vllm = await upstream((_request, response) =>
+      json(response, 400, { error: { message: "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens in the messages.", type: 'BadRequestError', param: null, code: 400 } }),
+    );
+    await expect(remote(vllm.baseURL).ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({ code: 'PROMPT_TOO_LONG', promptTokens: 5000, contextSize: 4096 });
+    const missing = await upstream((_request, response) => json(response, 404, { error: { message: 'The model `m` does not exist.' } }));
+    await expect(remote(missing.baseURL).ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({
+      code: 'MODEL_NOT_FOUND',
+      message: expect.stringMatching(/has no model m: 404 The model `m` does not exist/),
+    });
+  });
+});
