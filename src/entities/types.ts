@@ -49,7 +49,7 @@ export interface RemoteProviderSettings {
   headers?: Record<string, string>;
   /** How long one upstream request may take, in ms. Defaults to `600_000`. */
   timeoutMs?: number;
-  /** Retries after a 429, 502/503 or no answer, before anything streamed. Defaults to `2`. */
+  /** Retries after a 429, 502/503 or no answer, before anything streamed (a first try with no answer at all is tried once more at once besides). Defaults to `2`. */
   maxRetries?: number;
   /** The longest wait between tries, in ms (a longer `Retry-After` fails at once). Defaults to `10_000`. */
   maxRetryDelayMs?: number;

@@ -68,6 +68,17 @@ describe('RemoteModelActor: upstream failures', () => {
     expect((await model.ask(ModelMessage.Status, null)).remote).toMatchObject({ requests: 2, retries: 1, failures: 0 });
   });
 
+  it('a first try that gets no answer at all (a kept-alive connection the remote closed) is tried again at once, even with maxRetries 0', async () => {
+    const server = await upstream((_request, response, attempt) => (attempt === 1 ? response.socket?.destroy() : stream(response, ['o', 'k'])));
+    const model = remote(server.baseURL, { maxRetries: 0 });
+    expect((await model.ask(ModelMessage.Generate, CHAT)).text).toBe('ok');
+    expect((await model.ask(ModelMessage.Status, null)).remote).toMatchObject({ requests: 2, retries: 1, failures: 0 });
+    // Only once: a remote that keeps hanging up is PROVIDER_UNAVAILABLE after that one extra try.
+    const hangsUp = await upstream((_request, response) => response.socket?.destroy());
+    await expect(remote(hangsUp.baseURL, { maxRetries: 0 }).ask(ModelMessage.Generate, CHAT)).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    expect(hangsUp.requests()).toBe(2);
+  });
+
   it('a Retry-After longer than maxRetryDelayMs fails at once with RATE_LIMITED naming it', async () => {
     const server = await upstream((_request, response) => json(response, 429, { error: { message: 'quota' } }, { 'retry-after': '3600' }));
     const model = remote(server.baseURL);

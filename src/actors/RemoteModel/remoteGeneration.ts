@@ -112,9 +112,12 @@ async function openStream(env: RemoteEnvironment, chat: boolean, body: UpstreamB
       });
     } catch (thrown) {
       const failure = upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: attempt, name: env.name });
-      const delay = failure.retryAfterMs ?? (failure.noAnswer && attempt === 1 ? 0 : 500 * 2 ** (attempt - 1));
+      // No answer to a first try is most often a kept-alive connection the remote closed meanwhile:
+      // tried again at once on a new one, whatever maxRetries says (the remote never saw the request).
+      const stale = failure.noAnswer === true && attempt === 1;
+      const delay = failure.retryAfterMs ?? (stale ? 0 : 500 * 2 ** (attempt - 1));
       const tooLong = delay > env.maxRetryDelayMs;
-      if (!failure.retryable || attempt > env.maxRetries || tooLong || signal.aborted) {
+      if (!failure.retryable || (attempt > env.maxRetries && !stale) || tooLong || signal.aborted) {
         if (!signal.aborted) {
           env.counters.failures += 1;
           env.failed(failure.error);

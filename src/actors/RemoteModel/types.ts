@@ -31,7 +31,9 @@ export interface RemoteModelOptions {
   timeoutMs?: number;
   /**
    * Retries of a request the remote refused with 429 or 502/503, or could not be reached for, before
-   * any token streamed (a stream that broke off is never retried: its text was delivered). Defaults to `2`.
+   * any token streamed (a stream that broke off is never retried: its text was delivered). A first try
+   * that got no answer at all is tried once more at once besides: most often a kept-alive connection
+   * the remote had closed. Defaults to `2`.
    */
   maxRetries?: number;
   /**
