@@ -16,7 +16,7 @@
  * must give the in-process greedy text. The workers serve hard links of one GGUF under three names,
  * so that each setup is its own model id with its own replicas.
  *
- *   npx tsx bench/nats.ts [--rounds 3] [--tokens 64] [--model bench|tiny|PATH] [--turns 4] [--sessions 4]
+ *   npx tsx bench/nats.ts [--rounds 3] [--tokens 64] [--model bench|tiny|PATH] [--turns 4] [--sessions 4] [--threads N]
  */
 import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -42,6 +42,8 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'bench' },
     turns: { type: 'string', default: '4' },
     sessions: { type: 'string', default: '4' },
+    /** Threads of the one-worker and in-process models (default: every core). */
+    threads: { type: 'string' },
   },
 });
 const positive = (name: string, raw: string | undefined): number => {
@@ -54,7 +56,8 @@ const TOKENS = positive('tokens', values.tokens);
 const TURNS = positive('turns', values.turns);
 const SESSIONS = positive('sessions', values.sessions);
 const CONCURRENCY = 8;
-const CORES = cpus().length;
+/** The one-worker and in-process models' threads: every core unless `--threads` (1 leaves a core to the processes a token crosses). */
+const CORES = values.threads === undefined ? cpus().length : positive('threads', values.threads);
 const CONTEXT = values.model === 'tiny' ? 512 : 2048;
 const SETTLE_MS = 750;
 const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -244,7 +247,7 @@ const perRound = (a: string, b: string): number => median(all(a).map((value, i) 
 
 const { engine, threads, slots, localBuild } = infos.inProcess;
 console.log(
-  `llama-actors NATS cluster benchmark: node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${CORES} cores; ${values.model} model, ${engine} engine, binary ${localBuild ? 'local build' : 'prebuilt'}, ` +
+  `llama-actors NATS cluster benchmark: node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; ${values.model} model, ${engine} engine, binary ${localBuild ? 'local build' : 'prebuilt'}, ` +
     `${TOKENS} tokens per request, greedy, ${ROUNDS} rounds (median) in ${minutes} min; one variant at a time, ${SETTLE_MS} ms apart; nats-server ${nats.url}`,
 );
 console.log(`\n1. One stream (in process: ${threads} threads, ${slots} slots; the worker the same, its model in its host): decode tokens/s at the consumer`);
