@@ -103,29 +103,23 @@ export async function openServeTarget(options: ServeTargetOptions): Promise<Serv
   if (!nc) return openLocalTarget(options, remotes, remoteProvider);
   const directory = new WorkerDirectory(nc, { logger: options.logger });
   const provider = new ClusterProvider(directory);
-  let base: Awaited<ReturnType<typeof openWithoutLocalModel>> & { modelId?: string; modelPath?: string; load?: () => Promise<unknown> };
+  type Base = Awaited<ReturnType<typeof openWithoutLocalModel>> & { modelId?: string; modelPath?: string; load?: () => Promise<unknown> };
   const shared = openChosenStore(options.store, nc);
+  let opened: Base | undefined;
   try {
-    base =
+    opened =
       options.model === undefined
         ? await openWithoutLocalModel(options, [provider, remoteProvider], shared)
-        : await openRuntime({
-            model: options.model,
-            load: options.load,
-            isolation: options.isolation,
-            dataDir: options.dataDir,
-            logger: options.logger,
-            command: 'serve',
-            extraProviders: [provider, remoteProvider],
-            ...(shared ? { store: shared } : {}),
-          });
-    await publishRemotes(base.models, remotes);
+        : await openLocalRuntime(options, [provider, remoteProvider], shared);
+    await publishRemotes(opened.models, remotes);
   } catch (error) {
-    if (base!) await base.close().catch(() => {});
+    // The runtime owns the shared store once it is open: closing it disposes the store too.
+    if (opened) await opened.close().catch(() => {});
     else await shared?.dispose();
     await nc.close();
     throw error;
   }
+  const base: Base = opened;
   let cluster: ModelCluster;
   try {
     cluster = await ModelCluster.start({ models: base.models, directory, logger: options.logger });
@@ -159,6 +153,20 @@ export async function openServeTarget(options: ServeTargetOptions): Promise<Serv
   };
 }
 
+/** The runtime of the local `--model`, with these providers beside the local one. */
+function openLocalRuntime(options: ServeTargetOptions, extraProviders: InferenceProvider[], shared: Store | undefined) {
+  return openRuntime({
+    model: options.model,
+    load: options.load,
+    isolation: options.isolation,
+    dataDir: options.dataDir,
+    logger: options.logger,
+    command: 'serve',
+    extraProviders,
+    ...(shared ? { store: shared } : {}),
+  });
+}
+
 /** Without `--nats`: the local `--model` and the `--remote` models, or only the remote ones when there is no `--model`. */
 async function openLocalTarget(options: ServeTargetOptions, remotes: RemoteFlag[], remoteProvider: OpenAICompatibleProvider): Promise<ServeTarget> {
   // storeFlag refused `--store nats` without `--nats` already.
@@ -172,15 +180,7 @@ async function openLocalTarget(options: ServeTargetOptions, remotes: RemoteFlag[
     }
     return { ...base, modelDirs: [], label: () => remotes[0]?.name ?? 'remote', load: () => startRemotes(base.models, remotes, options.logger) };
   }
-  const runtime = await openRuntime({
-    model: options.model,
-    load: options.load,
-    isolation: options.isolation,
-    dataDir: options.dataDir,
-    logger: options.logger,
-    command: 'serve',
-    extraProviders: [remoteProvider],
-  });
+  const runtime = await openLocalRuntime(options, [remoteProvider], undefined);
   try {
     await publishRemotes(runtime.models, remotes);
   } catch (error) {
