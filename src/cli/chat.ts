@@ -22,7 +22,9 @@ import { chatCommand } from './chatCommands.js';
 import { chatStyle } from './chatStyle.js';
 import { chatTurn } from './chatTurn.js';
 import { createCliLogger } from './logger.js';
-import { type Runtime, startRuntime } from './runtime.js';
+import { startRuntime } from './runtime.js';
+import { type ChatRuntime, openRemoteChatRuntime } from './remoteChatRuntime.js';
+import { REMOTE_OPTIONS, remoteFlags } from './remoteFlags.js';
 
 export const CHAT_USAGE = `Usage: llama-actors chat [flags]
 
@@ -44,12 +46,19 @@ Chat flags:
 
 ${MODEL_FLAGS_HELP.replace('COMMAND_DEFAULT', 'warn')}
 
+Remote model:
+      --remote SPEC      chat with a model of a remote OpenAI-compatible server instead of a local
+                         one: name=URL[,model=NAME][,key-env=VAR][,concurrency=N][,vision], as for
+                         serve --remote (the session is kept here, the remote sees each turn's history)
+
 Examples:
   llama-actors chat
+  VLLM_KEY=… llama-actors chat --remote qwen=http://gpu:8000/v1,model=Qwen/Qwen2.5-7B-Instruct,key-env=VLLM_KEY
   llama-actors chat --model ~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf --session notes --system "Be brief."`;
 
 const CHAT_OPTIONS = {
   ...MODEL_OPTIONS,
+  ...REMOTE_OPTIONS,
   session: { type: 'string' },
   system: { type: 'string' },
   'max-tokens': { type: 'string' },
@@ -76,14 +85,15 @@ export async function chat(args: string[]): Promise<number> {
     ...(temperature === undefined ? {} : { temperature }),
   };
   const isolation = isolationFlag(values);
+  const remotes = remoteFlags(values);
+  const [remote] = remotes;
+  if (remotes.length > 1) throw new UsageError(`--remote is given ${remotes.length} times: chat talks to one model`);
+  if (remote && stringFlag(values, 'model') !== undefined) throw new UsageError('--remote and --model: chat talks to one model, give one of them');
   const logger = await createCliLogger(logLevel(values, 'warn'));
-  const runtime = await startRuntime({
-    model: stringFlag(values, 'model'),
-    load: loadFlags(values),
-    isolation,
-    dataDir: stringFlag(values, 'data-dir') ?? '.llama-actors',
-    logger,
-  });
+  const dataDir = stringFlag(values, 'data-dir') ?? '.llama-actors';
+  const runtime: ChatRuntime = remote
+    ? await openRemoteChatRuntime(remote, { dataDir, isolation, logger })
+    : await startRuntime({ model: stringFlag(values, 'model'), load: loadFlags(values), isolation, dataDir, logger });
   try {
     const session = await openSession(runtime, sessionId, stringFlag(values, 'system'));
     return await converse(runtime, session, params);
@@ -93,7 +103,7 @@ export async function chat(args: string[]): Promise<number> {
 }
 
 /** Loads the session, or creates it; a session of another model (or system prompt) is moved onto this one. */
-async function openSession(runtime: Runtime, id: string, system: string | undefined): Promise<{ address: Address; turns: number }> {
+async function openSession(runtime: ChatRuntime, id: string, system: string | undefined): Promise<{ address: Address; turns: number }> {
   const { sessions, model } = runtime;
   let existing: SessionEntity | undefined;
   try {
@@ -169,7 +179,7 @@ function chatControl(rl: Interface, out: NodeJS.WriteStream): ChatControl {
 }
 
 /** The REPL: a line is a turn, or a slash command; it ends on /exit, Ctrl-C at the prompt or end of input. */
-async function converse(runtime: Runtime, session: { address: Address; turns: number }, params: GenerationParams): Promise<number> {
+async function converse(runtime: ChatRuntime, session: { address: Address; turns: number }, params: GenerationParams): Promise<number> {
   const out = process.stdout;
   const style = chatStyle(out);
   const terminal = process.stdin.isTTY === true && out.isTTY === true;

@@ -5,20 +5,17 @@ import { ModelIsolation } from '../actors/ModelHost/types.js';
 import { ClusterProvider } from '../entities/cluster/ClusterProvider.js';
 import { ModelCluster } from '../entities/cluster/ModelCluster.js';
 import { WorkerDirectory } from '../entities/cluster/WorkerDirectory.js';
-import { LocalLlamaProvider } from '../entities/LocalLlamaProvider.js';
 import { ModelManager } from '../entities/ModelManager.js';
 import { SessionManager } from '../entities/SessionManager.js';
-import { FileStore } from '../entities/store/FileStore.js';
-import { MemoryStore } from '../entities/store/MemoryStore.js';
 import type { Store } from '../entities/store/Store.js';
 import type { ModelLoadOptions } from '../entities/types.js';
 import { describe } from '../messaging/errors.js';
 import { MessageRouter } from '../messaging/MessageRouter.js';
 import { CliError, type ParsedValues } from './args.js';
-import { type DataDirLock, lockDataDir } from './dataDirLock.js';
 import { natsConnectOptions } from './natsFlags.js';
-import { openRuntime, PROVIDER_ID } from './runtime.js';
+import { openRuntime } from './runtime.js';
 import { openChosenStore, type StoreChoice } from './storeFlags.js';
+import { openWithoutLocalModel } from './openWithoutLocalModel.js';
 import { OpenAICompatibleProvider } from '../entities/OpenAICompatibleProvider.js';
 import type { InferenceProvider } from '../entities/InferenceProvider.js';
 import { publishRemotes, type RemoteFlag, remoteFlags, startRemotes } from './remoteFlags.js';
@@ -64,34 +61,6 @@ async function connectNatsFlags(values: ParsedValues, logger: Logger): Promise<N
   }
 }
 
-/** A router, store, models and sessions with no local model: a front end of the cluster or of remote providers only. */
-async function openWithoutLocalModel(options: ServeTargetOptions, extra: InferenceProvider[], shared: Store | undefined) {
-  let lock: DataDirLock | undefined;
-  try {
-    lock = options.dataDir && !shared ? await lockDataDir(options.dataDir, 'serve') : undefined;
-  } catch (error) {
-    throw new CliError(`${(error as { code?: string }).code ?? 'DATA_DIR'}: ${describe(error)}`, { cause: error });
-  }
-  const router = new MessageRouter({ logger: options.logger });
-  const store: Store = shared ?? (options.dataDir ? new FileStore({ dataDir: options.dataDir }) : new MemoryStore());
-  const local = new LocalLlamaProvider({ isolation: options.isolation, host: { logLevel: options.logger.level } });
-  const models = new ModelManager({ router, store, providers: [local, ...extra] });
-  const sessions = new SessionManager({ router, store, models });
-  await models.publishProvider({ id: PROVIDER_ID, kind: 'local-llama' });
-  const close = async (): Promise<void> => {
-    try {
-      await router.dispose();
-    } finally {
-      try {
-        await store.dispose();
-      } finally {
-        await lock?.release();
-      }
-    }
-  };
-  return { router, store, models, sessions, close };
-}
-
 /**
  * `serve`'s models: the local `--model` (loaded in its host), and with `--nats` the cluster's
  * models, each a ClusterModelActor routing to its workers.
@@ -109,7 +78,7 @@ export async function openServeTarget(options: ServeTargetOptions): Promise<Serv
   try {
     opened =
       options.model === undefined
-        ? await openWithoutLocalModel(options, [provider, remoteProvider], shared)
+        ? await openWithoutLocalModel({ ...options, command: 'serve' }, [provider, remoteProvider], shared)
         : await openLocalRuntime(options, [provider, remoteProvider], shared);
     await publishRemotes(opened.models, remotes);
   } catch (error) {
@@ -171,7 +140,7 @@ function openLocalRuntime(options: ServeTargetOptions, extraProviders: Inference
 async function openLocalTarget(options: ServeTargetOptions, remotes: RemoteFlag[], remoteProvider: OpenAICompatibleProvider): Promise<ServeTarget> {
   // storeFlag refused `--store nats` without `--nats` already.
   if (options.model === undefined && remotes.length > 0) {
-    const base = await openWithoutLocalModel(options, [remoteProvider], undefined);
+    const base = await openWithoutLocalModel({ ...options, command: 'serve' }, [remoteProvider], undefined);
     try {
       await publishRemotes(base.models, remotes);
     } catch (error) {

@@ -159,3 +159,29 @@ describe('llama-actors serve --remote, in front of llama-server', () => {
     }
   });
 });
+
+describe('llama-actors chat --remote', () => {
+  it('chats on a session kept here with a model of llama-server, continued by a second run; --remote with --model is a usage error', async () => {
+    const args = ['chat', '--remote', `tiny=${server.baseURL}`, '--data-dir', join(dataDir, 'chat'), '--session', 'remote-chat', '--max-tokens', '6', '--temperature', '0'];
+    const first = new CliProcess(args);
+    await first.until(/chat on session "remote-chat" with tiny/);
+    await first.until(/you> /);
+    first.child.stdin.write('hello there\n');
+    const [, reply] = await first.until(/assistant> (.+)\n\(6 tokens, [\d.]+ tokens\/s, length\)\n/);
+    first.child.stdin.write('/exit\n');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(first.stderr).toMatch(/remote tiny: tiny at http:\/\/127\.0\.0\.1:\d+\/v1, \d+ tokens of context/);
+
+    const again = new CliProcess(args);
+    await again.until(/with tiny \(2 turns so far\)/);
+    again.child.stdin.write('/history\n');
+    const [, stored] = await again.until(/user: hello there\nassistant: (.*)\n/);
+    expect(stored).toBe(reply);
+    again.child.stdin.end();
+    expect(await again.exited).toEqual({ code: 0, signal: null });
+
+    const both = await run(['chat', '--remote', `tiny=${server.baseURL}`, '--model', 'models/tiny.gguf', '--data-dir', join(dataDir, 'chat-usage')]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--remote and --model: chat talks to one model');
+  });
+});
