@@ -47,7 +47,7 @@ export interface RemoteProviderSettings {
   apiKeyEnv?: string;
   /** Extra headers sent with every request (no `Authorization`: that is `apiKeyEnv`'s). Defaults to none. */
   headers?: Record<string, string>;
-  /** How long one upstream request may take, in ms. Defaults to `600_000`. */
+  /** How long the remote may take to start answering, and the longest silence mid-stream, in ms. Defaults to `600_000`. */
   timeoutMs?: number;
   /** Retries after a 429, 502/503 or no answer, before anything streamed (a first try with no answer at all is tried once more at once besides). Defaults to `2`. */
   maxRetries?: number;

@@ -148,6 +148,28 @@ describe('RemoteModelActor: upstream failures', () => {
     expect(server.requests()).toBe(1);
   });
 
+  it('a remote that goes silent mid-stream for timeoutMs is PROVIDER_TIMEOUT after the tokens that came; a slow consumer is not silence', async () => {
+    const silent = await upstream((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(chunk('a'));
+    });
+    const events = [];
+    for await (const event of remote(silent.baseURL, { timeoutMs: 150 }).stream(ModelMessage.Generate, CHAT)) events.push(event);
+    expect(events.map((e) => e.type)).toEqual(['token', 'error']);
+    expect(events[1]).toMatchObject({ code: 'PROVIDER_TIMEOUT', error: expect.stringMatching(/sent nothing for 150 ms mid-stream/) });
+
+    const quick = await upstream((_request, response) => stream(response, ['x', 'y', 'z']));
+    const seen: string[] = [];
+    for await (const event of remote(quick.baseURL, { timeoutMs: 150 }).stream(ModelMessage.Generate, CHAT, { highWaterMark: 1 })) {
+      if (event.type === 'token') {
+        seen.push(event.content ?? '');
+        // Longer than timeoutMs: the remote has sent everything, the consumer is the slow one.
+        if (seen.length === 1) await new Promise((resolve) => setTimeout(resolve, 400));
+      } else expect(event.type).toBe('done');
+    }
+    expect(seen.join('')).toBe('xyz');
+  });
+
   it("a prompt over the remote's context is PROMPT_TOO_LONG with its numbers, in llama-server's and vLLM's words; 404 is MODEL_NOT_FOUND", async () => {
     const llamaServer = await upstream((_request, response) =>
       json(response, 400, { error: { code: 400, message: 'the request exceeds the available context size', type: 'exceed_context_size_error', n_prompt_tokens: 900, n_ctx: 512 } }),

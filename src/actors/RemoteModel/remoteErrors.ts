@@ -88,15 +88,20 @@ export class ProviderUnavailableError extends ActorError {
   }
 }
 
-/** The remote did not answer (or did not finish) within the configured time. */
+/** The remote did not answer within the configured time, or went silent that long mid-stream. */
 export class ProviderTimeoutError extends ActorError {
   override readonly kind = ErrorKind.Timeout;
 
   constructor(
     readonly origin: UpstreamOrigin,
     readonly timeoutMs: number,
+    /** Whether it had started streaming (and then sent nothing for `timeoutMs`). */
+    readonly midStream = false,
   ) {
-    super(RemoteErrorCode.ProviderTimeout, `provider ${where(origin)} did not answer within ${timeoutMs} ms`);
+    super(
+      RemoteErrorCode.ProviderTimeout,
+      midStream ? `provider ${where(origin)} sent nothing for ${timeoutMs} ms mid-stream` : `provider ${where(origin)} did not answer within ${timeoutMs} ms`,
+    );
   }
 }
 

@@ -6,7 +6,7 @@ import { FinishReason } from '../../messaging/TokenStreamEvent.js';
 import type { GeneratedToken, GenerationEnd } from '../ModelActor/generateTokens.js';
 import type { GenerateRequest, GenerationUsage, ToolCall } from '../ModelActor/types.js';
 import { type BodyContext, type UpstreamBody, upstreamBody } from './chatBody.js';
-import { RateLimitedError, type UpstreamOrigin } from './remoteErrors.js';
+import { ProviderTimeoutError, RateLimitedError, type UpstreamOrigin } from './remoteErrors.js';
 import type { RequestGate } from './RequestGate.js';
 import { upstreamFailure } from './upstreamError.js';
 
@@ -47,32 +47,50 @@ export async function* remoteGeneration(env: RemoteEnvironment, request: Generat
   let finish: string | null | undefined;
   let usage: OpenAI.Completions.CompletionUsage | undefined;
   const calls: ToolCall[] = [];
+  // The client's timeout ends at the response's headers: a remote that then goes silent is caught here.
+  const silence = new SilenceWatch(env.clock, env.timeoutMs, () => stream.controller.abort());
   try {
     for await (const chunk of stream) {
-      // The request's signal ends the fetch too; this stops at the next chunk whatever the transport does.
-      if (signal.aborted) break;
-      if (chunk.usage) usage = chunk.usage;
-      const choice = chunk.choices?.[0];
-      if (!choice) continue;
-      if (choice.finish_reason) finish = choice.finish_reason;
-      for (const token of chunkTokens(choice, chat, calls)) {
-        firstAt ??= env.clock.now();
-        pieces += 1;
-        text += token.text;
-        yield { ...token, tokensPerSecond: rate(pieces, firstAt, env.clock.now()) };
+      // Only the waits for the remote count as silence, not a slow consumer holding a token.
+      silence.pause();
+      try {
+        // The request's signal ends the fetch too; this stops at the next chunk whatever the transport does.
+        if (signal.aborted) break;
+        if (chunk.usage) usage = chunk.usage;
+        const choice = chunk.choices?.[0];
+        if (!choice) continue;
+        if (choice.finish_reason) finish = choice.finish_reason;
+        for (const token of chunkTokens(choice, chat, calls)) {
+          firstAt ??= env.clock.now();
+          pieces += 1;
+          text += token.text;
+          yield { ...token, tokensPerSecond: rate(pieces, firstAt, env.clock.now()) };
+        }
+      } finally {
+        silence.resume();
       }
     }
   } catch (thrown) {
     if (signal.aborted) return cancelled(text, startedAt, queuedAt);
-    const { error } = upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: 1, name: env.name });
+    const { error } = silence.expired
+      ? { error: new ProviderTimeoutError(env.origin, env.timeoutMs, true) }
+      : upstreamFailure(thrown, env.origin, { signal, timeoutMs: env.timeoutMs, attempts: 1, name: env.name });
     env.counters.failures += 1;
     env.failed(error);
     throw error;
   } finally {
+    silence.stop();
     // Ends the HTTP request whether the stream finished, failed or the consumer left: the remote frees its slot.
     stream.controller.abort();
   }
   if (signal.aborted) return cancelled(text, startedAt, queuedAt);
+  if (silence.expired) {
+    // Aborting the client's stream may end it quietly rather than throw: the end is a timeout either way.
+    const error = new ProviderTimeoutError(env.origin, env.timeoutMs, true);
+    env.counters.failures += 1;
+    env.failed(error);
+    throw error;
+  }
   const completionTokens = usage?.completion_tokens ?? pieces;
   const now = env.clock.now();
   env.counters.completed += 1;
@@ -182,6 +200,44 @@ function cancelled(text: string, startedAt: number, queuedAt: number): Generatio
     finishReason: FinishReason.Cancelled,
     usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, timeToFirstTokenMs: undefined, tokensPerSecond: 0, queueMs: startedAt - queuedAt, cachedPromptTokens: 0 },
   };
+}
+
+/**
+ * The longest wait for the remote's next chunk: after `ms` of waiting it fires once (the stream is
+ * aborted) and `expired` says why. Paused while a chunk is handled, so a consumer that reads slowly
+ * (backpressure) is never taken for a silent remote.
+ */
+class SilenceWatch {
+  expired = false;
+  private handle: unknown;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ms: number,
+    private readonly onSilence: () => void,
+  ) {
+    this.resume();
+  }
+
+  private stopped = false;
+
+  pause(): void {
+    this.clock.clearTimeout(this.handle);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clock.clearTimeout(this.handle);
+  }
+
+  resume(): void {
+    this.clock.clearTimeout(this.handle);
+    if (this.expired || this.stopped) return;
+    this.handle = this.clock.setTimeout(() => {
+      this.expired = true;
+      this.onSilence();
+    }, this.ms);
+  }
 }
 
 function rate(tokens: number, firstAt: number, now: number): number {

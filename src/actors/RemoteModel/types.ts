@@ -27,7 +27,10 @@ export interface RemoteModelOptions {
    * else `4096`.
    */
   contextSize?: number;
-  /** How long one upstream request may take in all, in ms. Defaults to `600_000`. */
+  /**
+   * How long the remote may take to start answering a request, and the longest it may then go
+   * without sending a chunk mid-stream, in ms (`PROVIDER_TIMEOUT`). Defaults to `600_000`.
+   */
   timeoutMs?: number;
   /**
    * Retries of a request the remote refused with 429 or 502/503, or could not be reached for, before
