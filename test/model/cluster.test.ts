@@ -174,12 +174,16 @@ describe('a cluster of two workers behind a front end', () => {
       await nc.close();
     }
 
-    // Four requests at once, no session: two slots each, so the least-loaded rule uses both.
+    // Four requests at once, no session: two slots each, so the least-loaded rule uses both. Each runs
+    // to 400 tokens (end tokens banned): one that finished before the last arrived would free its
+    // replica, and the last could then fairly go to either (CI saw [1, 3] with 48-token requests).
     await eventually(async () => ((await modelStatus()).cluster?.replicas ?? []).every((replica) => replica.busySlots === 0), 5_000, 'the held streams ended');
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     const burstBefore = await completed();
     await Promise.all(
-      [1, 2, 3, 4].map(() => openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 48, temperature: 0 })),
+      [1, 2, 3, 4].map(() =>
+        openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 400, temperature: 0, logit_bias: { 2: -100, 4: -100 } }),
+      ),
     );
     const burstAfter = await completed();
     expect(WORKERS.map((worker) => (burstAfter.get(worker) ?? 0) - (burstBefore.get(worker) ?? 0))).toEqual([2, 2]);
