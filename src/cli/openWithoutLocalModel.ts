@@ -11,6 +11,7 @@ import { describe } from '../messaging/errors.js';
 import { MessageRouter } from '../messaging/MessageRouter.js';
 import { CliError } from './args.js';
 import { type DataDirLock, lockDataDir } from './dataDirLock.js';
+import { disposeRuntime } from './disposeRuntime.js';
 import { PROVIDER_ID } from './runtime.js';
 
 /** What {@link openWithoutLocalModel} needs. */
@@ -41,17 +42,7 @@ export async function openWithoutLocalModel(options: WithoutLocalModelOptions, e
   const local = new LocalLlamaProvider({ isolation: options.isolation, host: { logLevel: options.logger.level } });
   const models = new ModelManager({ router, store, providers: [local, ...extra] });
   const sessions = new SessionManager({ router, store, models });
-  const close = async (): Promise<void> => {
-    try {
-      await router.dispose();
-    } finally {
-      try {
-        await store.dispose();
-      } finally {
-        await lock?.release();
-      }
-    }
-  };
+  const close = (): Promise<void> => disposeRuntime(router, store, lock);
   try {
     await models.publishProvider({ id: PROVIDER_ID, kind: 'local-llama' });
   } catch (error) {

@@ -18,6 +18,7 @@ import { DataDirLockedError } from '../entities/entityErrors.js';
 import { kindAddress, ActorKind } from '../entities/actorNames.js';
 import { CliError } from './args.js';
 import { type DataDirLock, lockDataDir } from './dataDirLock.js';
+import { disposeRuntime } from './disposeRuntime.js';
 
 /** The provider every CLI command publishes its model under. */
 export const PROVIDER_ID = 'local';
@@ -201,15 +202,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<OpenedRuntim
   const close = (): Promise<void> => {
     closing ??= (async () => {
       progress.end();
-      try {
-        await router.dispose();
-      } finally {
-        try {
-          await store.dispose();
-        } finally {
-          await lock?.release();
-        }
-      }
+      await disposeRuntime(router, store, lock);
     })();
     return closing;
   };

@@ -52,6 +52,8 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
   private state: ModelLifecycleState = ModelLifecycleState.Ready;
   /** The model's id in this runtime, for messages; its remote name until the actor starts. */
   private name: string;
+  /** `options.timeoutMs` with its default. */
+  private readonly timeoutMs: number;
 
   constructor(options: RemoteModelOptions) {
     super();
@@ -69,6 +71,7 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
     this.logger = options.logger;
     this.origin = { baseURL: options.baseURL.replace(/\/+$/, ''), model: options.model };
     this.name = options.model;
+    this.timeoutMs = options.timeoutMs ?? 600_000;
     this.gate = new RequestGate(options.maxConcurrent ?? 4, options.maxQueue ?? 64);
     this.client = new OpenAI({
       baseURL: this.origin.baseURL,
@@ -78,7 +81,7 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
       organization: null,
       project: null,
       maxRetries: 0,
-      timeout: options.timeoutMs ?? 600_000,
+      timeout: this.timeoutMs,
       defaultHeaders: { ...options.headers, ...(options.apiKey === undefined ? { Authorization: null } : {}) },
     });
   }
@@ -195,7 +198,7 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
       name: this.name,
       vision: this.options.vision === true,
       defaultParams: this.options.defaultParams,
-      timeoutMs: this.options.timeoutMs ?? 600_000,
+      timeoutMs: this.timeoutMs,
       maxRetries: this.options.maxRetries ?? 2,
       maxRetryDelayMs: this.options.maxRetryDelayMs ?? 10_000,
       counters: this.counters,
@@ -207,7 +210,7 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
     return {
       client: this.client,
       origin: this.origin,
-      timeoutMs: this.options.timeoutMs ?? 600_000,
+      timeoutMs: this.timeoutMs,
       slots: this.gate.maxConcurrent,
       vision: this.options.vision === true,
       contextSize: this.options.contextSize,
@@ -235,7 +238,7 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
       const embeddings = [...reply.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
       return { embeddings, dimensions: embeddings[0]?.length ?? 0, promptTokens: reply.usage?.prompt_tokens ?? 0 };
     } catch (thrown) {
-      const { error } = upstreamFailure(thrown, this.origin, { signal, timeoutMs: this.options.timeoutMs ?? 600_000, attempts: 1 });
+      const { error } = upstreamFailure(thrown, this.origin, { signal, timeoutMs: this.timeoutMs, attempts: 1 });
       if (!signal.aborted) {
         this.counters.failures += 1;
         this.recordFailure(error);

@@ -205,24 +205,31 @@ function cancelled(text: string, startedAt: number, queuedAt: number): Generatio
 /**
  * The longest wait for the remote's next chunk: after `ms` of waiting it fires once (the stream is
  * aborted) and `expired` says why. Paused while a chunk is handled, so a consumer that reads slowly
- * (backpressure) is never taken for a silent remote.
+ * (backpressure) is never taken for a silent remote. One timer for the whole stream, re-armed only
+ * when it fires: a chunk costs two assignments, not a timer of its own (this is the per-token path).
  */
 class SilenceWatch {
   expired = false;
   private handle: unknown;
+  /** When the current wait for the remote began; undefined while a chunk is being handled. */
+  private waitingSince: number | undefined;
+  private stopped = false;
 
   constructor(
     private readonly clock: Clock,
     private readonly ms: number,
     private readonly onSilence: () => void,
   ) {
-    this.resume();
+    this.waitingSince = clock.now();
+    this.arm(ms);
   }
 
-  private stopped = false;
-
   pause(): void {
-    this.clock.clearTimeout(this.handle);
+    this.waitingSince = undefined;
+  }
+
+  resume(): void {
+    this.waitingSince = this.clock.now();
   }
 
   stop(): void {
@@ -230,13 +237,19 @@ class SilenceWatch {
     this.clock.clearTimeout(this.handle);
   }
 
-  resume(): void {
-    this.clock.clearTimeout(this.handle);
-    if (this.expired || this.stopped) return;
-    this.handle = this.clock.setTimeout(() => {
-      this.expired = true;
-      this.onSilence();
-    }, this.ms);
+  private arm(ms: number): void {
+    this.handle = this.clock.setTimeout(() => this.check(), ms);
+  }
+
+  private check(): void {
+    if (this.stopped) return;
+    const waited = this.waitingSince === undefined ? 0 : this.clock.now() - this.waitingSince;
+    if (waited < this.ms) {
+      this.arm(this.ms - waited);
+      return;
+    }
+    this.expired = true;
+    this.onSilence();
   }
 }
 
