@@ -21,7 +21,7 @@ function cpuTicks(): { busy: number; total: number } | undefined {
  * `children`, that of its children it has waited for (cutime + cstime), such as finished
  * `llama-bench` runs. 0 where it cannot be read.
  */
-function processCpuMs(pid: number | 'self', children: boolean): number {
+export function processCpuMs(pid: number | 'self', children: boolean): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at the state, field 3.

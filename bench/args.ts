@@ -14,3 +14,17 @@ export function median(values: readonly number[]): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
+
+/**
+ * The order in which to run `entries` in round `round`: every entry goes first equally often and
+ * each order is followed by its reverse (for two entries AB, BA, BA, AB, ...; for three all six
+ * orders in six rounds), so neither the position in a round nor a drift of the machine's speed
+ * favours one variant. (A rotation that is also reversed every other round repeats one order
+ * forever for two entries.)
+ */
+export function ordered<T>(entries: readonly T[], round: number): T[] {
+  const count = Math.max(1, entries.length);
+  const shift = round % count;
+  const rotated = [...entries.slice(shift), ...entries.slice(0, shift)];
+  return Math.floor(round / count) % 2 === 0 ? rotated : rotated.reverse();
+}

@@ -23,7 +23,7 @@ import { getLlama } from 'node-llama-cpp';
 import { pino } from 'pino';
 import { ensureBenchModel, ensureTinyModel } from '../scripts/make-models.js';
 import { type Address, address, LocalLlamaProvider, MessageRouter, ModelMessage, type ModelInfo, type ModelStatus } from '../src/index.js';
-import { median } from './args.js';
+import { median, ordered } from './args.js';
 import { ForeignLoad } from './ForeignLoad.js';
 import { PROMPT, PROMPTS } from './prompts.js';
 
@@ -133,11 +133,6 @@ function check(where: string, runs: Run[], reference: Run[]): void {
 }
 
 /** Round `round`'s order: rotated by the round, reversed every other round. */
-function ordered<T>(entries: T[], round: number): T[] {
-  const shift = round % entries.length;
-  const rotated = [...entries.slice(shift), ...entries.slice(0, shift)];
-  return round % 2 === 0 ? rotated : rotated.reverse();
-}
 
 const load = { single: new ForeignLoad(), batch: new ForeignLoad(), starts: new ForeignLoad() };
 

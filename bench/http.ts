@@ -40,7 +40,7 @@ import {
 import { loadLlama } from './loadLlama.js';
 import { ForeignLoad } from './ForeignLoad.js';
 import { PROMPT, PROMPTS } from './prompts.js';
-import { median } from './args.js';
+import { median, ordered } from './args.js';
 import { type Arrivals, httpStreams, inProcessStream, type Stream } from './httpClients.js';
 
 const { values } = parseArgs({
@@ -109,11 +109,6 @@ const PROC_N = `${CONCURRENCY} in-process streamAsk`;
 const batch: Record<string, () => Promise<Aggregate>> = { [HTTP_N]: () => concurrent(http[CHAT_CLIENT] as Stream), [PROC_N]: () => concurrent(inProcess) };
 
 /** Round `round`'s order: rotated by the round, reversed every other round. */
-function ordered<T>(entries: T[], round: number): T[] {
-  const shift = round % entries.length;
-  const rotated = [...entries.slice(shift), ...entries.slice(0, shift)];
-  return round % 2 === 0 ? rotated : rotated.reverse();
-}
 
 /** Everything measured, by row name. */
 class Samples {

@@ -5,7 +5,9 @@
  * beside the same model in this process (`new LocalLlamaProvider()`):
  *
  *  1. one stream through NATS ÷ in process: decode tokens/s at the consumer (target ≥ 0.95), the
- *     latency NATS adds per chunk (mean gap difference), TTFT;
+ *     latency NATS adds per chunk (mean gap difference), TTFT, and the CPU each process a token
+ *     crosses spends on it; `--single-rounds` pairs (20), more than the other items' `--rounds`,
+ *     because one ~1 s stream on a shared machine varies by ±10 % from run to run;
  *  2. 8 streams at once: two workers with one thread each ÷ one worker with two threads (the same
  *     model, 4 + 4 slots vs 8), aggregate tokens/s; and the one worker ÷ in process;
  *  3. time to first token of a continuing session (its whole history sent each turn, the replica's
@@ -16,7 +18,7 @@
  * must give the in-process greedy text. The workers serve hard links of one GGUF under three names,
  * so that each setup is its own model id with its own replicas.
  *
- *   npx tsx bench/nats.ts [--rounds 3] [--tokens 64] [--model bench|tiny|PATH] [--turns 4] [--sessions 4] [--threads N]
+ *   npx tsx bench/nats.ts [--rounds 3] [--single-rounds 20] [--tokens 64] [--model bench|tiny|PATH] [--turns 4] [--sessions 4] [--threads N]
  */
 import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,13 +33,14 @@ import { WorkerDirectory } from '../src/entities/cluster/WorkerDirectory.js';
 import { type Address, address, LocalLlamaProvider, MessageRouter, ModelMessage, type ModelInfo } from '../src/index.js';
 import { CliProcess } from '../test/model/helpers/cliProcess.js';
 import { NatsServer } from '../test/standalone/helpers/natsServer.js';
-import { median } from './args.js';
-import { ForeignLoad } from './ForeignLoad.js';
+import { median, ordered } from './args.js';
+import { ForeignLoad, processCpuMs } from './ForeignLoad.js';
 import { PROMPT, PROMPTS } from './prompts.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
+    'single-rounds': { type: 'string', default: '20' },
     tokens: { type: 'string', default: '64' },
     model: { type: 'string', default: 'bench' },
     turns: { type: 'string', default: '4' },
@@ -52,6 +55,7 @@ const positive = (name: string, raw: string | undefined): number => {
   return value;
 };
 const ROUNDS = positive('rounds', values.rounds);
+const SINGLE_ROUNDS = positive('single-rounds', values['single-rounds']);
 const TOKENS = positive('tokens', values.tokens);
 const TURNS = positive('turns', values.turns);
 const SESSIONS = positive('sessions', values.sessions);
@@ -139,6 +143,36 @@ function descendants(root: number): number[] {
 /** The cluster's processes, counted as this benchmark's own CPU by ForeignLoad. */
 const clusterPids = (): number[] => [...workers.flatMap((w) => [w.pid, ...descendants(w.pid)]), ...descendants(process.pid)];
 
+/** The processes one stream crosses, by role: for the CPU each spends per token (10 ms ticks of /proc, summed over the runs). */
+const comm = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+};
+const oneWorker = workers[0] as CliProcess;
+const roles: Record<string, Record<string, number | 'self'>> = {
+  nats: {
+    'model host (worker one-a)': descendants(oneWorker.pid).find((pid) => comm(pid) === 'node') ?? -1,
+    'worker one-a': oneWorker.pid,
+    'nats-server': descendants(process.pid).find((pid) => comm(pid) === 'nats-server') ?? -1,
+    'front end (this process)': 'self',
+  },
+  'in-process': { 'this process (model and consumer)': 'self' },
+};
+const cpuTotals = new Map<string, { ms: number; tokens: number }>();
+const processCpu = (key: string): Record<string, number> =>
+  Object.fromEntries(Object.entries(roles[key] ?? {}).map(([role, pid]) => [role, processCpuMs(pid, false)]));
+function tallyCpu(key: string, before: Record<string, number>, tokens: number): void {
+  for (const [role, ms] of Object.entries(processCpu(key))) {
+    const total = cpuTotals.get(`${key}: ${role}`) ?? { ms: 0, tokens: 0 };
+    total.ms += ms - (before[role] ?? 0);
+    total.tokens += tokens;
+    cpuTotals.set(`${key}: ${role}`, total);
+  }
+}
+
 type Run = { chunks: string[]; times: number[]; started: number };
 const tokensPerSecond = (run: Run): number => ((run.times.length - 1) * 1000) / ((run.times.at(-1) as number) - (run.times[0] as number));
 const meanGapUs = (run: Run): number => (((run.times.at(-1) as number) - (run.times[0] as number)) * 1000) / (run.times.length - 1);
@@ -170,11 +204,6 @@ function check(where: string, runs: Run[], reference: Run[]): void {
     const want = reference[i] as Run;
     if (run.chunks.join('') !== want.chunks.join('')) problems.push(`${where}, stream ${i + 1}: text differs from in process`);
   });
-}
-function ordered<T>(entries: T[], round: number): T[] {
-  const shift = round % entries.length;
-  const rotated = [...entries.slice(shift), ...entries.slice(0, shift)];
-  return round % 2 === 0 ? rotated : rotated.reverse();
 }
 const load = { single: new ForeignLoad(), batch: new ForeignLoad(), sessions: new ForeignLoad() };
 async function measured<T>(key: string, foreign: ForeignLoad, work: () => Promise<T>): Promise<T> {
@@ -211,14 +240,22 @@ const reference = { single: await one(inProcess), batch: await eight(inProcess) 
 check('via NATS, warm-up', [await one(models.one)], [reference.single]);
 check('two workers, warm-up', await eight(models.twoAware), reference.batch);
 await eight(models.one);
-for (let round = 0; round < ROUNDS; round++) {
+for (let round = 0; round < SINGLE_ROUNDS; round++) {
   for (const [key, model] of ordered<[string, Address]>([['nats', models.one], ['in-process', inProcess]], round)) {
-    const run = await measured(`single ${key}`, load.single, () => one(model));
+    const run = await measured(`single ${key}`, load.single, async () => {
+      // Counted from after the settling pause: the other variant's llama.cpp threads poll for a while after its run.
+      const before = processCpu(key);
+      const measuredRun = await one(model);
+      tallyCpu(key, before, measuredRun.chunks.length);
+      return measuredRun;
+    });
     check(`${key}, one stream, round ${round + 1}`, [run], [reference.single]);
     push(`single ${key} tokens/s`, tokensPerSecond(run));
     push(`single ${key} gap`, meanGapUs(run));
     push(`single ${key} ttft`, (run.times[0] as number) - run.started);
   }
+}
+for (let round = 0; round < ROUNDS; round++) {
   for (const [key, model] of ordered<[string, Address]>([['one worker', models.one], ['two workers', models.twoAware], ['in-process', inProcess]], round)) {
     const started = performance.now();
     const runs = await measured(`batch ${key}`, load.batch, () => eight(model));
@@ -248,7 +285,7 @@ const perRound = (a: string, b: string): number => median(all(a).map((value, i) 
 const { engine, threads, slots, localBuild } = infos.inProcess;
 console.log(
   `llama-actors NATS cluster benchmark: node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; ${values.model} model, ${engine} engine, binary ${localBuild ? 'local build' : 'prebuilt'}, ` +
-    `${TOKENS} tokens per request, greedy, ${ROUNDS} rounds (median) in ${minutes} min; one variant at a time, ${SETTLE_MS} ms apart; nats-server ${nats.url}`,
+    `${TOKENS} tokens per request, greedy, ${SINGLE_ROUNDS} rounds of item 1 and ${ROUNDS} of the others (median) in ${minutes} min; one variant at a time, ${SETTLE_MS} ms apart; nats-server ${nats.url}`,
 );
 console.log(`\n1. One stream (in process: ${threads} threads, ${slots} slots; the worker the same, its model in its host): decode tokens/s at the consumer`);
 console.table(
@@ -270,6 +307,8 @@ console.log(
     `(target ≥ 0.95 ${singleRatio >= 0.95 ? 'met' : 'NOT met'}); added per chunk ${(med('single nats gap') - med('single in-process gap')).toFixed(1)} µs (mean gap), ` +
     `TTFT +${(med('single nats ttft') - med('single in-process ttft')).toFixed(2)} ms; other processes ${foreign('single')} cores`,
 );
+console.log(`CPU per token of each process a stream crosses (summed over the ${SINGLE_ROUNDS} runs of each variant; a model's process counts its llama.cpp threads):`);
+console.table(Object.fromEntries([...cpuTotals].map(([role, { ms, tokens }]) => [role, { 'CPU ms/token': fixed(ms / tokens, 3) }])));
 console.log(`\n2. ${CONCURRENCY} streams at once (${CONCURRENCY} prompts × ${TOKENS} tokens): aggregate tokens/s`);
 console.table(
   Object.fromEntries(
