@@ -253,6 +253,28 @@ describe('exportActors, frame by frame', () => {
     await router.dispose();
   });
 
+  it('the terminal event is sent with flush, the chunks before it with credit left are not', async () => {
+    const router = newRouter();
+    router.registerActor(PROBE, new ProbeActor());
+    const [test, far] = InMemoryTransport.pair({ logger: silent });
+    const sends: Array<{ event: string; flush: boolean }> = [];
+    const send = far.send.bind(far);
+    far.send = (frame, options) => {
+      if (frame.type === TransportFrameType.Chunk) sends.push({ event: frame.event.type, flush: options?.flush === true });
+      send(frame, options);
+    };
+    exportActors(router, far, { logger: silent });
+    test.send({ type: TransportFrameType.Stream, id: 4, to: PROBE, messageType: ProbeMessage.Count, payload: { n: 3 }, credit: 64 });
+    await flush(50);
+    expect(sends).toEqual([
+      { event: 'token', flush: false },
+      { event: 'token', flush: false },
+      { event: 'token', flush: false },
+      { event: 'done', flush: true },
+    ]);
+    await router.dispose();
+  });
+
   it('a cancel frame aborts the producer and nothing more is sent', async () => {
     const { router, test, chunks, stats } = rawExport(2);
     test.send({ type: TransportFrameType.Stream, id: 1, to: PROBE, messageType: ProbeMessage.Count, payload: { n: 100 }, credit: 1 });

@@ -86,10 +86,10 @@ export class ExportedStream {
   }
 
   /** Sends one token or progress event; one that cannot be cloned ends the stream with ACTOR_FAILED instead. */
-  private sendChunk(event: TokenStreamEvent): boolean {
+  private sendChunk(event: TokenStreamEvent, flush = this.credit === 0): boolean {
     try {
       // The last chunk the credit allows goes at once: nothing more is sent until the caller answers.
-      this.send({ type: TransportFrameType.Chunk, id: this.frame.id, event }, { flush: this.credit === 0 });
+      this.send({ type: TransportFrameType.Chunk, id: this.frame.id, event }, { flush });
       return true;
     } catch (error) {
       const failure = new ActorFailedError(this.frame.to, new TypeError(`a stream event cannot cross the transport: ${describe(error)}`));
@@ -103,14 +103,18 @@ export class ExportedStream {
     }
   }
 
+  /**
+   * The terminal event, sent at once with what is batched before it: nothing follows it, and the
+   * caller (and the stream's last tokens) would otherwise wait out a batching interval for nothing.
+   */
   private sendTerminal(event: TokenStreamEvent, stream: GenerationStream): void {
     if (event.type === StreamEventType.Done) {
-      this.sendChunk(event);
+      this.sendChunk(event, true);
       return;
     }
     // The stream's error keeps the thrown error's class (the event alone has only its code).
     const error = stream.stats.error;
-    this.send({ type: TransportFrameType.Chunk, id: this.frame.id, event, ...(error ? { error: errorToWire(error, this.frame.to) } : {}) });
+    this.send({ type: TransportFrameType.Chunk, id: this.frame.id, event, ...(error ? { error: errorToWire(error, this.frame.to) } : {}) }, { flush: true });
   }
 
   private creditGranted(): Promise<void> {
