@@ -12,22 +12,13 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel } from '../../scripts/make-models.js';
 import { CliProcess } from './helpers/cliProcess.js';
-import { type LlamaServerProcess, startLlamaServer } from './helpers/llamaServer.js';
+import { idleWithin, type LlamaServerProcess, startLlamaServer } from './helpers/llamaServer.js';
 
 let server: LlamaServerProcess;
 let cli: CliProcess;
 let dataDir: string;
 let url: string;
 let client: OpenAI;
-
-async function idleWithin(target: LlamaServerProcess, ms: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < ms) {
-    if ((await target.slots()).every((slot) => !slot.is_processing)) return performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return Number.POSITIVE_INFINITY;
-}
 
 async function streamText(model: string, maxTokens = 8): Promise<{ text: string; finish: string | null | undefined }> {
   const stream = await client.chat.completions.create({ model, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'Hello!' }] });

@@ -24,7 +24,7 @@ import {
   OpenAICompatibleProvider,
   SessionManager,
 } from '../../src/index.js';
-import { type LlamaServerProcess, startLlamaServer } from './helpers/llamaServer.js';
+import { idleWithin, type LlamaServerProcess, startLlamaServer } from './helpers/llamaServer.js';
 
 const KEY = 'llama-server-key';
 /** `</s>` and `<|im_end|>` of the generated vocabulary: banned, a generation runs to maxTokens. */
@@ -57,15 +57,6 @@ async function tokensPredicted(): Promise<number> {
   const match = /^llamacpp:tokens_predicted_total (\d+)/m.exec(text);
   expect(match, text).not.toBeNull();
   return Number(match![1]);
-}
-
-async function idleWithin(target: LlamaServerProcess, ms: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < ms) {
-    if ((await target.slots()).every((slot) => !slot.is_processing)) return performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return Number.POSITIVE_INFINITY;
 }
 
 beforeAll(async () => {

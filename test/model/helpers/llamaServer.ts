@@ -230,3 +230,16 @@ class RingBuffer {
     return [...this.#lines, this.#partial].join('\n');
   }
 }
+
+/**
+ * How long, in ms, until every slot of `target` is idle (polled every 10 ms), or `Infinity` when
+ * one is still processing after `ms`: how the tests see that a caller's abort freed the remote slot.
+ */
+export async function idleWithin(target: LlamaServerProcess, ms: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    if ((await target.slots()).every((slot) => !slot.is_processing)) return performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return Number.POSITIVE_INFINITY;
+}
