@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel } from '../../scripts/make-models.js';
 import { CliProcess } from './helpers/cliProcess.js';
-import { idleWithin, type LlamaServerProcess, startLlamaServer } from './helpers/llamaServer.js';
+import { idleWithin, type LlamaServerProcess, logWithin, startLlamaServer } from './helpers/llamaServer.js';
 
 let server: LlamaServerProcess;
 let cli: CliProcess;
@@ -92,7 +92,7 @@ describe('llama-actors serve --remote, in front of llama-server', () => {
     const idleAfterMs = await idleWithin(server, 3_000);
     console.log(`llama-server: every slot idle ${idleAfterMs.toFixed(1)} ms after the client left (${(performance.now() - abortedAt).toFixed(0)} ms since)`);
     expect(idleAfterMs).toBeLessThan(3_000);
-    expect(server.log()).toMatch(/cancel task/);
+    expect(await logWithin(server, /cancel task/, 3_000)).toMatch(/cancel task/);
     // Both remote places free again: two requests at once are served.
     const [a, b] = await Promise.all([streamText('tiny', 4), streamText('tiny', 4)]);
     expect([a.finish, b.finish]).toEqual(['length', 'length']);

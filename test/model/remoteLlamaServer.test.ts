@@ -24,7 +24,7 @@ import {
   OpenAICompatibleProvider,
   SessionManager,
 } from '../../src/index.js';
-import { idleWithin, type LlamaServerProcess, startLlamaServer } from './helpers/llamaServer.js';
+import { idleWithin, type LlamaServerProcess, logWithin, startLlamaServer } from './helpers/llamaServer.js';
 
 const KEY = 'llama-server-key';
 /** `</s>` and `<|im_end|>` of the generated vocabulary: banned, a generation runs to maxTokens. */
@@ -136,7 +136,7 @@ describe('openai-compatible provider against llama-server (tiny)', () => {
     const idleAfterMs = await idleWithin(server, 3_000);
     console.log(`llama-server: every slot idle ${idleAfterMs.toFixed(1)} ms after the abort through the provider`);
     expect(idleAfterMs).toBeLessThan(3_000);
-    expect(server.log()).toMatch(/cancel task/);
+    expect(await logWithin(server, /cancel task/, 3_000)).toMatch(/cancel task/);
     // Counted once the slot is released: a small part of what was asked for.
     const generated = (await tokensPredicted()) - before;
     expect(generated).toBeGreaterThan(0);

@@ -243,3 +243,14 @@ export async function idleWithin(target: LlamaServerProcess, ms: number): Promis
   }
   return Number.POSITIVE_INFINITY;
 }
+
+/**
+ * The server's log once it matches `pattern`, or as it is after `ms`: its stderr reaches this
+ * process through a pipe, so a line it wrote may arrive after what it answers over HTTP (a slot
+ * already idle, and the "cancel task" line still on its way).
+ */
+export async function logWithin(target: LlamaServerProcess, pattern: RegExp, ms: number): Promise<string> {
+  const started = performance.now();
+  while (!pattern.test(target.log()) && performance.now() - started < ms) await new Promise((resolve) => setTimeout(resolve, 10));
+  return target.log();
+}
