@@ -79,6 +79,37 @@ describe('RemoteModelActor: upstream failures', () => {
     expect(hangsUp.requests()).toBe(2);
   });
 
+  it('embed, tokenize and info: a first try that gets no answer is sent once more at once (seen on CI: llama-server closed the kept-alive connection)', async () => {
+    const answers: Record<string, unknown> = {
+      '/v1/embeddings': { object: 'list', model: 'm', data: [{ object: 'embedding', index: 0, embedding: [0.5, -0.25] }], usage: { prompt_tokens: 1, total_tokens: 1 } },
+      '/tokenize': { tokens: [7, 8] },
+      '/v1/models': { object: 'list', data: [{ id: 'm', object: 'model', meta: { n_ctx_train: 321 } }] },
+    };
+    const hungUp = new Set<string>();
+    const server = await upstream((request, response) => {
+      const path = request.url ?? '';
+      if (!hungUp.has(path)) {
+        hungUp.add(path);
+        response.socket?.destroy();
+        return;
+      }
+      if (path in answers) json(response, 200, answers[path]);
+      else json(response, 404, { error: { message: `no ${path}` } });
+    });
+    const model = remote(server.baseURL, { maxRetries: 0 });
+    expect(await model.ask(ModelMessage.Embed, { input: 'hi' })).toEqual({ embeddings: [[0.5, -0.25]], dimensions: 2, promptTokens: 1 });
+    expect((await model.ask(ModelMessage.Status, null)).remote).toMatchObject({ requests: 2, retries: 1, failures: 0 });
+    expect(await model.ask(ModelMessage.Tokenize, { text: 'hi' })).toEqual({ tokens: [7, 8] });
+    expect((await model.ask(ModelMessage.Info, null)).trainContextSize).toBe(321);
+    expect([...hungUp].sort()).toEqual(['/props', '/tokenize', '/v1/embeddings', '/v1/models']);
+    // Only once: a remote that keeps hanging up is PROVIDER_UNAVAILABLE after that one extra try.
+    const hangsUp = await upstream((_request, response) => response.socket?.destroy());
+    const failing = remote(hangsUp.baseURL, { maxRetries: 0 });
+    await expect(failing.ask(ModelMessage.Embed, { input: 'hi' })).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    expect(hangsUp.requests()).toBe(2);
+    expect((await failing.ask(ModelMessage.Status, null)).remote).toMatchObject({ requests: 2, retries: 1, failures: 1 });
+  });
+
   it('a Retry-After longer than maxRetryDelayMs fails at once with RATE_LIMITED naming it', async () => {
     const server = await upstream((_request, response) => json(response, 429, { error: { message: 'quota' } }, { 'retry-after': '3600' }));
     const model = remote(server.baseURL);

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import type { Logger } from 'pino';
 import { Actor } from '../../messaging/Actor.js';
 import { type Clock, systemClock } from '../../messaging/Clock.js';
-import { type ActorError, InvalidArgumentError, UnsupportedMessageError } from '../../messaging/errors.js';
+import { ActorError, InvalidArgumentError, UnsupportedMessageError } from '../../messaging/errors.js';
 import type { Message } from '../../messaging/Message.js';
 import type { StreamCallback, TokenStreamEventInput } from '../../messaging/TokenStreamEvent.js';
 import type { ActorContext, ActorLifecycleContext, ActorOptions } from '../../messaging/types.js';
@@ -10,12 +10,12 @@ import { generationReplies } from '../ModelActor/generationReplies.js';
 import { ModelNotReadyError } from '../ModelActor/modelErrors.js';
 import { modelProtocol } from '../ModelActor/modelProtocol.js';
 import { type EmbedRequest, type EmbedResult, type GenerateRequest, ModelLifecycleState, ModelMessage, type ModelInfo, type ModelStatus } from '../ModelActor/types.js';
+import { callUpstream } from './callUpstream.js';
 import { NotSupportedByProviderError, type UpstreamOrigin } from './remoteErrors.js';
 import { type RemoteEnvironment, remoteGeneration } from './remoteGeneration.js';
 import { type RemoteCallContext, remoteDetokenize, remoteInfo, remoteTokenize } from './remoteInfo.js';
 import { RequestGate } from './RequestGate.js';
 import type { RemoteModelOptions, RemoteModelStatus } from './types.js';
-import { upstreamFailure } from './upstreamError.js';
 
 const PROVIDER = 'openai-compatible';
 
@@ -233,13 +233,18 @@ export class RemoteModelActor extends Actor implements AsyncDisposable {
     }
     using _pass = await this.gate.acquire(signal);
     this.counters.requests += 1;
+    const onRetry = (): void => {
+      this.counters.requests += 1;
+      this.counters.retries += 1;
+    };
     try {
-      const reply = await this.client.embeddings.create({ model: this.origin.model, input, encoding_format: 'float' }, { signal, maxRetries: 0 });
+      const reply = await callUpstream({ origin: this.origin, signal, timeoutMs: this.timeoutMs, onRetry }, () =>
+        this.client.embeddings.create({ model: this.origin.model, input, encoding_format: 'float' }, { signal, timeout: this.timeoutMs, maxRetries: 0 }),
+      );
       const embeddings = [...reply.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
       return { embeddings, dimensions: embeddings[0]?.length ?? 0, promptTokens: reply.usage?.prompt_tokens ?? 0 };
-    } catch (thrown) {
-      const { error } = upstreamFailure(thrown, this.origin, { signal, timeoutMs: this.timeoutMs, attempts: 1 });
-      if (!signal.aborted) {
+    } catch (error) {
+      if (!signal.aborted && error instanceof ActorError) {
         this.counters.failures += 1;
         this.recordFailure(error);
       }

@@ -1,7 +1,7 @@
 import type OpenAI from 'openai';
 import type { ModelInfo } from '../ModelActor/types.js';
+import { callUpstream } from './callUpstream.js';
 import { NotSupportedByProviderError, ProviderRejectedError, RemoteModelNotFoundError, type UpstreamOrigin } from './remoteErrors.js';
-import { upstreamFailure } from './upstreamError.js';
 
 /** @internal What describing and tokenizing on a remote needs. */
 export interface RemoteCallContext {
@@ -55,7 +55,9 @@ export async function remoteInfo(context: RemoteCallContext, signal: AbortSignal
 /** llama-server's per-slot context (`GET /props`, beside `/v1`); undefined on remotes without it. */
 async function serverProps(context: RemoteCallContext, signal: AbortSignal): Promise<number | undefined> {
   try {
-    const props = await context.client.get<{ default_generation_settings?: { n_ctx?: unknown } }>(`${rootOf(context.origin.baseURL)}/props`, options(context, signal));
+    const props = await call(context, signal, () =>
+      context.client.get<{ default_generation_settings?: { n_ctx?: unknown } }>(`${rootOf(context.origin.baseURL)}/props`, options(context, signal)),
+    );
     return numberOf(props.default_generation_settings?.n_ctx);
   } catch {
     return undefined;
@@ -108,12 +110,8 @@ function options(context: RemoteCallContext, signal: AbortSignal) {
   return { signal, timeout: context.timeoutMs, maxRetries: 0 };
 }
 
-async function call<T>(context: RemoteCallContext, signal: AbortSignal, run: () => PromiseLike<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (thrown) {
-    throw upstreamFailure(thrown, context.origin, { signal, timeoutMs: context.timeoutMs, attempts: 1 }).error;
-  }
+function call<T>(context: RemoteCallContext, signal: AbortSignal, run: () => PromiseLike<T>): Promise<T> {
+  return callUpstream({ origin: context.origin, signal, timeoutMs: context.timeoutMs }, run);
 }
 
 function numberOf(value: unknown): number | undefined {
